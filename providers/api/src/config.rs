@@ -1,0 +1,211 @@
+//! The provider part of kat.yaml. It lives here, not in a provider crate, so that `kat schema` and
+//! config validation know every provider's settings even when that provider is not compiled in.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderName {
+    Sim,
+    Eks,
+    Aks,
+    Microk8s,
+    Kubeconfig,
+}
+
+impl ProviderName {
+    pub const ALL: [ProviderName; 5] = [
+        ProviderName::Eks,
+        ProviderName::Aks,
+        ProviderName::Microk8s,
+        ProviderName::Kubeconfig,
+        ProviderName::Sim,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderName::Sim => "sim",
+            ProviderName::Eks => "eks",
+            ProviderName::Aks => "aks",
+            ProviderName::Microk8s => "microk8s",
+            ProviderName::Kubeconfig => "kubeconfig",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            ProviderName::Eks => "AWS: VPC, IAM, EKS with managed node groups, ECR, optional RDS PostgreSQL",
+            ProviderName::Aks => "Azure: resource group, AKS, ACR",
+            ProviderName::Microk8s => "a local single-node microk8s",
+            ProviderName::Kubeconfig => "an existing cluster, reached through a kubeconfig context",
+            ProviderName::Sim => "in-process simulated cloud with real-world latencies and injectable faults",
+        }
+    }
+}
+
+impl fmt::Display for ProviderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProviderName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProviderName::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                let all: Vec<_> = ProviderName::ALL.iter().map(|p| p.as_str()).collect();
+                format!("unknown provider `{s}`; expected one of {}", all.join(", "))
+            })
+    }
+}
+
+/// Where the application's database lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatabaseMode {
+    /// The blueprint brings no database, or the user points it at one they run.
+    None,
+    /// PostgreSQL as a StatefulSet with a volume, rendered by the blueprint.
+    #[default]
+    InCluster,
+    /// A managed database created by the provider beside the cluster (RDS on eks).
+    Rds,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodePoolConfig {
+    /// Machine type (`m6i.large` on eks, `Standard_D4s_v5` on aks). Empty: the provider's default.
+    #[serde(default)]
+    pub instance_type: Option<String>,
+    /// Nodes to start with.
+    #[serde(default = "default_count")]
+    pub count: u32,
+    /// Lower bound for the autoscaler.
+    #[serde(default = "default_min")]
+    pub min: u32,
+    /// Upper bound for the autoscaler.
+    #[serde(default = "default_max")]
+    pub max: u32,
+    /// Spot / low-priority capacity instead of on-demand.
+    #[serde(default)]
+    pub spot: bool,
+}
+
+fn default_count() -> u32 {
+    2
+}
+fn default_min() -> u32 {
+    1
+}
+fn default_max() -> u32 {
+    4
+}
+
+impl Default for NodePoolConfig {
+    fn default() -> Self {
+        NodePoolConfig {
+            instance_type: None,
+            count: default_count(),
+            min: default_min(),
+            max: default_max(),
+            spot: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Which provider builds the environment. `--provider` and `KAT_PROVIDER` override it.
+    #[serde(default)]
+    pub name: Option<ProviderName>,
+    /// Cloud region (eks) or location (aks). `--region`, `KAT_REGION` and the cloud's own
+    /// environment variables (`AWS_REGION`) also set it.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Kubernetes minor version, such as "1.31". Empty: the newest the provider supports.
+    #[serde(default)]
+    pub kubernetes_version: Option<String>,
+    #[serde(default)]
+    pub nodes: NodePoolConfig,
+    /// Settings of the `sim` provider.
+    #[serde(default)]
+    pub sim: SimConfig,
+    /// Settings of the `kubeconfig` provider.
+    #[serde(default)]
+    pub kubeconfig: KubeconfigConfig,
+}
+
+/// The simulated provider. Every operation sleeps for its latency from the profile, times `scale`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimConfig {
+    /// A latency profile (YAML: operation → duration). Empty: the built-in real-world profile.
+    #[serde(default)]
+    pub profile: Option<PathBuf>,
+    /// Multiplies every latency: 0.001 runs a 15-minute cluster create in 0.9 s.
+    #[serde(default = "default_scale")]
+    pub scale: f64,
+    /// Probability (0 to 1) that any mutating call fails.
+    #[serde(default)]
+    pub error_rate: f64,
+    /// The N-th mutating call of a run (1-based) fails.
+    #[serde(default)]
+    pub fail_at: Option<u64>,
+    /// Operations (such as `cluster.create`) that always fail.
+    #[serde(default)]
+    pub fail: Vec<String>,
+    /// Operations that never finish (a stuck cloud call), so the stage timeout must catch them.
+    #[serde(default)]
+    pub hang: Vec<String>,
+    /// Seed for `error_rate`, so a failing run can be replayed.
+    #[serde(default)]
+    pub seed: u64,
+    /// Where the simulated cloud keeps its resources between runs. Empty: next to the state.
+    #[serde(default)]
+    pub world: Option<PathBuf>,
+}
+
+fn default_scale() -> f64 {
+    0.01
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            profile: None,
+            scale: default_scale(),
+            error_rate: 0.0,
+            fail_at: None,
+            fail: Vec::new(),
+            hang: Vec::new(),
+            seed: 0,
+            world: None,
+        }
+    }
+}
+
+/// An existing cluster, reached the way kubectl reaches it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubeconfigConfig {
+    /// Kubeconfig file. Empty: `KUBECONFIG`, else `~/.kube/config`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Context to use. Empty: the file's current context. `--context` overrides it.
+    #[serde(default)]
+    pub context: Option<String>,
+}
+
+/// Tags every cloud resource carries, on top of kat's own.
+pub type Tags = BTreeMap<String, String>;

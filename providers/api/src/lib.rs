@@ -1,0 +1,27 @@
+//! The contract between kat's engine and a provider.
+//!
+//! The engine owns the stage graph; a provider owns the cloud. A provider answers, for each [`Role`]
+//! of the graph, with a [`Component`] (plan, apply, verify, destroy) or with nothing when the role does
+//! not apply to it (an existing cluster has no network to build). The Kubernetes-layer stages reach
+//! the cluster through [`KubeAccess`]. Nothing in the engine names a provider.
+
+pub mod caps;
+pub mod component;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod outputs;
+pub mod provider;
+pub mod wait;
+pub mod workloads;
+
+pub use caps::{AutoscalerKind, Capabilities, LoadBalancerKind, ManagedDatabase};
+pub use component::{Applied, Change, ChangeAction, Component, Verified};
+pub use config::{DatabaseMode, NodePoolConfig, ProviderConfig, ProviderName};
+pub use context::{NoProgress, OpContext, Progress};
+pub use error::ProviderError;
+pub use outputs::{Outputs, SecretRef};
+pub use provider::{KubeAccess, Leftover, Provider, ProviderRequest, Role};
+pub use workloads::{Manifest, ManifestSet, Workloads};
+
+pub type Result<T, E = ProviderError> = std::result::Result<T, E>;

@@ -1,0 +1,121 @@
+//! A provider: the components it offers per role, what it can do, and how to reach its cluster.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::caps::Capabilities;
+use crate::component::Component;
+use crate::config::{DatabaseMode, ProviderConfig, Tags};
+use crate::context::OpContext;
+use crate::error::ProviderError;
+use crate::outputs::Outputs;
+use crate::workloads::Workloads;
+
+/// The provider-owned roles of the graph. The Kubernetes-layer stages (addons, blueprint) are the
+/// engine's own and reach the cluster through [`KubeAccess`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// VPC / virtual network, subnets, gateways.
+    Network,
+    /// Roles and identities the cluster and nodes need.
+    Identity,
+    /// The control plane (or the local cluster's installation).
+    Cluster,
+    /// Worker node pools.
+    Nodes,
+    /// Credentials: a kubeconfig context for the cluster.
+    Kubeconfig,
+    /// A container registry beside the cluster.
+    Registry,
+    /// A managed database beside the cluster.
+    Database,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::Network,
+        Role::Identity,
+        Role::Cluster,
+        Role::Nodes,
+        Role::Kubeconfig,
+        Role::Registry,
+        Role::Database,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Network => "network",
+            Role::Identity => "identity",
+            Role::Cluster => "cluster",
+            Role::Nodes => "nodes",
+            Role::Kubeconfig => "kubeconfig",
+            Role::Registry => "registry",
+            Role::Database => "database",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the engine asks a provider to build, resolved from kat.yaml and flags.
+#[derive(Debug, Clone)]
+pub struct ProviderRequest {
+    pub env: String,
+    pub config: ProviderConfig,
+    /// The environment's state directory (`.kat/<env>`), for provider-local files.
+    pub state_dir: PathBuf,
+    pub database: DatabaseMode,
+    /// Registry repositories to create (one per blueprint image); `None`: no registry stage.
+    pub registry: Option<Vec<String>>,
+    /// kat's tags (`kat:environment`, `kat:managed`) plus the user's.
+    pub tags: Tags,
+}
+
+/// How the Kubernetes-layer stages reach the cluster.
+#[derive(Clone)]
+pub enum KubeAccess {
+    /// A real API server: kat's Kubernetes layer connects with this kubeconfig.
+    Kubeconfig {
+        path: PathBuf,
+        context: Option<String>,
+    },
+    /// The provider brings its own workload target (the simulated cluster of `sim`).
+    Workloads(Arc<dyn Workloads>),
+}
+
+/// A tagged resource still present after `down`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Leftover {
+    pub kind: String,
+    pub id: String,
+    pub detail: String,
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    fn capabilities(&self) -> Capabilities;
+
+    /// Checks that need no resource: credentials resolve, required tools exist. Runs before any
+    /// stage, so a missing credential fails in a second, not after the network was built.
+    async fn preflight(&self, cx: &OpContext) -> Result<(), ProviderError>;
+
+    /// The component for a role, or `None` when the role does not apply to this provider.
+    fn component(&self, role: Role) -> Option<Arc<dyn Component>>;
+
+    /// How to reach the cluster, given what the kubeconfig stage recorded.
+    async fn kube_access(&self, kubeconfig: &Outputs) -> Result<KubeAccess, ProviderError>;
+
+    /// After `down`: every resource carrying this environment's tags that still exists.
+    async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError>;
+}

@@ -1,0 +1,75 @@
+//! The Kubernetes layer as the addon and blueprint stages see it: apply a named set of manifests and
+//! wait until it is ready, verify it, delete it. kat's kube-rs layer implements it for a real API
+//! server; the `sim` provider implements it with simulated latencies.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::component::{Applied, Change, Verified};
+use crate::context::OpContext;
+use crate::error::ProviderError;
+use crate::outputs::Outputs;
+
+/// One parsed manifest document and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// `file#index`, for error messages.
+    pub source: String,
+    pub object: Value,
+}
+
+/// The objects one stage owns. Applying a set prunes what an earlier apply of the same set made and
+/// the set no longer contains.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestSet {
+    /// The stage id; objects are labelled with it so the set can be found without local state.
+    pub name: String,
+    pub manifests: Vec<Manifest>,
+}
+
+#[async_trait]
+pub trait Workloads: Send + Sync {
+    async fn plan(&self, set: &ManifestSet, cx: &OpContext) -> Result<Vec<Change>, ProviderError>;
+
+    /// Apply, wait until ready, prune. `Applied::outputs` holds the inventory for `destroy`.
+    async fn apply(&self, set: &ManifestSet, cx: &OpContext) -> Result<Applied, ProviderError>;
+
+    async fn verify(
+        &self,
+        set: &ManifestSet,
+        cx: &OpContext,
+        recorded: &Outputs,
+    ) -> Result<Verified, ProviderError>;
+
+    /// Delete what the set made: `recorded` is its last inventory, or empty when state was lost
+    /// (then found by labels).
+    async fn destroy(
+        &self,
+        set_name: &str,
+        cx: &OpContext,
+        recorded: &Outputs,
+    ) -> Result<Applied, ProviderError>;
+
+    /// The time `apply` takes from nothing, when known (simulated clusters).
+    fn nominal_duration(&self, _set: &ManifestSet) -> Option<Duration> {
+        None
+    }
+
+    /// Objects labelled for this environment that are still present (after `down`).
+    async fn leftovers(&self, _cx: &OpContext) -> Result<Vec<String>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    /// The object in the set as JSON, for error messages.
+    fn describe(&self, manifest: &Manifest) -> String {
+        let kind = manifest.object.get("kind").and_then(Value::as_str).unwrap_or("?");
+        let name = manifest
+            .object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        format!("{kind}/{name}")
+    }
+}

@@ -1,0 +1,1 @@
+//! Blueprints: the workshop apps as data (see `blueprints/`), rendered with minijinja.

@@ -1,0 +1,7 @@
+//! kat: build a complete, reproducible Kubernetes environment in one command, and tear it down.
+//!
+//! The binary (`src/main.rs`) is a thin command layer; the work lives here so that tests and
+//! benchmarks drive the same code.
+
+pub mod blueprint;
+pub mod kube;
