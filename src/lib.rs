@@ -4,4 +4,7 @@
 //! benchmarks drive the same code.
 
 pub mod blueprint;
+pub mod config;
+pub mod engine;
 pub mod kube;
+pub mod state;

@@ -89,6 +89,9 @@ pub trait Component: Send + Sync {
     /// describes reality. Used to skip finished stages when a run resumes.
     async fn verify(&self, cx: &OpContext, recorded: &Outputs) -> Result<Verified, ProviderError>;
 
+    /// What `destroy` would delete, observing but never mutating.
+    async fn plan_destroy(&self, cx: &OpContext) -> Result<Vec<Change>, ProviderError>;
+
     /// Remove everything this component made, found by tags when there is no recorded state.
     /// Idempotent: what is already gone is not an error.
     async fn destroy(&self, cx: &OpContext) -> Result<Applied, ProviderError>;

@@ -22,6 +22,6 @@ pub use context::{NoProgress, OpContext, Progress};
 pub use error::ProviderError;
 pub use outputs::{Outputs, SecretRef};
 pub use provider::{KubeAccess, Leftover, Provider, ProviderRequest, Role};
-pub use workloads::{Manifest, ManifestSet, Workloads};
+pub use workloads::{ApiVersions, Manifest, ManifestSet, Workloads};
 
 pub type Result<T, E = ProviderError> = std::result::Result<T, E>;

@@ -29,8 +29,29 @@ pub struct ManifestSet {
     pub manifests: Vec<Manifest>,
 }
 
+/// API versions that differ between the Kubernetes releases kat supports, chosen by discovery.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ApiVersions {
+    /// `autoscaling/v2` where served, else `autoscaling/v2beta2`.
+    pub hpa: String,
+    /// `policy/v1` where served, else `policy/v1beta1`.
+    pub pdb: String,
+}
+
+impl Default for ApiVersions {
+    fn default() -> Self {
+        ApiVersions {
+            hpa: "autoscaling/v2".into(),
+            pdb: "policy/v1".into(),
+        }
+    }
+}
+
 #[async_trait]
 pub trait Workloads: Send + Sync {
+    /// The versions this cluster serves, for rendering manifests that must match it.
+    async fn api_versions(&self, cx: &OpContext) -> Result<ApiVersions, ProviderError>;
+
     async fn plan(&self, set: &ManifestSet, cx: &OpContext) -> Result<Vec<Change>, ProviderError>;
 
     /// Apply, wait until ready, prune. `Applied::outputs` holds the inventory for `destroy`.
@@ -42,6 +63,14 @@ pub trait Workloads: Send + Sync {
         cx: &OpContext,
         recorded: &Outputs,
     ) -> Result<Verified, ProviderError>;
+
+    /// What `destroy` would delete.
+    async fn plan_destroy(
+        &self,
+        set_name: &str,
+        cx: &OpContext,
+        recorded: &Outputs,
+    ) -> Result<Vec<Change>, ProviderError>;
 
     /// Delete what the set made: `recorded` is its last inventory, or empty when state was lost
     /// (then found by labels).

@@ -1,0 +1,210 @@
+//! The one typed model of kat.yaml. Unknown keys are errors everywhere (`deny_unknown_fields`), so a
+//! typo is reported, not ignored.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use kat_provider::config::{KubeconfigConfig, NodePoolConfig, ProviderConfig, SimConfig};
+pub use kat_provider::{DatabaseMode, ProviderName};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KatConfig {
+    /// Environment name used when `--env` / `KAT_ENV` is not given. Default: `default`.
+    #[serde(default)]
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub provider: ProviderConfig,
+    #[serde(default)]
+    pub registry: RegistryConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub addons: AddonsConfig,
+    /// The application to deploy. `--blueprint` overrides the name.
+    #[serde(default)]
+    pub blueprint: Option<BlueprintConfig>,
+    #[serde(default)]
+    pub timeouts: TimeoutsConfig,
+    /// Tags for every cloud resource, on top of `kat:environment` and `kat:managed`.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub state: StateConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Create a container registry beside the cluster (ECR on eks, ACR on aks), one repository
+    /// per blueprint image.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig { enabled: true }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `none`, `in-cluster` (a PostgreSQL StatefulSet) or `rds` (a managed database beside the
+    /// cluster; eks only).
+    #[serde(default)]
+    pub mode: DatabaseMode,
+    /// PostgreSQL major version of the managed database.
+    #[serde(default = "default_pg")]
+    pub engine_version: String,
+    /// Managed database instance class.
+    #[serde(default = "default_class")]
+    pub instance_class: String,
+    #[serde(default = "default_storage")]
+    pub storage_gb: u32,
+    /// Refuse to delete the managed database on `kat down`.
+    #[serde(default)]
+    pub deletion_protection: bool,
+    /// Take a final snapshot when `kat down` deletes it (workshops: no).
+    #[serde(default)]
+    pub final_snapshot: bool,
+}
+
+fn default_pg() -> String {
+    "16".into()
+}
+fn default_class() -> String {
+    "db.t4g.micro".into()
+}
+fn default_storage() -> u32 {
+    20
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            mode: DatabaseMode::default(),
+            engine_version: default_pg(),
+            instance_class: default_class(),
+            storage_gb: default_storage(),
+            deletion_protection: false,
+            final_snapshot: false,
+        }
+    }
+}
+
+/// One platform addon: whether it is installed, which version, and its own settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddonConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    /// Upstream version; empty: the version kat pins.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Addon-specific settings (for cert-manager: `email`, `host`, `acme: staging|production`).
+    #[serde(default)]
+    pub settings: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AddonsConfig {
+    #[serde(default)]
+    pub ingress_nginx: AddonConfig,
+    #[serde(default)]
+    pub cert_manager: AddonConfig,
+    #[serde(default)]
+    pub metrics_server: AddonConfig,
+    #[serde(default)]
+    pub cluster_autoscaler: AddonConfig,
+    #[serde(default)]
+    pub monitoring: AddonConfig,
+    #[serde(default)]
+    pub dashboard: AddonConfig,
+}
+
+impl AddonsConfig {
+    /// Every addon with its stage id, in a stable order.
+    pub fn all(&self) -> [(&'static str, &AddonConfig); 6] {
+        [
+            ("ingress-nginx", &self.ingress_nginx),
+            ("cert-manager", &self.cert_manager),
+            ("metrics-server", &self.metrics_server),
+            ("cluster-autoscaler", &self.cluster_autoscaler),
+            ("monitoring", &self.monitoring),
+            ("dashboard", &self.dashboard),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlueprintConfig {
+    /// A built-in blueprint (`kat blueprints`) or a path to one of your own.
+    pub name: String,
+    /// Values the blueprint declares, overriding its defaults.
+    #[serde(default)]
+    pub values: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsConfig {
+    /// Budget of any stage without its own entry.
+    #[serde(default = "default_timeout", with = "super::duration")]
+    #[schemars(with = "String")]
+    pub default: Duration,
+    /// Per-stage budgets, by stage id (`cluster: 40m`).
+    #[serde(default, with = "super::duration::map")]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub stages: BTreeMap<String, Duration>,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+
+impl Default for TimeoutsConfig {
+    fn default() -> Self {
+        TimeoutsConfig {
+            default: default_timeout(),
+            stages: BTreeMap::new(),
+        }
+    }
+}
+
+impl TimeoutsConfig {
+    pub fn for_stage(&self, stage: &str) -> Duration {
+        self.stages.get(stage).copied().unwrap_or(self.default)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// Where journals live; each environment gets `<dir>/<env>/state.json`. `KAT_STATE_DIR`
+    /// overrides it.
+    #[serde(default = "default_state_dir")]
+    pub dir: PathBuf,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from(".kat")
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            dir: default_state_dir(),
+        }
+    }
+}

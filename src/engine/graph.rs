@@ -1,0 +1,183 @@
+//! A directed acyclic graph of stages. Unlike nested serial/parallel task groups, a stage waits for
+//! exactly its own dependencies, so the registry never waits for the network and the addons start
+//! the moment nodes and credentials exist.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::stage::Stage;
+
+pub struct Node {
+    pub id: String,
+    pub deps: Vec<String>,
+    pub stage: Arc<dyn Stage>,
+    pub timeout: Duration,
+    /// One line for `kat plan` and the progress view.
+    pub title: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum GraphError {
+    #[error("stage `{stage}` depends on `{dep}`, which is not in the graph")]
+    UnknownDependency { stage: String, dep: String },
+    #[error("stages form a cycle: {}", .0.join(" → "))]
+    Cycle(Vec<String>),
+    #[error("stage `{0}` is defined twice")]
+    Duplicate(String),
+}
+
+#[derive(Default)]
+pub struct StageGraph {
+    nodes: Vec<Node>,
+}
+
+impl StageGraph {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, node: Node) {
+        self.nodes.push(node);
+    }
+
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.id.clone()).collect()
+    }
+
+    /// Drops a node, wiring its dependents to its dependencies so that ordering is kept (a provider
+    /// without a network still has its cluster after identity).
+    pub fn remove_keeping_order(&mut self, id: &str) {
+        let Some(pos) = self.nodes.iter().position(|n| n.id == id) else {
+            return;
+        };
+        let removed = self.nodes.remove(pos);
+        for n in &mut self.nodes {
+            if let Some(i) = n.deps.iter().position(|d| d == id) {
+                n.deps.remove(i);
+                for d in &removed.deps {
+                    if !n.deps.contains(d) {
+                        n.deps.push(d.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), GraphError> {
+        let mut seen = BTreeSet::new();
+        for n in &self.nodes {
+            if !seen.insert(n.id.as_str()) {
+                return Err(GraphError::Duplicate(n.id.clone()));
+            }
+        }
+        for n in &self.nodes {
+            for d in &n.deps {
+                if !seen.contains(d.as_str()) {
+                    return Err(GraphError::UnknownDependency {
+                        stage: n.id.clone(),
+                        dep: d.clone(),
+                    });
+                }
+            }
+        }
+        self.topo_order().map(|_| ())
+    }
+
+    /// Dependencies before dependents; ties in insertion order, so output is stable.
+    pub fn topo_order(&self) -> Result<Vec<String>, GraphError> {
+        let mut done: BTreeSet<&str> = BTreeSet::new();
+        let mut order = Vec::new();
+        while order.len() < self.nodes.len() {
+            let next = self.nodes.iter().find(|n| {
+                !done.contains(n.id.as_str())
+                    && n.deps.iter().all(|d| done.contains(d.as_str()) || self.get(d).is_none())
+            });
+            match next {
+                Some(n) => {
+                    done.insert(&n.id);
+                    order.push(n.id.clone());
+                }
+                None => {
+                    let cycle = self
+                        .nodes
+                        .iter()
+                        .filter(|n| !done.contains(n.id.as_str()))
+                        .map(|n| n.id.clone())
+                        .collect();
+                    return Err(GraphError::Cycle(cycle));
+                }
+            }
+        }
+        Ok(order)
+    }
+
+    /// Stages that list `id` as a dependency.
+    pub fn dependents(&self, id: &str) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|n| n.deps.iter().any(|d| d == id))
+            .map(|n| n.id.clone())
+            .collect()
+    }
+
+    /// `id` and everything it depends on, transitively.
+    pub fn ancestors_and_self(&self, id: &str) -> BTreeSet<String> {
+        self.closure(id, |n| n.deps.clone())
+    }
+
+    /// `id` and everything that depends on it, transitively.
+    pub fn descendants_and_self(&self, id: &str) -> BTreeSet<String> {
+        self.closure(id, |n| self.dependents(&n.id))
+    }
+
+    fn closure(&self, id: &str, next: impl Fn(&Node) -> Vec<String>) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut todo = vec![id.to_string()];
+        while let Some(cur) = todo.pop() {
+            if out.insert(cur.clone()) {
+                if let Some(n) = self.get(&cur) {
+                    todo.extend(next(n));
+                }
+            }
+        }
+        out
+    }
+
+    /// The longest chain of `durations` through the graph, and the stages on it.
+    pub fn critical_path(&self, durations: &BTreeMap<String, Duration>) -> (Duration, Vec<String>) {
+        let order = self.topo_order().unwrap_or_default();
+        let mut finish: BTreeMap<&str, (Duration, Option<&str>)> = BTreeMap::new();
+        for id in &order {
+            let node = self.get(id).expect("ordered ids exist");
+            let (start, via) = node
+                .deps
+                .iter()
+                .filter_map(|d| finish.get(d.as_str()).map(|(t, _)| (*t, Some(d.as_str()))))
+                .max_by_key(|(t, _)| *t)
+                .unwrap_or((Duration::ZERO, None));
+            let own = durations.get(id).copied().unwrap_or_default();
+            finish.insert(id, (start + own, via));
+        }
+        let Some((end, _)) = finish.iter().max_by_key(|(_, (t, _))| *t) else {
+            return (Duration::ZERO, Vec::new());
+        };
+        let total = finish[end].0;
+        let mut path = vec![end.to_string()];
+        let mut cur = *end;
+        while let Some((_, Some(prev))) = finish.get(cur) {
+            path.push(prev.to_string());
+            cur = prev;
+        }
+        path.reverse();
+        (total, path)
+    }
+}
