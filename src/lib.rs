@@ -7,4 +7,5 @@ pub mod blueprint;
 pub mod config;
 pub mod engine;
 pub mod kube;
+pub mod stages;
 pub mod state;

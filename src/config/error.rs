@@ -6,7 +6,9 @@ use miette::{Diagnostic, NamedSource, SourceSpan};
 #[derive(Debug, thiserror::Error, Diagnostic)]
 pub enum ConfigError {
     #[error("cannot read config file {}: {source}", path.display())]
-    #[diagnostic(help("pass an existing file with --config, or run without it to use ./kat.yaml or defaults"))]
+    #[diagnostic(help(
+        "pass an existing file with --config, or run without it to use ./kat.yaml or defaults"
+    ))]
     Read {
         path: PathBuf,
         source: std::io::Error,

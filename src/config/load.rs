@@ -50,7 +50,11 @@ impl ConfigSource {
 }
 
 fn offset_of(text: &str, line: usize, column: usize) -> usize {
-    let start: usize = text.lines().take(line.saturating_sub(1)).map(|l| l.len() + 1).sum();
+    let start: usize = text
+        .lines()
+        .take(line.saturating_sub(1))
+        .map(|l| l.len() + 1)
+        .sum();
     (start + column.saturating_sub(1)).min(text.len())
 }
 
@@ -122,7 +126,10 @@ fn strip_key_prefix(message: &str, key: &str) -> String {
 /// Turns serde's "expected one of `a`, `b`" into a help line.
 fn allowed_help(message: &str) -> Option<String> {
     let i = message.find("expected one of ")?;
-    Some(format!("allowed: {}", &message[i + "expected one of ".len()..]))
+    Some(format!(
+        "allowed: {}",
+        &message[i + "expected one of ".len()..]
+    ))
 }
 
 #[cfg(test)]
@@ -156,7 +163,10 @@ mod tests {
             "provider:\n  nodes:\n    count: three\n",
             "kat.yaml:3:12: provider.nodes.count: invalid type: string \"three\", expected u32",
         );
-        assert_err("timeouts:\n  default: 5x\n", "kat.yaml:2:3: timeouts.default: invalid duration `5x`");
+        assert_err(
+            "timeouts:\n  default: 5x\n",
+            "kat.yaml:2:3: timeouts.default: invalid duration `5x`",
+        );
         assert_err("environment: [a\n", "kat.yaml:");
     }
 
@@ -168,7 +178,12 @@ mod tests {
     #[test]
     fn allowed_values_become_help() {
         let err = parse("database:\n  mode: aurora\n").unwrap_err();
-        let ConfigError::Invalid { help, .. } = err else { panic!("{err:?}") };
-        assert_eq!(help.as_deref(), Some("allowed: `none`, `in-cluster`, `rds`"));
+        let ConfigError::Invalid { help, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            help.as_deref(),
+            Some("allowed: `none`, `in-cluster`, `rds`")
+        );
     }
 }

@@ -19,7 +19,12 @@ pub fn locate(text: &str, path: &[&str]) -> Option<(usize, usize)> {
                 break; // left the parent's block
             }
             let key = trimmed.trim_start_matches("- ");
-            let key = key.split(':').next().unwrap_or("").trim().trim_matches(['"', '\'']);
+            let key = key
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches(['"', '\'']);
             if key == *segment && trimmed.contains(':') {
                 hit = Some((i, indent));
                 break;

@@ -8,7 +8,9 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use kat_provider::config::{KubeconfigConfig, NodePoolConfig, ProviderConfig, SimConfig};
+pub use kat_provider::config::{
+    DatabaseConfig, KubeconfigConfig, NodePoolConfig, ProviderConfig, SimConfig,
+};
 pub use kat_provider::{DatabaseMode, ProviderName};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -46,58 +48,13 @@ pub struct RegistryConfig {
     pub enabled: bool,
 }
 
-impl Default for RegistryConfig {
-    fn default() -> Self {
-        RegistryConfig { enabled: true }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseConfig {
-    /// `none`, `in-cluster` (a PostgreSQL StatefulSet) or `rds` (a managed database beside the
-    /// cluster; eks only).
-    #[serde(default)]
-    pub mode: DatabaseMode,
-    /// PostgreSQL major version of the managed database.
-    #[serde(default = "default_pg")]
-    pub engine_version: String,
-    /// Managed database instance class.
-    #[serde(default = "default_class")]
-    pub instance_class: String,
-    #[serde(default = "default_storage")]
-    pub storage_gb: u32,
-    /// Refuse to delete the managed database on `kat down`.
-    #[serde(default)]
-    pub deletion_protection: bool,
-    /// Take a final snapshot when `kat down` deletes it (workshops: no).
-    #[serde(default)]
-    pub final_snapshot: bool,
-}
-
-fn default_pg() -> String {
-    "16".into()
-}
-fn default_class() -> String {
-    "db.t4g.micro".into()
-}
-fn default_storage() -> u32 {
-    20
-}
 fn yes() -> bool {
     true
 }
 
-impl Default for DatabaseConfig {
+impl Default for RegistryConfig {
     fn default() -> Self {
-        DatabaseConfig {
-            mode: DatabaseMode::default(),
-            engine_version: default_pg(),
-            instance_class: default_class(),
-            storage_gb: default_storage(),
-            deletion_protection: false,
-            final_snapshot: false,
-        }
+        RegistryConfig { enabled: true }
     }
 }
 
@@ -133,6 +90,15 @@ pub struct AddonsConfig {
 }
 
 impl AddonsConfig {
+    /// The settings of the addon with stage id `id`.
+    pub fn get(&self, id: &str) -> &AddonConfig {
+        self.all()
+            .into_iter()
+            .find(|(name, _)| *name == id)
+            .map(|(_, c)| c)
+            .unwrap_or_else(|| panic!("`{id}` is not an addon"))
+    }
+
     /// Every addon with its stage id, in a stable order.
     pub fn all(&self) -> [(&'static str, &AddonConfig); 6] {
         [

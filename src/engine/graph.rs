@@ -41,6 +41,10 @@ impl StageGraph {
         self.nodes.push(node);
     }
 
+    pub fn nodes_mut(&mut self) -> &mut [Node] {
+        &mut self.nodes
+    }
+
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
     }
@@ -51,25 +55,6 @@ impl StageGraph {
 
     pub fn ids(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.id.clone()).collect()
-    }
-
-    /// Drops a node, wiring its dependents to its dependencies so that ordering is kept (a provider
-    /// without a network still has its cluster after identity).
-    pub fn remove_keeping_order(&mut self, id: &str) {
-        let Some(pos) = self.nodes.iter().position(|n| n.id == id) else {
-            return;
-        };
-        let removed = self.nodes.remove(pos);
-        for n in &mut self.nodes {
-            if let Some(i) = n.deps.iter().position(|d| d == id) {
-                n.deps.remove(i);
-                for d in &removed.deps {
-                    if !n.deps.contains(d) {
-                        n.deps.push(d.clone());
-                    }
-                }
-            }
-        }
     }
 
     pub fn validate(&self) -> Result<(), GraphError> {
@@ -99,7 +84,9 @@ impl StageGraph {
         while order.len() < self.nodes.len() {
             let next = self.nodes.iter().find(|n| {
                 !done.contains(n.id.as_str())
-                    && n.deps.iter().all(|d| done.contains(d.as_str()) || self.get(d).is_none())
+                    && n.deps
+                        .iter()
+                        .all(|d| done.contains(d.as_str()) || self.get(d).is_none())
             });
             match next {
                 Some(n) => {

@@ -68,13 +68,15 @@ pub struct RunReport {
 
 impl RunReport {
     pub fn failed(&self) -> bool {
-        self.stages.iter().any(|s| {
-            matches!(s.result, StageResultKind::Failed | StageResultKind::Blocked)
-        })
+        self.stages
+            .iter()
+            .any(|s| matches!(s.result, StageResultKind::Failed | StageResultKind::Blocked))
     }
 
     pub fn changed(&self) -> bool {
-        self.stages.iter().any(|s| s.result == StageResultKind::Changed)
+        self.stages
+            .iter()
+            .any(|s| s.result == StageResultKind::Changed)
     }
 }
 
@@ -127,7 +129,11 @@ impl Engine {
         for id in order.into_iter().filter(|id| selected.contains(id)) {
             let node = self.graph.get(&id).expect("ordered ids exist");
             let cx = self.context(&id, upstream.clone(), None, None);
-            let recorded = snapshot.stages.get(&id).map(|r| r.outputs.clone()).unwrap_or_default();
+            let recorded = snapshot
+                .stages
+                .get(&id)
+                .map(|r| r.outputs.clone())
+                .unwrap_or_default();
             let changes = match dir {
                 Direction::Up => node.stage.plan(&cx).await,
                 Direction::Down => node.stage.plan_destroy(&cx, &recorded).await,
@@ -137,7 +143,12 @@ impl Engine {
         out
     }
 
-    async fn run(&self, selected: &BTreeSet<String>, opts: &RunOptions, dir: Direction) -> RunReport {
+    async fn run(
+        &self,
+        selected: &BTreeSet<String>,
+        opts: &RunOptions,
+        dir: Direction,
+    ) -> RunReport {
         let started = Instant::now();
         let snapshot = self.journal.snapshot();
         let mut order = self.graph.topo_order().expect("graph was validated");
@@ -243,7 +254,11 @@ impl Engine {
     /// On `up` a stage needs its dependencies; on `down` it waits for its dependents to be gone.
     fn prerequisites(&self, id: &str, dir: Direction) -> Vec<String> {
         match dir {
-            Direction::Up => self.graph.get(id).map(|n| n.deps.clone()).unwrap_or_default(),
+            Direction::Up => self
+                .graph
+                .get(id)
+                .map(|n| n.deps.clone())
+                .unwrap_or_default(),
             Direction::Down => self.graph.dependents(id),
         }
     }
@@ -431,7 +446,14 @@ impl StageTask {
             match self.stage.verify(&self.cx, &rec.outputs).await {
                 Ok(Verified::Intact) => {
                     let outputs = rec.outputs.clone();
-                    return self.finish(t0, Ok(Applied { changes: vec![], outputs }), false);
+                    return self.finish(
+                        t0,
+                        Ok(Applied {
+                            changes: vec![],
+                            outputs,
+                        }),
+                        false,
+                    );
                 }
                 Ok(Verified::Drifted(why)) => self.cx.step(format!("drifted ({why}); converging")),
                 Err(ProviderError::Interrupted) => {
@@ -442,7 +464,11 @@ impl StageTask {
         } else {
             self.started("apply");
         }
-        let previous = self.recorded.as_ref().map(|r| r.outputs.clone()).unwrap_or_default();
+        let previous = self
+            .recorded
+            .as_ref()
+            .map(|r| r.outputs.clone())
+            .unwrap_or_default();
         let id = self.id.clone();
         self.journal(|stages| {
             stages.insert(
@@ -466,7 +492,11 @@ impl StageTask {
     async fn destroy(self) -> Finished {
         let t0 = Instant::now();
         self.started("destroy");
-        let recorded = self.recorded.as_ref().map(|r| r.outputs.clone()).unwrap_or_default();
+        let recorded = self
+            .recorded
+            .as_ref()
+            .map(|r| r.outputs.clone())
+            .unwrap_or_default();
         if self.recorded.is_some() {
             let id = self.id.clone();
             self.journal(|stages| {

@@ -43,7 +43,11 @@ impl Stage for ComponentStage {
     async fn verify(&self, cx: &OpContext, recorded: &Outputs) -> Result<Verified, ProviderError> {
         self.0.verify(cx, recorded).await
     }
-    async fn plan_destroy(&self, cx: &OpContext, _: &Outputs) -> Result<Vec<Change>, ProviderError> {
+    async fn plan_destroy(
+        &self,
+        cx: &OpContext,
+        _: &Outputs,
+    ) -> Result<Vec<Change>, ProviderError> {
         self.0.plan_destroy(cx).await
     }
     async fn destroy(&self, cx: &OpContext, _: &Outputs) -> Result<Applied, ProviderError> {

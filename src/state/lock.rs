@@ -123,13 +123,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = EnvLock::acquire(dir.path(), "demo", "up").unwrap();
         assert!(first.stale.is_none());
-        let err = EnvLock::acquire(dir.path(), "demo", "down").err().expect("refused");
+        let err = EnvLock::acquire(dir.path(), "demo", "down")
+            .err()
+            .expect("refused");
         let msg = err.to_string();
-        assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
+        assert!(
+            msg.contains(&format!("pid {}", std::process::id())),
+            "{msg}"
+        );
         assert!(msg.contains("`kat up`"), "{msg}");
         drop(first);
         let again = EnvLock::acquire(dir.path(), "demo", "down").unwrap();
-        assert!(again.stale.is_none(), "a clean release leaves no stale holder");
+        assert!(
+            again.stale.is_none(),
+            "a clean release leaves no stale holder"
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::str::FromStr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderName {
     Sim,
@@ -40,11 +42,15 @@ impl ProviderName {
 
     pub fn describe(self) -> &'static str {
         match self {
-            ProviderName::Eks => "AWS: VPC, IAM, EKS with managed node groups, ECR, optional RDS PostgreSQL",
+            ProviderName::Eks => {
+                "AWS: VPC, IAM, EKS with managed node groups, ECR, optional RDS PostgreSQL"
+            }
             ProviderName::Aks => "Azure: resource group, AKS, ACR",
             ProviderName::Microk8s => "a local single-node microk8s",
             ProviderName::Kubeconfig => "an existing cluster, reached through a kubeconfig context",
-            ProviderName::Sim => "in-process simulated cloud with real-world latencies and injectable faults",
+            ProviderName::Sim => {
+                "in-process simulated cloud with real-world latencies and injectable faults"
+            }
         }
     }
 }
@@ -205,6 +211,53 @@ pub struct KubeconfigConfig {
     /// Context to use. Empty: the file's current context. `--context` overrides it.
     #[serde(default)]
     pub context: Option<String>,
+}
+
+/// The database beside the cluster (`database:` in kat.yaml).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `none`, `in-cluster` (a PostgreSQL StatefulSet) or `rds` (a managed database beside the
+    /// cluster; eks only).
+    #[serde(default)]
+    pub mode: DatabaseMode,
+    /// PostgreSQL major version of the managed database.
+    #[serde(default = "default_pg")]
+    pub engine_version: String,
+    /// Managed database instance class.
+    #[serde(default = "default_class")]
+    pub instance_class: String,
+    #[serde(default = "default_storage")]
+    pub storage_gb: u32,
+    /// Refuse to delete the managed database on `kat down`.
+    #[serde(default)]
+    pub deletion_protection: bool,
+    /// Take a final snapshot when `kat down` deletes it (workshops: no).
+    #[serde(default)]
+    pub final_snapshot: bool,
+}
+
+fn default_pg() -> String {
+    "16".into()
+}
+fn default_class() -> String {
+    "db.t4g.micro".into()
+}
+fn default_storage() -> u32 {
+    20
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            mode: DatabaseMode::default(),
+            engine_version: default_pg(),
+            instance_class: default_class(),
+            storage_gb: default_storage(),
+            deletion_protection: false,
+            final_snapshot: false,
+        }
+    }
 }
 
 /// Tags every cloud resource carries, on top of kat's own.

@@ -61,6 +61,12 @@ impl ProviderError {
     }
 
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ProviderError::Api { retryable: true, .. })
+        matches!(
+            self,
+            ProviderError::Api {
+                retryable: true,
+                ..
+            }
+        )
     }
 }

@@ -10,6 +10,7 @@ pub mod component;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod fsutil;
 pub mod outputs;
 pub mod provider;
 pub mod wait;
@@ -17,7 +18,7 @@ pub mod workloads;
 
 pub use caps::{AutoscalerKind, Capabilities, LoadBalancerKind, ManagedDatabase};
 pub use component::{Applied, Change, ChangeAction, Component, Verified};
-pub use config::{DatabaseMode, NodePoolConfig, ProviderConfig, ProviderName};
+pub use config::{DatabaseConfig, DatabaseMode, NodePoolConfig, ProviderConfig, ProviderName};
 pub use context::{NoProgress, OpContext, Progress};
 pub use error::ProviderError;
 pub use outputs::{Outputs, SecretRef};

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::caps::Capabilities;
 use crate::component::Component;
-use crate::config::{DatabaseMode, ProviderConfig, Tags};
+use crate::config::{DatabaseConfig, ProviderConfig, Tags};
 use crate::context::OpContext;
 use crate::error::ProviderError;
 use crate::outputs::Outputs;
@@ -73,7 +73,8 @@ pub struct ProviderRequest {
     pub config: ProviderConfig,
     /// The environment's state directory (`.kat/<env>`), for provider-local files.
     pub state_dir: PathBuf,
-    pub database: DatabaseMode,
+    /// The database settings; the provider makes a `Database` component only for a managed mode.
+    pub database: DatabaseConfig,
     /// Registry repositories to create (one per blueprint image); `None`: no registry stage.
     pub registry: Option<Vec<String>>,
     /// kat's tags (`kat:environment`, `kat:managed`) plus the user's.

@@ -53,7 +53,9 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, ProviderError>>,
 {
-    let seed = what.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+    let seed = what
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
     let mut n = 0;
     loop {
         if let Some(done) = probe().await? {
@@ -85,7 +87,8 @@ mod tests {
     async fn poll_stops_on_interrupt() {
         let cx = OpContext::detached("e", "s");
         cx.cancel.cancel();
-        let r: Result<(), _> = poll_until(&cx, "x", Backoff::default(), || async { Ok(None) }).await;
+        let r: Result<(), _> =
+            poll_until(&cx, "x", Backoff::default(), || async { Ok(None) }).await;
         assert!(matches!(r, Err(ProviderError::Interrupted)));
     }
 }

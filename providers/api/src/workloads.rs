@@ -93,7 +93,11 @@ pub trait Workloads: Send + Sync {
 
     /// The object in the set as JSON, for error messages.
     fn describe(&self, manifest: &Manifest) -> String {
-        let kind = manifest.object.get("kind").and_then(Value::as_str).unwrap_or("?");
+        let kind = manifest
+            .object
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
         let name = manifest
             .object
             .pointer("/metadata/name")

@@ -1,0 +1,258 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kat_provider::{
+    AutoscalerKind, Capabilities, Component, DatabaseMode, KubeAccess, Leftover, LoadBalancerKind,
+    ManagedDatabase, OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role,
+};
+use serde_json::json;
+
+use crate::cloud::{Cloud, Ops, Want};
+use crate::components::{SimComponent, SimKubeconfig};
+use crate::faults::Faults;
+use crate::profile::Profile;
+use crate::workloads::SimWorkloads;
+
+pub struct SimProvider {
+    req: ProviderRequest,
+    cloud: Arc<Cloud>,
+    workloads: Arc<SimWorkloads>,
+}
+
+impl SimProvider {
+    pub fn new(req: ProviderRequest) -> Result<SimProvider, ProviderError> {
+        let cfg = &req.config.sim;
+        if !(0.0..=1.0).contains(&cfg.error_rate) {
+            return Err(ProviderError::config(
+                "provider.sim.error_rate",
+                format!(
+                    "{} is not a probability; use a number from 0 to 1",
+                    cfg.error_rate
+                ),
+            ));
+        }
+        let profile = match &cfg.profile {
+            Some(path) => Profile::load(path, cfg.scale),
+            None => Ok(Profile::builtin(cfg.scale)),
+        }
+        .map_err(|e| ProviderError::config("provider.sim.profile", e.to_string()))?;
+        let world = cfg
+            .world
+            .clone()
+            .unwrap_or_else(|| req.state_dir.join("sim-world.json"));
+        let cloud = Cloud::new(profile, Faults::new(cfg), world.clone())
+            .map_err(|e| ProviderError::config("provider.sim.world", e.to_string()))?;
+        let cloud = Arc::new(cloud);
+        let workloads = Arc::new(SimWorkloads {
+            cloud: cloud.clone(),
+            tags: req.tags.clone(),
+        });
+        Ok(SimProvider {
+            req,
+            cloud,
+            workloads,
+        })
+    }
+
+    fn name_of(&self, suffix: &str) -> String {
+        if suffix.is_empty() {
+            format!("kat-{}", self.req.env)
+        } else {
+            format!("kat-{}-{suffix}", self.req.env)
+        }
+    }
+
+    fn wants(&self, role: Role) -> Vec<Want> {
+        let n = |s: &str| self.name_of(s);
+        let cfg = &self.req.config;
+        match role {
+            Role::Network => {
+                let mut w = vec![Want::new(
+                    "vpc",
+                    &n(""),
+                    json!({"cidr": "10.42.0.0/16"}),
+                    Ops::prefixed("vpc"),
+                )];
+                for (i, (tier, az)) in [
+                    ("public", "a"),
+                    ("public", "b"),
+                    ("private", "a"),
+                    ("private", "b"),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let role_tag = if tier == "public" {
+                        "kubernetes.io/role/elb"
+                    } else {
+                        "kubernetes.io/role/internal-elb"
+                    };
+                    w.push(Want::new(
+                        "subnet",
+                        &n(&format!("{tier}-{az}")),
+                        json!({"cidr": format!("10.42.{}.0/20", i * 16), "zone": az, "tag": role_tag}),
+                        Ops::prefixed("subnet"),
+                    ));
+                }
+                w.push(Want::new("igw", &n(""), json!({}), Ops::prefixed("igw")));
+                w.push(Want::new(
+                    "nat",
+                    &n("a"),
+                    json!({"subnet": n("public-a")}),
+                    Ops::prefixed("nat"),
+                ));
+                w.push(Want::new(
+                    "route-table",
+                    &n("public"),
+                    json!({"via": "igw"}),
+                    Ops::prefixed("route"),
+                ));
+                w.push(Want::new(
+                    "route-table",
+                    &n("private"),
+                    json!({"via": "nat"}),
+                    Ops::prefixed("route"),
+                ));
+                w
+            }
+            Role::Identity => vec![
+                Want::new(
+                    "iam-role",
+                    &n("cluster"),
+                    json!({"policies": ["AmazonEKSClusterPolicy"]}),
+                    Ops::prefixed("iam"),
+                ),
+                Want::new(
+                    "iam-role",
+                    &n("node"),
+                    json!({"policies": ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"]}),
+                    Ops::prefixed("iam"),
+                ),
+            ],
+            Role::Cluster => vec![Want::new(
+                "cluster",
+                &n(""),
+                json!({"version": cfg.kubernetes_version.clone().unwrap_or_else(|| "1.31".into())}),
+                Ops::prefixed("cluster"),
+            )],
+            Role::Nodes => vec![Want::new(
+                "nodegroup",
+                &n("default"),
+                json!({
+                    "instance_type": cfg.nodes.instance_type.clone().unwrap_or_else(|| "sim.large".into()),
+                    "count": cfg.nodes.count, "min": cfg.nodes.min, "max": cfg.nodes.max, "spot": cfg.nodes.spot,
+                }),
+                Ops::prefixed("nodegroup"),
+            )],
+            Role::Registry => {
+                let repos = self.req.registry.clone().unwrap_or_default();
+                let repos = if repos.is_empty() {
+                    vec!["app".to_string()]
+                } else {
+                    repos
+                };
+                repos
+                    .iter()
+                    .map(|r| {
+                        Want::new(
+                            "registry",
+                            &format!("{}/{r}", n("")),
+                            json!({"scan_on_push": true}),
+                            Ops::prefixed("registry"),
+                        )
+                    })
+                    .collect()
+            }
+            Role::Database => {
+                let db = &self.req.database;
+                vec![
+                    Want::new(
+                        "db-subnet-group",
+                        &n(""),
+                        json!({"subnets": [n("private-a"), n("private-b")]}),
+                        Ops::prefixed("dbsubnet"),
+                    ),
+                    Want::new(
+                        "security-group",
+                        &n("db"),
+                        json!({"ingress": "5432 from nodes"}),
+                        Ops::prefixed("securitygroup"),
+                    ),
+                    Want::new(
+                        "database",
+                        &n(""),
+                        json!({"engine": "postgres", "version": db.engine_version, "class": db.instance_class,
+                               "storage_gb": db.storage_gb, "encrypted": true, "public": false}),
+                        Ops::prefixed("database"),
+                    ),
+                ]
+            }
+            Role::Kubeconfig => vec![],
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for SimProvider {
+    fn name(&self) -> &'static str {
+        "sim"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            creates_cluster: true,
+            managed_database: Some(ManagedDatabase::Simulated),
+            autoscaler: AutoscalerKind::ClusterAutoscaler,
+            load_balancer: LoadBalancerKind::ClusterDefault,
+            registry: true,
+            single_node: false,
+        }
+    }
+
+    async fn preflight(&self, _cx: &OpContext) -> Result<(), ProviderError> {
+        if self.cloud.faults.named("credentials") {
+            return Err(ProviderError::Credentials {
+                message: "the simulated cloud rejected the credentials".into(),
+                tried: "the sim provider's credential check".into(),
+                hint: "remove `credentials` from provider.sim.fail in kat.yaml".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn component(&self, role: Role) -> Option<Arc<dyn Component>> {
+        match role {
+            Role::Kubeconfig => Some(Arc::new(SimKubeconfig {
+                cloud: self.cloud.clone(),
+                path: self.req.state_dir.join("kubeconfig"),
+                env: self.req.env.clone(),
+            })),
+            Role::Database if self.req.database.mode != DatabaseMode::Rds => None,
+            Role::Registry if self.req.registry.is_none() => None,
+            _ => Some(Arc::new(SimComponent {
+                role,
+                cloud: self.cloud.clone(),
+                wants: self.wants(role),
+                tags: self.req.tags.clone(),
+            })),
+        }
+    }
+
+    async fn kube_access(&self, _kubeconfig: &Outputs) -> Result<KubeAccess, ProviderError> {
+        Ok(KubeAccess::Workloads(self.workloads.clone()))
+    }
+
+    async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError> {
+        Ok(self
+            .cloud
+            .tagged(&cx.env)
+            .into_iter()
+            .filter(|(_, r)| r.kind != "workload")
+            .map(|(key, r)| Leftover {
+                kind: r.kind.clone(),
+                id: r.id.clone(),
+                detail: format!("{key} ({:?})", r.status).to_lowercase(),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,63 @@
+//! How the Kubernetes-layer stages reach the cluster: asked of the provider once the kubeconfig
+//! stage has recorded credentials, then shared by every such stage.
+
+use std::sync::Arc;
+
+use kat_provider::{KubeAccess, OpContext, Provider, ProviderError, Workloads};
+use tokio::sync::OnceCell;
+
+pub struct ClusterAccess {
+    provider: Arc<dyn Provider>,
+    /// The kubeconfig stage is part of the graph; without it (an existing cluster's provider always
+    /// has one) the access comes from the provider alone.
+    has_kubeconfig_stage: bool,
+    cell: OnceCell<Arc<dyn Workloads>>,
+}
+
+impl ClusterAccess {
+    pub fn new(provider: Arc<dyn Provider>, has_kubeconfig_stage: bool) -> Self {
+        ClusterAccess {
+            provider,
+            has_kubeconfig_stage,
+            cell: OnceCell::new(),
+        }
+    }
+
+    /// Whether credentials exist to reach the cluster (for plans and teardown of a cluster that
+    /// was never built).
+    pub fn reachable(&self, cx: &OpContext) -> bool {
+        self.cell.initialized()
+            || !self.has_kubeconfig_stage
+            || cx.upstream.contains_key("kubeconfig")
+    }
+
+    pub fn cached(&self) -> Option<Arc<dyn Workloads>> {
+        self.cell.get().cloned()
+    }
+
+    pub async fn get(&self, cx: &OpContext) -> Result<Arc<dyn Workloads>, ProviderError> {
+        self.cell
+            .get_or_try_init(|| async {
+                let recorded = cx.upstream.get("kubeconfig").cloned().unwrap_or_default();
+                match self.provider.kube_access(&recorded).await? {
+                    KubeAccess::Workloads(w) => Ok(w),
+                    KubeAccess::Kubeconfig { path, context } => {
+                        connect(&path, context.as_deref(), cx).await
+                    }
+                }
+            })
+            .await
+            .cloned()
+    }
+}
+
+async fn connect(
+    path: &std::path::Path,
+    _context: Option<&str>,
+    _cx: &OpContext,
+) -> Result<Arc<dyn Workloads>, ProviderError> {
+    Err(ProviderError::Unsupported {
+        provider: "this build".into(),
+        what: format!("applying to a real cluster (kubeconfig {})", path.display()),
+    })
+}

@@ -1,0 +1,196 @@
+//! The `up` graph of an environment: provider roles, the Kubernetes-layer stages on top, and the
+//! dependencies between them. Roles a provider does not have are dropped with their ordering kept,
+//! so every provider fits the same graph.
+
+mod access;
+mod addons;
+mod workload;
+
+use std::sync::Arc;
+
+use kat_provider::{Provider, Role};
+
+pub use access::ClusterAccess;
+pub use addons::{AddonSource, ADDONS};
+pub use workload::{SetSource, WorkloadStage};
+
+use crate::config::KatConfig;
+use crate::engine::{ComponentStage, Node, Stage, StageGraph};
+
+/// A stage before the provider or the Kubernetes layer has filled it in.
+struct Spec {
+    id: &'static str,
+    deps: &'static [&'static str],
+    title: &'static str,
+}
+
+/// The whole `up` graph; `down` walks it backwards. Registry and database sit beside the cluster.
+const ROLE_STAGES: &[(Role, Spec)] = &[
+    (
+        Role::Network,
+        Spec {
+            id: "network",
+            deps: &[],
+            title: "network: VPC, subnets, gateways, routes",
+        },
+    ),
+    (
+        Role::Identity,
+        Spec {
+            id: "identity",
+            deps: &[],
+            title: "identity: cluster and node roles",
+        },
+    ),
+    (
+        Role::Registry,
+        Spec {
+            id: "registry",
+            deps: &[],
+            title: "registry: one repository per image",
+        },
+    ),
+    (
+        Role::Cluster,
+        Spec {
+            id: "cluster",
+            deps: &["network", "identity"],
+            title: "cluster: control plane",
+        },
+    ),
+    (
+        Role::Database,
+        Spec {
+            id: "database",
+            deps: &["network"],
+            title: "database: managed PostgreSQL",
+        },
+    ),
+    (
+        Role::Nodes,
+        Spec {
+            id: "nodes",
+            deps: &["cluster", "identity"],
+            title: "nodes: worker node pool",
+        },
+    ),
+    (
+        Role::Kubeconfig,
+        Spec {
+            id: "kubeconfig",
+            deps: &["cluster"],
+            title: "kubeconfig: credentials for the cluster",
+        },
+    ),
+];
+
+pub struct GraphInputs<'a> {
+    pub config: &'a KatConfig,
+    pub provider: Arc<dyn Provider>,
+    pub access: Arc<ClusterAccess>,
+    /// The blueprint's manifest source, when one is configured.
+    pub blueprint: Option<Arc<dyn SetSource>>,
+}
+
+pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
+    let timeouts = &inputs.config.timeouts;
+    let mut present: Vec<(String, Vec<String>, String, Arc<dyn Stage>)> = Vec::new();
+    let mut absent: Vec<(String, Vec<String>)> = Vec::new();
+    for (role, spec) in ROLE_STAGES {
+        let deps: Vec<String> = spec.deps.iter().map(|d| d.to_string()).collect();
+        match inputs.provider.component(*role) {
+            Some(c) => present.push((
+                spec.id.into(),
+                deps,
+                spec.title.into(),
+                Arc::new(ComponentStage(c)),
+            )),
+            None => absent.push((spec.id.into(), deps)),
+        }
+    }
+    let platform = || vec!["nodes".to_string(), "kubeconfig".to_string()];
+    let mut blueprint_deps = platform();
+    for addon in ADDONS {
+        let cfg = inputs.config.addons.get(addon.id);
+        if !cfg.enabled {
+            continue;
+        }
+        let mut deps = platform();
+        deps.extend(addon.after.iter().map(|s| s.to_string()));
+        let source = Arc::new(AddonSource::new(addon, cfg.clone()));
+        let stage = WorkloadStage::new(addon.id, source, inputs.access.clone());
+        present.push((addon.id.into(), deps, addon.title.into(), Arc::new(stage)));
+        if addon.before_blueprint {
+            blueprint_deps.push(addon.id.to_string());
+        }
+    }
+    if let Some(source) = &inputs.blueprint {
+        blueprint_deps.extend(["registry".to_string(), "database".to_string()]);
+        let stage = WorkloadStage::new("blueprint", source.clone(), inputs.access.clone());
+        present.push((
+            "blueprint".into(),
+            blueprint_deps,
+            "blueprint: the application".into(),
+            Arc::new(stage),
+        ));
+    }
+    let known: Vec<String> = present.iter().map(|p| p.0.clone()).collect();
+    let mut graph = StageGraph::new();
+    for (id, deps, title, stage) in present {
+        let deps = rewire(&deps, &absent, &known);
+        graph.add(Node {
+            timeout: timeouts.for_stage(&id),
+            id,
+            deps,
+            stage,
+            title,
+        });
+    }
+    graph
+}
+
+/// Replaces a dependency on a role the provider lacks by that role's own dependencies (so an
+/// existing cluster's kubeconfig still comes after identity, if it had one), and drops those on
+/// stages that are not in the graph at all (a disabled addon).
+fn rewire(deps: &[String], absent: &[(String, Vec<String>)], known: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut todo: Vec<String> = deps.to_vec();
+    while let Some(d) = todo.pop() {
+        if let Some((_, via)) = absent.iter().find(|(id, _)| *id == d) {
+            todo.extend(via.iter().cloned());
+        } else if known.contains(&d) && !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewire;
+
+    #[test]
+    fn dependencies_on_absent_roles_pass_through_to_theirs() {
+        let absent = vec![
+            ("network".to_string(), vec![]),
+            (
+                "cluster".to_string(),
+                vec!["network".to_string(), "identity".to_string()],
+            ),
+        ];
+        let known = vec!["identity".to_string(), "kubeconfig".to_string()];
+        assert_eq!(
+            rewire(&["cluster".into()], &absent, &known),
+            vec!["identity".to_string()]
+        );
+        assert_eq!(
+            rewire(
+                &["cert-manager".into(), "kubeconfig".into()],
+                &absent,
+                &known
+            ),
+            vec!["kubeconfig".to_string()]
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! A Kubernetes-layer stage: build a manifest set (for the cluster's API versions) and hand it to
+//! whatever workload target the provider's credentials lead to.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kat_provider::{
+    ApiVersions, Applied, Change, ChangeAction, ManifestSet, OpContext, Outputs, ProviderError,
+    Verified,
+};
+use serde_json::Value;
+
+use super::access::ClusterAccess;
+use crate::engine::Stage;
+
+/// Where a stage's manifests come from (an addon, the blueprint).
+#[async_trait]
+pub trait SetSource: Send + Sync {
+    fn desired(&self) -> Value;
+    async fn build(&self, api: &ApiVersions) -> Result<ManifestSet, ProviderError>;
+}
+
+pub struct WorkloadStage {
+    id: String,
+    source: Arc<dyn SetSource>,
+    access: Arc<ClusterAccess>,
+    /// The last set built, for `nominal_duration`.
+    last: Mutex<Option<ManifestSet>>,
+}
+
+impl WorkloadStage {
+    pub fn new(id: &str, source: Arc<dyn SetSource>, access: Arc<ClusterAccess>) -> Self {
+        WorkloadStage {
+            id: id.to_string(),
+            source,
+            access,
+            last: Mutex::new(None),
+        }
+    }
+
+    async fn set(
+        &self,
+        cx: &OpContext,
+    ) -> Result<(Arc<dyn kat_provider::Workloads>, ManifestSet), ProviderError> {
+        let target = self.access.get(cx).await?;
+        let api = target.api_versions(cx).await?;
+        let set = self.source.build(&api).await?;
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(set.clone());
+        Ok((target, set))
+    }
+}
+
+#[async_trait]
+impl Stage for WorkloadStage {
+    fn desired(&self) -> Value {
+        self.source.desired()
+    }
+
+    async fn plan(&self, cx: &OpContext) -> Result<Vec<Change>, ProviderError> {
+        if !self.access.reachable(cx) {
+            return Ok(vec![Change::new(
+                ChangeAction::Create,
+                format!("stage/{}", self.id),
+            )
+            .with_detail("objects are planned once the cluster exists")]);
+        }
+        let (target, set) = self.set(cx).await?;
+        target.plan(&set, cx).await
+    }
+
+    async fn apply(&self, cx: &OpContext) -> Result<Applied, ProviderError> {
+        let (target, set) = self.set(cx).await?;
+        target.apply(&set, cx).await
+    }
+
+    async fn verify(&self, cx: &OpContext, recorded: &Outputs) -> Result<Verified, ProviderError> {
+        let (target, set) = self.set(cx).await?;
+        target.verify(&set, cx, recorded).await
+    }
+
+    async fn plan_destroy(
+        &self,
+        cx: &OpContext,
+        recorded: &Outputs,
+    ) -> Result<Vec<Change>, ProviderError> {
+        if !self.access.reachable(cx) {
+            return Ok(vec![]);
+        }
+        let target = self.access.get(cx).await?;
+        target.plan_destroy(&self.id, cx, recorded).await
+    }
+
+    async fn destroy(&self, cx: &OpContext, recorded: &Outputs) -> Result<Applied, ProviderError> {
+        if !self.access.reachable(cx) {
+            cx.step("no credentials for the cluster are recorded; nothing inside it to delete");
+            return Ok(Applied::default());
+        }
+        let target = self.access.get(cx).await?;
+        target.destroy(&self.id, cx, recorded).await
+    }
+
+    fn nominal_duration(&self) -> Option<Duration> {
+        let target = self.access.cached()?;
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        target.nominal_duration(last.as_ref()?)
+    }
+}
