@@ -4,8 +4,11 @@
 //! benchmarks drive the same code.
 
 pub mod blueprint;
+pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod kube;
+pub mod ops;
 pub mod stages;
+pub mod ui;
 pub mod state;

@@ -9,7 +9,7 @@ mod select;
 mod stage;
 
 pub use digest::digest;
-pub use event::{Event, Reporter, StageResultKind, StageSummary};
+pub use event::{now, Event, Reporter, StageResultKind, StageSummary};
 pub use graph::{GraphError, Node, StageGraph};
 pub use runner::{Engine, RunOptions, RunReport, StageOutcome};
 pub use select::{Direction, Selection};

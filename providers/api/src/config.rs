@@ -177,7 +177,8 @@ pub struct SimConfig {
     /// Seed for `error_rate`, so a failing run can be replayed.
     #[serde(default)]
     pub seed: u64,
-    /// Where the simulated cloud keeps its resources between runs. Empty: next to the state.
+    /// Where the simulated cloud keeps its resources between runs. Empty:
+    /// `<state.dir>/.sim-cloud/<env>.json`, outside the environment's own state directory.
     #[serde(default)]
     pub world: Option<PathBuf>,
 }

@@ -36,10 +36,12 @@ impl SimProvider {
             None => Ok(Profile::builtin(cfg.scale)),
         }
         .map_err(|e| ProviderError::config("provider.sim.profile", e.to_string()))?;
-        let world = cfg
-            .world
-            .clone()
-            .unwrap_or_else(|| req.state_dir.join("sim-world.json"));
+        // The simulated cloud lives beside the environments' journals, not inside this one's: like a
+        // real cloud, it outlives a deleted state directory (`kat down` must find it by tags).
+        let world = cfg.world.clone().unwrap_or_else(|| {
+            let base = req.state_dir.parent().unwrap_or(&req.state_dir);
+            base.join(".sim-cloud").join(format!("{}.json", req.env))
+        });
         let cloud = Cloud::new(profile, Faults::new(cfg), world.clone())
             .map_err(|e| ProviderError::config("provider.sim.world", e.to_string()))?;
         let cloud = Arc::new(cloud);

@@ -1,0 +1,148 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+use kat_provider::ProviderName;
+
+use crate::engine::Selection;
+use crate::ops::Overrides;
+use crate::ui::{OutputMode, Verbosity};
+
+/// Build a complete, reproducible Kubernetes environment in one command, and tear it down again.
+#[derive(Debug, Parser)]
+#[command(name = "kat", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file [default: ./kat.yaml when present]
+    #[arg(long, global = true, env = "KAT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Environment name [default: `environment` from the config, else `default`]
+    #[arg(long = "env", short = 'e', global = true, env = "KAT_ENV", value_name = "NAME")]
+    pub env: Option<String>,
+    /// Provider: eks, aks, microk8s, kubeconfig or sim
+    #[arg(long, global = true, env = "KAT_PROVIDER", value_name = "NAME", value_parser = parse_provider)]
+    pub provider: Option<ProviderName>,
+    /// Blueprint: a built-in name (`kat blueprints`) or a path
+    #[arg(long, global = true, env = "KAT_BLUEPRINT", value_name = "NAME|PATH")]
+    pub blueprint: Option<String>,
+    /// Cloud region (eks) or location (aks)
+    #[arg(long, global = true, env = "KAT_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+    /// Kubeconfig context (kubeconfig provider)
+    #[arg(long, global = true, env = "KAT_CONTEXT", value_name = "NAME")]
+    pub context: Option<String>,
+    /// Directory of environment journals [default: `state.dir` from the config, else .kat]
+    #[arg(long, global = true, env = "KAT_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Output format
+    #[arg(long, short = 'o', global = true, env = "KAT_OUTPUT", value_enum, default_value = "text")]
+    pub output: OutputMode,
+    /// More detail (debug logs)
+    #[arg(long, short = 'v', global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Only failures and the summary
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Do not ask for confirmation (`down` on a terminal asks)
+    #[arg(long, short = 'y', global = true, env = "KAT_YES")]
+    pub yes: bool,
+}
+
+fn parse_provider(s: &str) -> Result<ProviderName, String> {
+    s.parse()
+}
+
+impl GlobalArgs {
+    pub fn verbosity(&self) -> Verbosity {
+        if self.verbose {
+            Verbosity::Verbose
+        } else if self.quiet {
+            Verbosity::Quiet
+        } else {
+            Verbosity::Normal
+        }
+    }
+
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config: self.config.clone(),
+            env: self.env.clone(),
+            provider: self.provider,
+            blueprint: self.blueprint.clone(),
+            region: self.region.clone(),
+            context: self.context.clone(),
+            state_dir: self.state_dir.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build (or converge) the environment
+    Up(RunFlags),
+    /// Tear the environment down; ends with a sweep for anything still tagged
+    Down(RunFlags),
+    /// Show what `up` (or `down` with --destroy) would change, touching nothing
+    Plan {
+        #[command(flatten)]
+        select: SelectFlags,
+        /// Plan `down` instead of `up`
+        #[arg(long)]
+        destroy: bool,
+    },
+    /// The environment's stages and outputs, checked live
+    Status,
+    /// The providers and whether this binary includes them
+    Providers,
+    /// Print the kubeconfig path of the environment (`export KUBECONFIG=$(kat kubeconfig)`)
+    Kubeconfig,
+    /// Print the JSON Schema of kat.yaml (for editors)
+    Schema,
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct SelectFlags {
+    /// Run only these stages (comma-separated or repeated)
+    #[arg(long, value_delimiter = ',', value_name = "STAGE")]
+    pub only: Vec<String>,
+    /// Leave these stages out
+    #[arg(long, value_delimiter = ',', value_name = "STAGE")]
+    pub skip: Vec<String>,
+    /// Up: this stage and what it needs; down: this stage and what needs it
+    #[arg(long, value_name = "STAGE")]
+    pub until: Option<String>,
+}
+
+impl SelectFlags {
+    pub fn selection(&self) -> Selection {
+        Selection { only: self.only.clone(), skip: self.skip.clone(), until: self.until.clone() }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunFlags {
+    #[command(flatten)]
+    pub select: SelectFlags,
+    /// Print the plan and touch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Budget for the whole run (`45m`, `1h 30m`); stages also have their own (timeouts in kat.yaml)
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub timeout: Option<Duration>,
+    /// At most this many stages at once (0: as many as the graph allows)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub jobs: usize,
+}

@@ -1,0 +1,33 @@
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::cli::args::{GlobalArgs, RunFlags};
+use crate::ops::{self, Environment, Exit, KatError};
+use crate::ui;
+
+pub async fn run(g: &GlobalArgs, flags: &RunFlags) -> Result<Exit, KatError> {
+    let settings = ops::resolve(&g.overrides())?;
+    let reporter = ui::reporter(g.output, g.verbosity());
+    let lock = (!flags.dry_run).then_some("down");
+    let env = Environment::open(settings, lock, reporter)?;
+    if !flags.dry_run && !g.yes && std::io::stdin().is_terminal() && ui::interactive() && !confirm(&env) {
+        eprintln!("nothing was changed");
+        return Ok(Exit::Usage);
+    }
+    ops::down(&env, &super::up::run_args(g, flags)).await
+}
+
+/// On a terminal, `down` says what it will destroy and asks; scripts and CI pass --yes or have
+/// no terminal.
+fn confirm(env: &Environment) -> bool {
+    let s = &env.settings;
+    eprint!(
+        "Destroy environment `{}` ({} stages on {}) and everything in it? [y/N] ",
+        s.env,
+        env.engine.graph.nodes().len(),
+        s.provider
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes")
+}

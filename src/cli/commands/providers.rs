@@ -1,0 +1,20 @@
+use crate::cli::args::GlobalArgs;
+use crate::ops::{self, Exit, KatError};
+use crate::ui::OutputMode;
+
+pub fn run(g: &GlobalArgs) -> Result<Exit, KatError> {
+    let list = ops::list_providers();
+    if g.output == OutputMode::Json {
+        let rows: Vec<_> = list
+            .iter()
+            .map(|(p, built, about)| serde_json::json!({"name": p.as_str(), "built_in": built, "about": about}))
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(Exit::Ok);
+    }
+    for (p, built, about) in list {
+        let mark = if built { "" } else { "  (not in this build)" };
+        println!("{:<11} {about}{mark}", p.as_str());
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,21 @@
+use crate::cli::args::{GlobalArgs, RunFlags};
+use crate::ops::{self, Environment, Exit, KatError, RunArgs};
+use crate::ui::{self, OutputMode};
+
+pub async fn run(g: &GlobalArgs, flags: &RunFlags) -> Result<Exit, KatError> {
+    let settings = ops::resolve(&g.overrides())?;
+    let reporter = ui::reporter(g.output, g.verbosity());
+    let lock = (!flags.dry_run).then_some("up");
+    let env = Environment::open(settings, lock, reporter)?;
+    ops::up(&env, &run_args(g, flags)).await
+}
+
+pub(super) fn run_args(g: &GlobalArgs, flags: &RunFlags) -> RunArgs {
+    RunArgs {
+        selection: flags.select.selection(),
+        dry_run: flags.dry_run,
+        timeout: flags.timeout,
+        jobs: flags.jobs,
+        json: g.output == OutputMode::Json,
+    }
+}

@@ -1,0 +1,160 @@
+//! Everything a command needs about one environment: settings, provider, graph, journal, and (for
+//! commands that change it) the lock.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kat_provider::{DatabaseMode, Provider, ProviderRequest, Role};
+use tokio_util::sync::CancellationToken;
+
+use super::error::KatError;
+use super::providers::create_provider;
+use super::settings::Settings;
+use crate::engine::{digest, Engine, Reporter, StageGraph};
+use crate::stages::{build_graph, ClusterAccess, GraphInputs, SetSource};
+use crate::state::{EnvLock, Journal};
+
+pub struct Environment {
+    pub settings: Settings,
+    pub provider: Arc<dyn Provider>,
+    pub access: Arc<ClusterAccess>,
+    pub engine: Engine,
+    pub _lock: Option<EnvLock>,
+}
+
+impl Environment {
+    /// `command` names the run in the lock; `None` opens read-only, without the lock.
+    pub fn open(
+        settings: Settings,
+        command: Option<&str>,
+        reporter: Arc<dyn Reporter>,
+    ) -> Result<Environment, KatError> {
+        let lock = match command {
+            Some(cmd) => {
+                let lock = EnvLock::acquire(&settings.state_dir, &settings.env, cmd)
+                    .map_err(|e| KatError::Failure(e.to_string()))?;
+                if let Some(stale) = &lock.stale {
+                    reporter.emit(crate::engine::Event::Warning {
+                        ts: crate::engine::now(),
+                        message: format!(
+                            "took over the lock of {stale}, which ended without releasing it; its unfinished stages resume now"
+                        ),
+                    });
+                }
+                Some(lock)
+            }
+            None => None,
+        };
+        let journal = Journal::open(&settings.state_dir, &settings.env)
+            .map_err(|e| KatError::Failure(e.to_string()))?;
+        let cfg = &settings.config;
+        let blueprint = blueprint_source(&settings)?;
+        let request = ProviderRequest {
+            env: settings.env.clone(),
+            config: cfg.provider.clone(),
+            state_dir: settings.state_dir.clone(),
+            database: cfg.database.clone(),
+            registry: cfg.registry.enabled.then(|| registry_repositories(&settings)),
+            tags: tags(&settings),
+        };
+        let provider = create_provider(settings.provider, request).map_err(|e| match e {
+            kat_provider::ProviderError::Config { key, message } => {
+                KatError::Config(settings.source.error_at(&key, message))
+            }
+            other => other.into(),
+        })?;
+        check_capabilities(&settings, provider.as_ref())?;
+        let access = Arc::new(ClusterAccess::new(
+            provider.clone(),
+            provider.component(Role::Kubeconfig).is_some(),
+        ));
+        let graph = build_graph(&GraphInputs {
+            config: cfg,
+            provider: provider.clone(),
+            access: access.clone(),
+            blueprint,
+        });
+        graph.validate().map_err(|e| KatError::Failure(format!("internal: {e}")))?;
+        check_stage_names(&settings, &graph)?;
+        let engine = Engine {
+            graph,
+            journal: Arc::new(journal),
+            reporter,
+            cancel: CancellationToken::new(),
+            env: settings.env.clone(),
+            tags: tags(&settings),
+        };
+        Ok(Environment { settings, provider, access, engine, _lock: lock })
+    }
+
+    /// Digest of everything that shapes the environment, journaled with each `up`.
+    pub fn config_digest(&self) -> String {
+        digest(&serde_json::to_value(&self.settings.config).expect("config serializes"))
+    }
+}
+
+fn tags(settings: &Settings) -> BTreeMap<String, String> {
+    let mut tags = settings.config.tags.clone();
+    tags.insert("kat:environment".into(), settings.env.clone());
+    tags.insert("kat:managed".into(), "true".into());
+    tags
+}
+
+/// One registry repository per image the blueprint builds or mirrors.
+fn registry_repositories(settings: &Settings) -> Vec<String> {
+    let _ = settings;
+    Vec::new()
+}
+
+fn blueprint_source(settings: &Settings) -> Result<Option<Arc<dyn SetSource>>, KatError> {
+    let _ = settings;
+    Ok(None)
+}
+
+/// Refuse, before anything is touched, what the chosen provider cannot do.
+fn check_capabilities(settings: &Settings, provider: &dyn Provider) -> Result<(), KatError> {
+    let caps = provider.capabilities();
+    let cfg = &settings.config;
+    if cfg.database.mode == DatabaseMode::Rds && caps.managed_database.is_none() {
+        return Err(settings
+            .source
+            .error_at(
+                "database.mode",
+                format!("the {} provider has no managed database", settings.provider),
+            )
+            .with_help("use `mode: in-cluster` (PostgreSQL in the cluster) or choose the eks provider")
+            .into());
+    }
+    // The addon layer (pinned upstream manifests) is not built yet: only the simulated cluster can
+    // run addon stages. Refuse rather than report an addon as installed when it is not.
+    if settings.provider != kat_provider::ProviderName::Sim {
+        if let Some((name, _)) = cfg.addons.all().into_iter().find(|(_, a)| a.enabled) {
+            return Err(settings
+                .source
+                .error_at(
+                    &format!("addons.{name}.enabled"),
+                    format!("the `{name}` addon cannot be installed on a real cluster by this version of kat"),
+                )
+                .with_help("set `enabled: false`, or use --provider sim to rehearse the full graph")
+                .into());
+        }
+    }
+    Ok(())
+}
+
+fn check_stage_names(settings: &Settings, graph: &StageGraph) -> Result<(), KatError> {
+    let ids = graph.ids();
+    for name in settings.config.timeouts.stages.keys() {
+        if !ids.contains(name) {
+            return Err(settings
+                .source
+                .error_at(
+                    &format!("timeouts.stages.{name}"),
+                    format!("no stage `{name}` in this environment"),
+                )
+                .with_help(format!("stages: {}", ids.join(", ")))
+                .into());
+        }
+    }
+    Ok(())
+}

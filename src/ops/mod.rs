@@ -1,0 +1,18 @@
+//! The work behind each command. Commands in `src/cli/commands/` parse arguments and call these.
+
+mod environment;
+mod error;
+mod plan;
+mod providers;
+mod run;
+mod settings;
+mod signal;
+mod status;
+
+pub use environment::Environment;
+pub use error::{Exit, KatError};
+pub use plan::{plan, PlanArgs};
+pub use providers::{built_in, create_provider, list_providers};
+pub use run::{down, up, RunArgs};
+pub use settings::{resolve, Overrides, Settings};
+pub use status::{kubeconfig_path, status};

@@ -1,0 +1,33 @@
+//! The providers compiled into this binary (each a cargo feature).
+
+use std::sync::Arc;
+
+use kat_provider::{Provider, ProviderError, ProviderName, ProviderRequest};
+
+pub fn built_in(name: ProviderName) -> bool {
+    match name {
+        ProviderName::Sim => cfg!(feature = "sim"),
+        _ => false,
+    }
+}
+
+pub fn create_provider(name: ProviderName, req: ProviderRequest) -> Result<Arc<dyn Provider>, ProviderError> {
+    match name {
+        #[cfg(feature = "sim")]
+        ProviderName::Sim => Ok(Arc::new(kat_provider_sim::SimProvider::new(req)?)),
+        other => {
+            let _ = req;
+            Err(ProviderError::Unsupported {
+                provider: other.to_string(),
+                what: format!(
+                    "this kat binary (built without the `{other}` feature); rebuild with `cargo install --path . --features {other}`"
+                ),
+            })
+        }
+    }
+}
+
+/// `kat providers`: name, whether this binary has it, what it builds.
+pub fn list_providers() -> Vec<(ProviderName, bool, &'static str)> {
+    ProviderName::ALL.iter().map(|p| (*p, built_in(*p), p.describe())).collect()
+}

@@ -1,0 +1,179 @@
+//! `kat up` and `kat down`: preflight, journal the run, walk the graph, summarise; `down` ends with
+//! a sweep for anything still tagged with the environment.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kat_provider::OpContext;
+use tokio::time::Instant;
+
+use super::environment::Environment;
+use super::error::{Exit, KatError};
+use super::plan::{print_plan, PlanArgs};
+use super::signal;
+use crate::engine::{now, Direction, Event, RunOptions, RunReport, Selection, StageSummary};
+use crate::state::RunRecord;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    pub selection: Selection,
+    pub dry_run: bool,
+    pub timeout: Option<Duration>,
+    /// At most this many stages at once (0: as many as the graph allows).
+    pub jobs: usize,
+    pub json: bool,
+}
+
+pub async fn up(env: &Environment, args: &RunArgs) -> Result<Exit, KatError> {
+    run(env, args, Direction::Up).await
+}
+
+pub async fn down(env: &Environment, args: &RunArgs) -> Result<Exit, KatError> {
+    run(env, args, Direction::Down).await
+}
+
+async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, KatError> {
+    let engine = &env.engine;
+    let command = if dir == Direction::Up { "up" } else { "down" };
+    let selected = args.selection.resolve(&engine.graph, dir).map_err(KatError::Usage)?;
+    if args.dry_run {
+        let plan_args = PlanArgs { selection: args.selection.clone(), destroy: dir == Direction::Down, json: args.json };
+        return print_plan(env, &plan_args).await;
+    }
+    let started = Instant::now();
+    let preflight = OpContext::detached(&env.settings.env, "preflight");
+    env.provider.preflight(&preflight).await?;
+
+    let record_start = |s: &mut crate::state::StateFile| {
+        s.provider = Some(env.settings.provider.to_string());
+        if dir == Direction::Up {
+            s.config_digest = Some(env.config_digest());
+        }
+        s.runs.push(RunRecord {
+            command: command.into(),
+            pid: std::process::id(),
+            started: now(),
+            finished: None,
+            result: None,
+        });
+    };
+    engine.journal.update(record_start).map_err(io_failure(&env.engine))?;
+    signal::install(engine.cancel.clone(), engine.journal.clone(), engine.reporter.clone());
+
+    let order: Vec<String> = ordered(env, dir).into_iter().filter(|id| selected.contains(id)).collect();
+    engine.reporter.emit(Event::RunStarted {
+        ts: now(),
+        command: command.into(),
+        env: env.settings.env.clone(),
+        provider: env.settings.provider.to_string(),
+        stages: order,
+    });
+    let opts = RunOptions { jobs: args.jobs, deadline: args.timeout.map(|t| Instant::now() + t) };
+    let report = match dir {
+        Direction::Up => engine.up(&selected, &opts).await,
+        Direction::Down => engine.down(&selected, &opts).await,
+    };
+    let leftovers = if dir == Direction::Down && !report.failed() && !report.interrupted && !args.selection.is_partial() {
+        sweep(env).await
+    } else {
+        Vec::new()
+    };
+    let (result, exit) = verdict(&report, &leftovers);
+    engine
+        .journal
+        .update(|s| {
+            if let Some(r) = s.runs.last_mut() {
+                r.finished = Some(now());
+                r.result = Some(result.to_string());
+            }
+        })
+        .map_err(io_failure(&env.engine))?;
+    let snapshot = engine.journal.snapshot();
+    let outputs: BTreeMap<String, String> = if dir == Direction::Up {
+        snapshot.stages.values().flat_map(|r| r.outputs.shown.clone()).collect()
+    } else {
+        BTreeMap::new()
+    };
+    engine.reporter.emit(Event::Summary {
+        ts: now(),
+        command: command.into(),
+        env: env.settings.env.clone(),
+        result: result.into(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        next: next_step(env, dir, result, &report.stages),
+        stages: report.stages,
+        outputs,
+        leftovers,
+    });
+    Ok(exit)
+}
+
+fn ordered(env: &Environment, dir: Direction) -> Vec<String> {
+    let mut order = env.engine.graph.topo_order().unwrap_or_default();
+    if dir == Direction::Down {
+        order.reverse();
+    }
+    order
+}
+
+fn io_failure(engine: &crate::engine::Engine) -> impl Fn(std::io::Error) -> KatError + '_ {
+    move |e| KatError::Failure(format!("cannot write {}: {e}", engine.journal.path().display()))
+}
+
+/// Everything still tagged with the environment after a full `down`: cloud resources and
+/// Kubernetes objects. Any entry makes the run fail.
+async fn sweep(env: &Environment) -> Vec<String> {
+    let cx = OpContext::detached(&env.settings.env, "sweep");
+    let mut left = Vec::new();
+    match env.provider.sweep(&cx).await {
+        Ok(found) => left.extend(found.into_iter().map(|l| format!("{} {}: {}", l.kind, l.id, l.detail))),
+        Err(e) => left.push(format!("the sweep itself failed, so nothing is proven gone: {e}")),
+    }
+    if let Some(w) = env.access.cached() {
+        match w.leftovers(&cx).await {
+            Ok(found) => left.extend(found.into_iter().map(|o| format!("Kubernetes object {o}"))),
+            Err(e) => left.push(format!("could not list Kubernetes objects: {e}")),
+        }
+    }
+    left
+}
+
+fn verdict(report: &RunReport, leftovers: &[String]) -> (&'static str, Exit) {
+    if report.interrupted {
+        ("interrupted", Exit::Interrupted)
+    } else if report.usage_error {
+        ("failed", Exit::Usage)
+    } else if report.failed() || !leftovers.is_empty() {
+        ("failed", Exit::Failed)
+    } else if report.changed() {
+        ("ok", Exit::Ok)
+    } else {
+        ("no-changes", Exit::Ok)
+    }
+}
+
+fn next_step(env: &Environment, dir: Direction, result: &str, stages: &[StageSummary]) -> String {
+    let e = &env.settings.env;
+    let flag = if e == "default" { String::new() } else { format!(" --env {e}") };
+    match (dir, result) {
+        (_, "interrupted") => format!("run `kat {}{flag}` again to resume where it stopped", if dir == Direction::Up { "up" } else { "down" }),
+        (Direction::Up, "failed") => {
+            let failed: Vec<&str> = stages.iter().filter(|s| s.error.is_some()).map(|s| s.stage.as_str()).take(1).collect();
+            format!(
+                "fix the cause{} and run `kat up{flag}` again: finished stages are verified and skipped",
+                failed.first().map(|s| format!(" of `{s}`")).unwrap_or_default()
+            )
+        }
+        (Direction::Down, "failed") => format!("fix the cause and run `kat down{flag}` again; it finds what is left by its tags"),
+        (Direction::Up, _) => {
+            let kubeconfig = env.engine.journal.snapshot().stages.get("kubeconfig").and_then(|r| r.outputs.get::<String>("kubeconfig"));
+            match kubeconfig {
+                Some(path) if env.settings.provider != kat_provider::ProviderName::Sim => {
+                    format!("kubectl --kubeconfig {path} get pods -A   (when done: kat down{flag})")
+                }
+                _ => format!("kat status{flag}   (when done: kat down{flag})"),
+            }
+        }
+        (Direction::Down, _) => format!("nothing is left; `kat up{flag}` builds it again"),
+    }
+}

@@ -1,0 +1,100 @@
+//! One resolved view of the configuration: flags (and their `KAT_*` variables) over kat.yaml over
+//! defaults, validated before anything is touched.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, ConfigError, ConfigSource, KatConfig, ProviderName};
+
+/// What the command line (or `KAT_*` variables) said; `None` leaves the file's value.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub env: Option<String>,
+    pub provider: Option<ProviderName>,
+    pub blueprint: Option<String>,
+    pub region: Option<String>,
+    pub context: Option<String>,
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: KatConfig,
+    pub source: ConfigSource,
+    pub env: String,
+    pub provider: ProviderName,
+    /// This environment's directory: `<state.dir>/<env>`.
+    pub state_dir: PathBuf,
+}
+
+pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
+    let (mut config, source) = match &o.config {
+        Some(path) => config::load_file(path)?,
+        None if Path::new("kat.yaml").exists() => config::load_file(Path::new("kat.yaml"))?,
+        None => (KatConfig::default(), ConfigSource::default()),
+    };
+    let env = match (&o.env, &config.environment) {
+        (Some(e), _) => check_env_name(e).map_err(|m| ConfigError::setting("--env", m))?,
+        (None, Some(e)) => check_env_name(e).map_err(|m| source.error_at("environment", m))?,
+        (None, None) => "default".to_string(),
+    };
+    let provider = o.provider.or(config.provider.name).ok_or_else(|| {
+        ConfigError::setting(
+            "provider",
+            "no provider chosen; set `provider.name` in kat.yaml or pass --provider",
+        )
+        .with_help("one of: eks, aks, microk8s, kubeconfig, sim (`kat providers` lists them)")
+    })?;
+    config.provider.name = Some(provider);
+    if let Some(r) = &o.region {
+        config.provider.region = Some(r.clone());
+    }
+    if let Some(c) = &o.context {
+        config.provider.kubeconfig.context = Some(c.clone());
+    }
+    if let Some(b) = &o.blueprint {
+        match &mut config.blueprint {
+            Some(bp) => bp.name = b.clone(),
+            None => {
+                config.blueprint = Some(config::BlueprintConfig { name: b.clone(), values: Default::default() })
+            }
+        }
+    }
+    validate(&config, &source)?;
+    let base = o.state_dir.clone().unwrap_or_else(|| config.state.dir.clone());
+    Ok(Settings { state_dir: base.join(&env), config, source, env, provider })
+}
+
+/// Environment names become parts of cloud resource names (`kat-<env>-node`), which allow little.
+fn check_env_name(name: &str) -> Result<String, String> {
+    let ok = !name.is_empty()
+        && name.len() <= 24
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "invalid environment name `{name}`: use 1-24 lowercase letters, digits and dashes, starting with a letter"
+        ))
+    }
+}
+
+fn validate(config: &KatConfig, source: &ConfigSource) -> Result<(), ConfigError> {
+    let n = &config.provider.nodes;
+    if !(n.min <= n.count && n.count <= n.max) {
+        return Err(source.error_at(
+            "provider.nodes",
+            format!("need min ≤ count ≤ max, got min {}, count {}, max {}", n.min, n.count, n.max),
+        ));
+    }
+    let sim = &config.provider.sim;
+    if !(sim.scale > 0.0 && sim.scale.is_finite()) {
+        return Err(source.error_at("provider.sim.scale", format!("must be a positive number, not {}", sim.scale)));
+    }
+    if !(0.0..=1.0).contains(&sim.error_rate) {
+        return Err(source.error_at("provider.sim.error_rate", format!("must be from 0 to 1, not {}", sim.error_rate)));
+    }
+    Ok(())
+}

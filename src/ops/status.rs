@@ -1,0 +1,88 @@
+//! `kat status`: the journal, checked live against the provider (read-only), and the outputs.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use kat_provider::{OpContext, Verified};
+use serde_json::json;
+
+use super::environment::Environment;
+use super::error::{Exit, KatError};
+use crate::state::StageStatus;
+use crate::ui::format_duration;
+
+pub async fn status(env: &Environment, json_out: bool) -> Result<Exit, KatError> {
+    let snapshot = env.engine.journal.snapshot();
+    let order = env.engine.graph.topo_order().unwrap_or_default();
+    let upstream = std::sync::Arc::new(snapshot.outputs());
+    let mut rows = Vec::new();
+    for id in &order {
+        let node = env.engine.graph.get(id).expect("ordered ids exist");
+        let record = snapshot.stages.get(id);
+        let recorded = record.map(|r| format!("{:?}", r.status).to_lowercase()).unwrap_or_else(|| "absent".into());
+        let live = match record {
+            Some(r) if r.status == StageStatus::Done => {
+                let mut cx = OpContext::detached(&env.settings.env, id);
+                cx.upstream = upstream.clone();
+                match node.stage.verify(&cx, &r.outputs).await {
+                    Ok(Verified::Intact) => "ok".to_string(),
+                    Ok(Verified::Drifted(why)) => format!("drifted: {why}"),
+                    Err(e) => format!("unknown: {e}"),
+                }
+            }
+            Some(r) => r.error.clone().unwrap_or_else(|| "-".into()),
+            None => "-".into(),
+        };
+        let duration = record.and_then(|r| r.duration_ms).map(format_duration).unwrap_or_default();
+        rows.push((id.clone(), recorded, live, duration));
+    }
+    let outputs: BTreeMap<String, String> = snapshot.stages.values().flat_map(|r| r.outputs.shown.clone()).collect();
+    let last_run = snapshot.runs.last();
+    let mut out = std::io::stdout().lock();
+    if json_out {
+        let stages: Vec<_> = rows
+            .iter()
+            .map(|(id, recorded, live, _)| json!({"stage": id, "recorded": recorded, "live": live}))
+            .collect();
+        let doc = json!({"env": env.settings.env, "provider": env.settings.provider.to_string(),
+                         "stages": stages, "outputs": outputs, "last_run": last_run});
+        let _ = writeln!(out, "{doc}");
+        return Ok(Exit::Ok);
+    }
+    let _ = writeln!(out, "Environment {} on {} ({})", env.settings.env, env.settings.provider, env.engine.journal.path().display());
+    if let Some(run) = last_run {
+        let _ = writeln!(
+            out,
+            "Last run: kat {} started {}, {}",
+            run.command,
+            run.started,
+            run.result.as_deref().unwrap_or("did not finish (killed?)")
+        );
+    }
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
+    let _ = writeln!(out, "\n  {:<width$}  {:<11}  {:<8}  LIVE", "STAGE", "RECORDED", "TOOK");
+    for (id, recorded, live, duration) in &rows {
+        let _ = writeln!(out, "  {id:<width$}  {recorded:<11}  {duration:<8}  {live}");
+    }
+    if !outputs.is_empty() {
+        let w = outputs.keys().map(|k| k.len()).max().unwrap_or(0);
+        let _ = writeln!(out, "\n  Outputs");
+        for (k, v) in &outputs {
+            let _ = writeln!(out, "  {k:<w$}  {v}");
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// The kubeconfig the environment's kubeconfig stage wrote, if it has run.
+pub fn kubeconfig_path(env: &Environment) -> Result<(String, Option<String>), KatError> {
+    let snapshot = env.engine.journal.snapshot();
+    let rec = snapshot.stages.get("kubeconfig").filter(|r| r.status == StageStatus::Done);
+    match rec.and_then(|r| r.outputs.get::<String>("kubeconfig")) {
+        Some(path) => Ok((path, rec.and_then(|r| r.outputs.get::<String>("context")))),
+        None => Err(KatError::Failure(format!(
+            "environment `{}` has no kubeconfig yet; run `kat up` (or `kat up --until kubeconfig`) first",
+            env.settings.env
+        ))),
+    }
+}

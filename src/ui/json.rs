@@ -1,0 +1,31 @@
+use std::io::Write;
+use std::sync::Mutex;
+
+use crate::engine::{Event, Reporter};
+
+/// `--output json`: every event as one JSON object on its own line of stdout.
+pub struct JsonReporter {
+    out: Mutex<std::io::Stdout>,
+}
+
+impl JsonReporter {
+    pub fn new() -> Self {
+        JsonReporter { out: Mutex::new(std::io::stdout()) }
+    }
+}
+
+impl Default for JsonReporter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Reporter for JsonReporter {
+    fn emit(&self, event: Event) {
+        let line = serde_json::to_string(&event).expect("events serialize");
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        // A closed pipe (`kat up -o json | head`) must not abort the run mid-way.
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+}

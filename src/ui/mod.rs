@@ -1,0 +1,47 @@
+//! Turning engine events into what a person or a program reads: a live progress view on a
+//! terminal, timestamped lines in CI and logs, or one JSON object per line.
+
+mod json;
+mod logging;
+mod plain;
+mod summary;
+mod tty;
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+pub use json::JsonReporter;
+pub use logging::init_logging;
+pub use plain::PlainReporter;
+pub use summary::{format_duration, render_summary};
+pub use tty::TtyReporter;
+
+use crate::engine::Reporter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputMode {
+    Text,
+    Json,
+}
+
+/// How loud the text output is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// The progress view when a person is watching (stderr is a terminal and `CI` is unset), plain
+/// lines otherwise, JSON when asked.
+pub fn reporter(mode: OutputMode, verbosity: Verbosity) -> Arc<dyn Reporter> {
+    match mode {
+        OutputMode::Json => Arc::new(JsonReporter::new()),
+        OutputMode::Text if interactive() => Arc::new(TtyReporter::new(verbosity)),
+        OutputMode::Text => Arc::new(PlainReporter::new(verbosity)),
+    }
+}
+
+pub fn interactive() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
+}

@@ -1,0 +1,74 @@
+//! The end-of-run table: each stage with its result and duration, the environment's outputs, and
+//! the command to run next.
+
+use std::fmt::Write;
+
+use crate::engine::Event;
+
+use super::plain::describe;
+
+pub fn format_duration(ms: u64) -> String {
+    match ms {
+        0..=999 => format!("{ms}ms"),
+        1_000..=59_999 => format!("{:.1}s", ms as f64 / 1000.0),
+        _ => format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+pub fn render_summary(event: &Event) -> String {
+    let Event::Summary { command, env, result, duration_ms, stages, outputs, leftovers, next, .. } = event else {
+        return String::new();
+    };
+    let mut s = String::new();
+    let headline = match result.as_str() {
+        "ok" => "done",
+        "no-changes" => "no changes",
+        "failed" => "FAILED",
+        "interrupted" => "interrupted",
+        other => other,
+    };
+    let _ = writeln!(s, "\nkat {command} {env}: {headline} in {}", format_duration(*duration_ms));
+    if !stages.is_empty() {
+        let width = stages.iter().map(|st| st.stage.len()).max().unwrap_or(5).max(5);
+        let _ = writeln!(s, "\n  {:<width$}  {:<16}  DURATION", "STAGE", "RESULT");
+        for st in stages {
+            let _ = writeln!(
+                s,
+                "  {:<width$}  {:<16}  {}",
+                st.stage,
+                describe(st.result, st.changes),
+                format_duration(st.duration_ms)
+            );
+            if let Some(e) = &st.error {
+                let _ = writeln!(s, "  {:<width$}    ↳ {e}", "");
+            }
+        }
+    }
+    if !outputs.is_empty() {
+        let width = outputs.keys().map(|k| k.len()).max().unwrap_or(0);
+        let _ = writeln!(s, "\n  Outputs");
+        for (k, v) in outputs {
+            let _ = writeln!(s, "  {k:<width$}  {v}");
+        }
+    }
+    if !leftovers.is_empty() {
+        let _ = writeln!(s, "\n  Still present (tagged for this environment):");
+        for l in leftovers {
+            let _ = writeln!(s, "  - {l}");
+        }
+    }
+    let _ = writeln!(s, "\n  Next: {next}");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_duration;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(format_duration(850), "850ms");
+        assert_eq!(format_duration(12_340), "12.3s");
+        assert_eq!(format_duration(15 * 60_000 + 7_000), "15m07s");
+    }
+}
