@@ -10,5 +10,5 @@ pub mod engine;
 pub mod kube;
 pub mod ops;
 pub mod stages;
-pub mod ui;
 pub mod state;
+pub mod ui;

@@ -25,7 +25,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "KAT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Environment name [default: `environment` from the config, else `default`]
-    #[arg(long = "env", short = 'e', global = true, env = "KAT_ENV", value_name = "NAME")]
+    #[arg(
+        long = "env",
+        short = 'e',
+        global = true,
+        env = "KAT_ENV",
+        value_name = "NAME"
+    )]
     pub env: Option<String>,
     /// Provider: eks, aks, microk8s, kubeconfig or sim
     #[arg(long, global = true, env = "KAT_PROVIDER", value_name = "NAME", value_parser = parse_provider)]
@@ -43,7 +49,14 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "KAT_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Output format
-    #[arg(long, short = 'o', global = true, env = "KAT_OUTPUT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        short = 'o',
+        global = true,
+        env = "KAT_OUTPUT",
+        value_enum,
+        default_value = "text"
+    )]
     pub output: OutputMode,
     /// More detail (debug logs)
     #[arg(long, short = 'v', global = true, conflicts_with = "quiet")]
@@ -128,7 +141,11 @@ pub struct SelectFlags {
 
 impl SelectFlags {
     pub fn selection(&self) -> Selection {
-        Selection { only: self.only.clone(), skip: self.skip.clone(), until: self.until.clone() }
+        Selection {
+            only: self.only.clone(),
+            skip: self.skip.clone(),
+            until: self.until.clone(),
+        }
     }
 }
 

@@ -24,7 +24,10 @@ pub fn main() -> ExitCode {
     };
     let verbosity = cli.global.verbosity();
     ui::init_logging(verbosity);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -54,7 +54,10 @@ impl Environment {
             config: cfg.provider.clone(),
             state_dir: settings.state_dir.clone(),
             database: cfg.database.clone(),
-            registry: cfg.registry.enabled.then(|| registry_repositories(&settings)),
+            registry: cfg
+                .registry
+                .enabled
+                .then(|| registry_repositories(&settings)),
             tags: tags(&settings),
         };
         let provider = create_provider(settings.provider, request).map_err(|e| match e {
@@ -74,7 +77,9 @@ impl Environment {
             access: access.clone(),
             blueprint,
         });
-        graph.validate().map_err(|e| KatError::Failure(format!("internal: {e}")))?;
+        graph
+            .validate()
+            .map_err(|e| KatError::Failure(format!("internal: {e}")))?;
         check_stage_names(&settings, &graph)?;
         let engine = Engine {
             graph,
@@ -84,7 +89,13 @@ impl Environment {
             env: settings.env.clone(),
             tags: tags(&settings),
         };
-        Ok(Environment { settings, provider, access, engine, _lock: lock })
+        Ok(Environment {
+            settings,
+            provider,
+            access,
+            engine,
+            _lock: lock,
+        })
     }
 
     /// Digest of everything that shapes the environment, journaled with each `up`.
@@ -122,7 +133,9 @@ fn check_capabilities(settings: &Settings, provider: &dyn Provider) -> Result<()
                 "database.mode",
                 format!("the {} provider has no managed database", settings.provider),
             )
-            .with_help("use `mode: in-cluster` (PostgreSQL in the cluster) or choose the eks provider")
+            .with_help(
+                "use `mode: in-cluster` (PostgreSQL in the cluster) or choose the eks provider",
+            )
             .into());
     }
     // The addon layer (pinned upstream manifests) is not built yet: only the simulated cluster can

@@ -23,8 +23,15 @@ pub async fn plan(env: &Environment, args: &PlanArgs) -> Result<Exit, KatError> 
 }
 
 pub(super) async fn print_plan(env: &Environment, args: &PlanArgs) -> Result<Exit, KatError> {
-    let dir = if args.destroy { Direction::Down } else { Direction::Up };
-    let selected = args.selection.resolve(&env.engine.graph, dir).map_err(KatError::Usage)?;
+    let dir = if args.destroy {
+        Direction::Down
+    } else {
+        Direction::Up
+    };
+    let selected = args
+        .selection
+        .resolve(&env.engine.graph, dir)
+        .map_err(KatError::Usage)?;
     let planned = env.engine.plan(&selected, dir).await;
     let graph = &env.engine.graph;
     let mut out = std::io::stdout().lock();
@@ -42,7 +49,11 @@ pub(super) async fn print_plan(env: &Environment, args: &PlanArgs) -> Result<Exi
         let doc = json!({"event": "plan", "env": env.settings.env, "provider": env.settings.provider.to_string(),
                          "direction": if args.destroy { "down" } else { "up" }, "stages": stages});
         let _ = writeln!(out, "{doc}");
-        return Ok(if planned.iter().any(|(_, r)| r.is_err()) { Exit::Failed } else { Exit::Ok });
+        return Ok(if planned.iter().any(|(_, r)| r.is_err()) {
+            Exit::Failed
+        } else {
+            Exit::Ok
+        });
     }
     let _ = writeln!(
         out,
@@ -54,8 +65,16 @@ pub(super) async fn print_plan(env: &Environment, args: &PlanArgs) -> Result<Exi
     let (mut create, mut update, mut delete, mut failed) = (0, 0, 0, 0);
     for (id, result) in &planned {
         let node = graph.get(id).expect("planned ids exist");
-        let after = if node.deps.is_empty() { String::from("first") } else { format!("after {}", node.deps.join(", ")) };
-        let _ = writeln!(out, "  {id}  ({after})  {}", node.title.split_once(": ").map(|x| x.1).unwrap_or(""));
+        let after = if node.deps.is_empty() {
+            String::from("first")
+        } else {
+            format!("after {}", node.deps.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  {id}  ({after})  {}",
+            node.title.split_once(": ").map(|x| x.1).unwrap_or("")
+        );
         match result {
             Ok(changes) if changes.is_empty() => {
                 let _ = writeln!(out, "      = no changes");
@@ -63,11 +82,24 @@ pub(super) async fn print_plan(env: &Environment, args: &PlanArgs) -> Result<Exi
             Ok(changes) => {
                 for c in changes {
                     let sign = match c.action {
-                        ChangeAction::Create => { create += 1; "+" }
-                        ChangeAction::Update => { update += 1; "~" }
-                        ChangeAction::Delete => { delete += 1; "-" }
+                        ChangeAction::Create => {
+                            create += 1;
+                            "+"
+                        }
+                        ChangeAction::Update => {
+                            update += 1;
+                            "~"
+                        }
+                        ChangeAction::Delete => {
+                            delete += 1;
+                            "-"
+                        }
                     };
-                    let detail = c.detail.as_ref().map(|d| format!("  ({d})")).unwrap_or_default();
+                    let detail = c
+                        .detail
+                        .as_ref()
+                        .map(|d| format!("  ({d})"))
+                        .unwrap_or_default();
                     let _ = writeln!(out, "      {sign} {} {}{detail}", c.action, c.resource);
                 }
             }
@@ -81,7 +113,11 @@ pub(super) async fn print_plan(env: &Environment, args: &PlanArgs) -> Result<Exi
         out,
         "\n{create} to create, {update} to update, {delete} to delete in {} stage(s){}.",
         planned.len(),
-        if failed > 0 { format!("; {failed} could not be planned") } else { String::new() }
+        if failed > 0 {
+            format!("; {failed} could not be planned")
+        } else {
+            String::new()
+        }
     );
     Ok(if failed > 0 { Exit::Failed } else { Exit::Ok })
 }

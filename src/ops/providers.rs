@@ -11,7 +11,10 @@ pub fn built_in(name: ProviderName) -> bool {
     }
 }
 
-pub fn create_provider(name: ProviderName, req: ProviderRequest) -> Result<Arc<dyn Provider>, ProviderError> {
+pub fn create_provider(
+    name: ProviderName,
+    req: ProviderRequest,
+) -> Result<Arc<dyn Provider>, ProviderError> {
     match name {
         #[cfg(feature = "sim")]
         ProviderName::Sim => Ok(Arc::new(kat_provider_sim::SimProvider::new(req)?)),
@@ -29,5 +32,8 @@ pub fn create_provider(name: ProviderName, req: ProviderRequest) -> Result<Arc<d
 
 /// `kat providers`: name, whether this binary has it, what it builds.
 pub fn list_providers() -> Vec<(ProviderName, bool, &'static str)> {
-    ProviderName::ALL.iter().map(|p| (*p, built_in(*p), p.describe())).collect()
+    ProviderName::ALL
+        .iter()
+        .map(|p| (*p, built_in(*p), p.describe()))
+        .collect()
 }

@@ -35,9 +35,16 @@ pub async fn down(env: &Environment, args: &RunArgs) -> Result<Exit, KatError> {
 async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, KatError> {
     let engine = &env.engine;
     let command = if dir == Direction::Up { "up" } else { "down" };
-    let selected = args.selection.resolve(&engine.graph, dir).map_err(KatError::Usage)?;
+    let selected = args
+        .selection
+        .resolve(&engine.graph, dir)
+        .map_err(KatError::Usage)?;
     if args.dry_run {
-        let plan_args = PlanArgs { selection: args.selection.clone(), destroy: dir == Direction::Down, json: args.json };
+        let plan_args = PlanArgs {
+            selection: args.selection.clone(),
+            destroy: dir == Direction::Down,
+            json: args.json,
+        };
         return print_plan(env, &plan_args).await;
     }
     let started = Instant::now();
@@ -57,10 +64,20 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
             result: None,
         });
     };
-    engine.journal.update(record_start).map_err(io_failure(&env.engine))?;
-    signal::install(engine.cancel.clone(), engine.journal.clone(), engine.reporter.clone());
+    engine
+        .journal
+        .update(record_start)
+        .map_err(io_failure(&env.engine))?;
+    signal::install(
+        engine.cancel.clone(),
+        engine.journal.clone(),
+        engine.reporter.clone(),
+    );
 
-    let order: Vec<String> = ordered(env, dir).into_iter().filter(|id| selected.contains(id)).collect();
+    let order: Vec<String> = ordered(env, dir)
+        .into_iter()
+        .filter(|id| selected.contains(id))
+        .collect();
     engine.reporter.emit(Event::RunStarted {
         ts: now(),
         command: command.into(),
@@ -68,12 +85,19 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         provider: env.settings.provider.to_string(),
         stages: order,
     });
-    let opts = RunOptions { jobs: args.jobs, deadline: args.timeout.map(|t| Instant::now() + t) };
+    let opts = RunOptions {
+        jobs: args.jobs,
+        deadline: args.timeout.map(|t| Instant::now() + t),
+    };
     let report = match dir {
         Direction::Up => engine.up(&selected, &opts).await,
         Direction::Down => engine.down(&selected, &opts).await,
     };
-    let leftovers = if dir == Direction::Down && !report.failed() && !report.interrupted && !args.selection.is_partial() {
+    let leftovers = if dir == Direction::Down
+        && !report.failed()
+        && !report.interrupted
+        && !args.selection.is_partial()
+    {
         sweep(env).await
     } else {
         Vec::new()
@@ -90,7 +114,11 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         .map_err(io_failure(&env.engine))?;
     let snapshot = engine.journal.snapshot();
     let outputs: BTreeMap<String, String> = if dir == Direction::Up {
-        snapshot.stages.values().flat_map(|r| r.outputs.shown.clone()).collect()
+        snapshot
+            .stages
+            .values()
+            .flat_map(|r| r.outputs.shown.clone())
+            .collect()
     } else {
         BTreeMap::new()
     };
@@ -117,7 +145,12 @@ fn ordered(env: &Environment, dir: Direction) -> Vec<String> {
 }
 
 fn io_failure(engine: &crate::engine::Engine) -> impl Fn(std::io::Error) -> KatError + '_ {
-    move |e| KatError::Failure(format!("cannot write {}: {e}", engine.journal.path().display()))
+    move |e| {
+        KatError::Failure(format!(
+            "cannot write {}: {e}",
+            engine.journal.path().display()
+        ))
+    }
 }
 
 /// Everything still tagged with the environment after a full `down`: cloud resources and
@@ -126,8 +159,14 @@ async fn sweep(env: &Environment) -> Vec<String> {
     let cx = OpContext::detached(&env.settings.env, "sweep");
     let mut left = Vec::new();
     match env.provider.sweep(&cx).await {
-        Ok(found) => left.extend(found.into_iter().map(|l| format!("{} {}: {}", l.kind, l.id, l.detail))),
-        Err(e) => left.push(format!("the sweep itself failed, so nothing is proven gone: {e}")),
+        Ok(found) => left.extend(
+            found
+                .into_iter()
+                .map(|l| format!("{} {}: {}", l.kind, l.id, l.detail)),
+        ),
+        Err(e) => left.push(format!(
+            "the sweep itself failed, so nothing is proven gone: {e}"
+        )),
     }
     if let Some(w) = env.access.cached() {
         match w.leftovers(&cx).await {
@@ -154,19 +193,39 @@ fn verdict(report: &RunReport, leftovers: &[String]) -> (&'static str, Exit) {
 
 fn next_step(env: &Environment, dir: Direction, result: &str, stages: &[StageSummary]) -> String {
     let e = &env.settings.env;
-    let flag = if e == "default" { String::new() } else { format!(" --env {e}") };
+    let flag = if e == "default" {
+        String::new()
+    } else {
+        format!(" --env {e}")
+    };
     match (dir, result) {
-        (_, "interrupted") => format!("run `kat {}{flag}` again to resume where it stopped", if dir == Direction::Up { "up" } else { "down" }),
+        (_, "interrupted") => format!(
+            "run `kat {}{flag}` again to resume where it stopped",
+            if dir == Direction::Up { "up" } else { "down" }
+        ),
         (Direction::Up, "failed") => {
-            let failed: Vec<&str> = stages.iter().filter(|s| s.error.is_some()).map(|s| s.stage.as_str()).take(1).collect();
+            let failed: Vec<&str> = stages
+                .iter()
+                .filter(|s| s.error.is_some())
+                .map(|s| s.stage.as_str())
+                .take(1)
+                .collect();
             format!(
                 "fix the cause{} and run `kat up{flag}` again: finished stages are verified and skipped",
                 failed.first().map(|s| format!(" of `{s}`")).unwrap_or_default()
             )
         }
-        (Direction::Down, "failed") => format!("fix the cause and run `kat down{flag}` again; it finds what is left by its tags"),
+        (Direction::Down, "failed") => format!(
+            "fix the cause and run `kat down{flag}` again; it finds what is left by its tags"
+        ),
         (Direction::Up, _) => {
-            let kubeconfig = env.engine.journal.snapshot().stages.get("kubeconfig").and_then(|r| r.outputs.get::<String>("kubeconfig"));
+            let kubeconfig = env
+                .engine
+                .journal
+                .snapshot()
+                .stages
+                .get("kubeconfig")
+                .and_then(|r| r.outputs.get::<String>("kubeconfig"));
             match kubeconfig {
                 Some(path) if env.settings.provider != kat_provider::ProviderName::Sim => {
                     format!("kubectl --kubeconfig {path} get pods -A   (when done: kat down{flag})")

@@ -56,13 +56,25 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
         match &mut config.blueprint {
             Some(bp) => bp.name = b.clone(),
             None => {
-                config.blueprint = Some(config::BlueprintConfig { name: b.clone(), values: Default::default() })
+                config.blueprint = Some(config::BlueprintConfig {
+                    name: b.clone(),
+                    values: Default::default(),
+                })
             }
         }
     }
     validate(&config, &source)?;
-    let base = o.state_dir.clone().unwrap_or_else(|| config.state.dir.clone());
-    Ok(Settings { state_dir: base.join(&env), config, source, env, provider })
+    let base = o
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| config.state.dir.clone());
+    Ok(Settings {
+        state_dir: base.join(&env),
+        config,
+        source,
+        env,
+        provider,
+    })
 }
 
 /// Environment names become parts of cloud resource names (`kat-<env>-node`), which allow little.
@@ -70,7 +82,9 @@ fn check_env_name(name: &str) -> Result<String, String> {
     let ok = !name.is_empty()
         && name.len() <= 24
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.ends_with('-');
     if ok {
         Ok(name.to_string())
@@ -86,15 +100,24 @@ fn validate(config: &KatConfig, source: &ConfigSource) -> Result<(), ConfigError
     if !(n.min <= n.count && n.count <= n.max) {
         return Err(source.error_at(
             "provider.nodes",
-            format!("need min ≤ count ≤ max, got min {}, count {}, max {}", n.min, n.count, n.max),
+            format!(
+                "need min ≤ count ≤ max, got min {}, count {}, max {}",
+                n.min, n.count, n.max
+            ),
         ));
     }
     let sim = &config.provider.sim;
     if !(sim.scale > 0.0 && sim.scale.is_finite()) {
-        return Err(source.error_at("provider.sim.scale", format!("must be a positive number, not {}", sim.scale)));
+        return Err(source.error_at(
+            "provider.sim.scale",
+            format!("must be a positive number, not {}", sim.scale),
+        ));
     }
     if !(0.0..=1.0).contains(&sim.error_rate) {
-        return Err(source.error_at("provider.sim.error_rate", format!("must be from 0 to 1, not {}", sim.error_rate)));
+        return Err(source.error_at(
+            "provider.sim.error_rate",
+            format!("must be from 0 to 1, not {}", sim.error_rate),
+        ));
     }
     Ok(())
 }

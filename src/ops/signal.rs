@@ -12,7 +12,10 @@ pub fn install(cancel: CancellationToken, journal: Arc<Journal>, reporter: Arc<d
     let mut signals = match Signals::new() {
         Ok(s) => s,
         Err(e) => {
-            reporter.emit(Event::Warning { ts: now(), message: format!("cannot handle Ctrl-C: {e}") });
+            reporter.emit(Event::Warning {
+                ts: now(),
+                message: format!("cannot handle Ctrl-C: {e}"),
+            });
             return;
         }
     };
@@ -46,7 +49,10 @@ struct Signals {
 impl Signals {
     fn new() -> std::io::Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
-        Ok(Signals { int: signal(SignalKind::interrupt())?, term: signal(SignalKind::terminate())? })
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
     }
 
     async fn recv(&mut self) {

@@ -19,7 +19,9 @@ pub async fn status(env: &Environment, json_out: bool) -> Result<Exit, KatError>
     for id in &order {
         let node = env.engine.graph.get(id).expect("ordered ids exist");
         let record = snapshot.stages.get(id);
-        let recorded = record.map(|r| format!("{:?}", r.status).to_lowercase()).unwrap_or_else(|| "absent".into());
+        let recorded = record
+            .map(|r| format!("{:?}", r.status).to_lowercase())
+            .unwrap_or_else(|| "absent".into());
         let live = match record {
             Some(r) if r.status == StageStatus::Done => {
                 let mut cx = OpContext::detached(&env.settings.env, id);
@@ -33,10 +35,17 @@ pub async fn status(env: &Environment, json_out: bool) -> Result<Exit, KatError>
             Some(r) => r.error.clone().unwrap_or_else(|| "-".into()),
             None => "-".into(),
         };
-        let duration = record.and_then(|r| r.duration_ms).map(format_duration).unwrap_or_default();
+        let duration = record
+            .and_then(|r| r.duration_ms)
+            .map(format_duration)
+            .unwrap_or_default();
         rows.push((id.clone(), recorded, live, duration));
     }
-    let outputs: BTreeMap<String, String> = snapshot.stages.values().flat_map(|r| r.outputs.shown.clone()).collect();
+    let outputs: BTreeMap<String, String> = snapshot
+        .stages
+        .values()
+        .flat_map(|r| r.outputs.shown.clone())
+        .collect();
     let last_run = snapshot.runs.last();
     let mut out = std::io::stdout().lock();
     if json_out {
@@ -49,7 +58,13 @@ pub async fn status(env: &Environment, json_out: bool) -> Result<Exit, KatError>
         let _ = writeln!(out, "{doc}");
         return Ok(Exit::Ok);
     }
-    let _ = writeln!(out, "Environment {} on {} ({})", env.settings.env, env.settings.provider, env.engine.journal.path().display());
+    let _ = writeln!(
+        out,
+        "Environment {} on {} ({})",
+        env.settings.env,
+        env.settings.provider,
+        env.engine.journal.path().display()
+    );
     if let Some(run) = last_run {
         let _ = writeln!(
             out,
@@ -60,7 +75,11 @@ pub async fn status(env: &Environment, json_out: bool) -> Result<Exit, KatError>
         );
     }
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
-    let _ = writeln!(out, "\n  {:<width$}  {:<11}  {:<8}  LIVE", "STAGE", "RECORDED", "TOOK");
+    let _ = writeln!(
+        out,
+        "\n  {:<width$}  {:<11}  {:<8}  LIVE",
+        "STAGE", "RECORDED", "TOOK"
+    );
     for (id, recorded, live, duration) in &rows {
         let _ = writeln!(out, "  {id:<width$}  {recorded:<11}  {duration:<8}  {live}");
     }
@@ -77,7 +96,10 @@ pub async fn status(env: &Environment, json_out: bool) -> Result<Exit, KatError>
 /// The kubeconfig the environment's kubeconfig stage wrote, if it has run.
 pub fn kubeconfig_path(env: &Environment) -> Result<(String, Option<String>), KatError> {
     let snapshot = env.engine.journal.snapshot();
-    let rec = snapshot.stages.get("kubeconfig").filter(|r| r.status == StageStatus::Done);
+    let rec = snapshot
+        .stages
+        .get("kubeconfig")
+        .filter(|r| r.status == StageStatus::Done);
     match rec.and_then(|r| r.outputs.get::<String>("kubeconfig")) {
         Some(path) => Ok((path, rec.and_then(|r| r.outputs.get::<String>("context")))),
         None => Err(KatError::Failure(format!(

@@ -84,20 +84,27 @@ impl Stage for WorkloadStage {
         cx: &OpContext,
         recorded: &Outputs,
     ) -> Result<Vec<Change>, ProviderError> {
-        if !self.access.reachable(cx) {
-            return Ok(vec![]);
+        match self.access.get(cx).await {
+            Ok(target) => target.plan_destroy(&self.id, cx, recorded).await,
+            Err(ProviderError::Gone { .. }) => Ok(vec![]),
+            Err(e) => Err(e),
         }
-        let target = self.access.get(cx).await?;
-        target.plan_destroy(&self.id, cx, recorded).await
     }
 
+    /// Deleting a cluster's contents needs the cluster; only when the provider says it is gone is
+    /// there nothing to delete (any other failure must stop the teardown before the cluster goes,
+    /// or its load balancers and volumes would be orphaned).
     async fn destroy(&self, cx: &OpContext, recorded: &Outputs) -> Result<Applied, ProviderError> {
-        if !self.access.reachable(cx) {
-            cx.step("no credentials for the cluster are recorded; nothing inside it to delete");
-            return Ok(Applied::default());
+        match self.access.get(cx).await {
+            Ok(target) => target.destroy(&self.id, cx, recorded).await,
+            Err(ProviderError::Gone { what }) => {
+                cx.step(format!(
+                    "{what} no longer exists; nothing inside it to delete"
+                ));
+                Ok(Applied::default())
+            }
+            Err(e) => Err(e),
         }
-        let target = self.access.get(cx).await?;
-        target.destroy(&self.id, cx, recorded).await
     }
 
     fn nominal_duration(&self) -> Option<Duration> {

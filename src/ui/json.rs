@@ -10,7 +10,9 @@ pub struct JsonReporter {
 
 impl JsonReporter {
     pub fn new() -> Self {
-        JsonReporter { out: Mutex::new(std::io::stdout()) }
+        JsonReporter {
+            out: Mutex::new(std::io::stdout()),
+        }
     }
 }
 

@@ -18,7 +18,10 @@ impl PlainReporter {
 
 pub(super) fn describe(kind: StageResultKind, changes: usize) -> String {
     match kind {
-        StageResultKind::Changed => format!("done, {changes} change{}", if changes == 1 { "" } else { "s" }),
+        StageResultKind::Changed => format!(
+            "done, {changes} change{}",
+            if changes == 1 { "" } else { "s" }
+        ),
         StageResultKind::Unchanged => "no changes".into(),
         StageResultKind::Failed => "failed".into(),
         StageResultKind::Blocked => "blocked".into(),
@@ -31,25 +34,53 @@ impl Reporter for PlainReporter {
     fn emit(&self, event: Event) {
         let quiet = self.verbosity == Verbosity::Quiet;
         let line = match &event {
-            Event::RunStarted { ts, command, env, provider, stages } if !quiet => Some(format!(
+            Event::RunStarted {
+                ts,
+                command,
+                env,
+                provider,
+                stages,
+            } if !quiet => Some(format!(
                 "{ts} kat {command}: environment {env}, provider {provider}, stages {}",
                 stages.join(" ")
             )),
-            Event::StageStarted { ts, stage, action } if !quiet => Some(format!("{ts} {stage:<18} {action}")),
-            Event::StageProgress { ts, stage, message } if self.verbosity == Verbosity::Verbose || !quiet => {
+            Event::StageStarted { ts, stage, action } if !quiet => {
+                Some(format!("{ts} {stage:<18} {action}"))
+            }
+            Event::StageProgress { ts, stage, message }
+                if self.verbosity == Verbosity::Verbose || !quiet =>
+            {
                 Some(format!("{ts} {stage:<18} {message}"))
             }
-            Event::StageFinished { ts, stage, result, duration_ms, changes } if !quiet => Some(format!(
+            Event::StageFinished {
+                ts,
+                stage,
+                result,
+                duration_ms,
+                changes,
+            } if !quiet => Some(format!(
                 "{ts} {stage:<18} {} in {}",
                 describe(*result, changes.len()),
                 format_duration(*duration_ms)
             )),
-            Event::StageFailed { ts, stage, error, duration_ms } => {
-                Some(format!("{ts} {stage:<18} FAILED after {}: {error}", format_duration(*duration_ms)))
-            }
-            Event::StageSkipped { ts, stage, reason, result } => {
-                Some(format!("{ts} {stage:<18} {}: {reason}", describe(*result, 0)))
-            }
+            Event::StageFailed {
+                ts,
+                stage,
+                error,
+                duration_ms,
+            } => Some(format!(
+                "{ts} {stage:<18} FAILED after {}: {error}",
+                format_duration(*duration_ms)
+            )),
+            Event::StageSkipped {
+                ts,
+                stage,
+                reason,
+                result,
+            } => Some(format!(
+                "{ts} {stage:<18} {}: {reason}",
+                describe(*result, 0)
+            )),
             Event::Warning { ts, message } => Some(format!("{ts} warning: {message}")),
             Event::Summary { .. } => {
                 let mut out = std::io::stdout().lock();

@@ -16,7 +16,18 @@ pub fn format_duration(ms: u64) -> String {
 }
 
 pub fn render_summary(event: &Event) -> String {
-    let Event::Summary { command, env, result, duration_ms, stages, outputs, leftovers, next, .. } = event else {
+    let Event::Summary {
+        command,
+        env,
+        result,
+        duration_ms,
+        stages,
+        outputs,
+        leftovers,
+        next,
+        ..
+    } = event
+    else {
         return String::new();
     };
     let mut s = String::new();
@@ -27,9 +38,18 @@ pub fn render_summary(event: &Event) -> String {
         "interrupted" => "interrupted",
         other => other,
     };
-    let _ = writeln!(s, "\nkat {command} {env}: {headline} in {}", format_duration(*duration_ms));
+    let _ = writeln!(
+        s,
+        "\nkat {command} {env}: {headline} in {}",
+        format_duration(*duration_ms)
+    );
     if !stages.is_empty() {
-        let width = stages.iter().map(|st| st.stage.len()).max().unwrap_or(5).max(5);
+        let width = stages
+            .iter()
+            .map(|st| st.stage.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         let _ = writeln!(s, "\n  {:<width$}  {:<16}  DURATION", "STAGE", "RESULT");
         for st in stages {
             let _ = writeln!(

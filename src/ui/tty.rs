@@ -31,7 +31,8 @@ fn running_style() -> ProgressStyle {
 }
 
 fn done_style(mark: &str) -> ProgressStyle {
-    ProgressStyle::with_template(&format!("{mark} {{prefix:<18.bold}} {{wide_msg}}")).expect("valid template")
+    ProgressStyle::with_template(&format!("{mark} {{prefix:<18.bold}} {{wide_msg}}"))
+        .expect("valid template")
 }
 
 impl TtyReporter {
@@ -39,7 +40,11 @@ impl TtyReporter {
         let multi = MULTI
             .get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
             .clone();
-        TtyReporter { multi, bars: Mutex::new(BTreeMap::new()), verbosity }
+        TtyReporter {
+            multi,
+            bars: Mutex::new(BTreeMap::new()),
+            verbosity,
+        }
     }
 
     fn bar(&self, stage: &str) -> ProgressBar {
@@ -65,33 +70,74 @@ impl TtyReporter {
 impl Reporter for TtyReporter {
     fn emit(&self, event: Event) {
         match event {
-            Event::RunStarted { command, env, provider, .. } => {
+            Event::RunStarted {
+                command,
+                env,
+                provider,
+                ..
+            } => {
                 if self.verbosity != Verbosity::Quiet {
-                    let _ = self.multi.println(format!("kat {command}: environment {env} on {provider}"));
+                    let _ = self
+                        .multi
+                        .println(format!("kat {command}: environment {env} on {provider}"));
                 }
             }
             Event::StageStarted { stage, action, .. } => self.bar(&stage).set_message(action),
             Event::StageProgress { stage, message, .. } => self.bar(&stage).set_message(message),
-            Event::StageFinished { stage, result, duration_ms, changes, .. } => {
-                let mark = if result == StageResultKind::Interrupted { "⏸" } else { "✔" };
+            Event::StageFinished {
+                stage,
+                result,
+                duration_ms,
+                changes,
+                ..
+            } => {
+                let mark = if result == StageResultKind::Interrupted {
+                    "⏸"
+                } else {
+                    "✔"
+                };
                 self.close(
                     &stage,
                     mark,
-                    format!("{:>6}  {}", format_duration(duration_ms), describe(result, changes.len())),
+                    format!(
+                        "{:>6}  {}",
+                        format_duration(duration_ms),
+                        describe(result, changes.len())
+                    ),
                 );
             }
-            Event::StageFailed { stage, error, duration_ms, .. } => {
-                self.close(&stage, "✖", format!("{:>6}  {error}", format_duration(duration_ms)));
+            Event::StageFailed {
+                stage,
+                error,
+                duration_ms,
+                ..
+            } => {
+                self.close(
+                    &stage,
+                    "✖",
+                    format!("{:>6}  {error}", format_duration(duration_ms)),
+                );
             }
-            Event::StageSkipped { stage, result, reason, .. } => {
-                self.close(&stage, "·", format!("{:>6}  {}: {reason}", "", describe(result, 0)));
+            Event::StageSkipped {
+                stage,
+                result,
+                reason,
+                ..
+            } => {
+                self.close(
+                    &stage,
+                    "·",
+                    format!("{:>6}  {}: {reason}", "", describe(result, 0)),
+                );
             }
             Event::Warning { message, .. } => {
                 let _ = self.multi.println(format!("warning: {message}"));
             }
             summary @ Event::Summary { .. } => {
                 let _ = self.multi.clear();
-                let _ = std::io::stdout().lock().write_all(render_summary(&summary).as_bytes());
+                let _ = std::io::stdout()
+                    .lock()
+                    .write_all(render_summary(&summary).as_bytes());
             }
         }
     }

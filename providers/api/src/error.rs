@@ -19,6 +19,9 @@ pub enum ProviderError {
     },
     #[error("timed out after {} waiting for {what}", humantime::format_duration(*after))]
     Timeout { what: String, after: Duration },
+    /// What the operation needs no longer exists (the cluster behind a teardown of its contents).
+    #[error("{what} no longer exists")]
+    Gone { what: String },
     #[error("interrupted before it finished; `kat up` resumes it")]
     Interrupted,
     #[error("{key}: {message}")]

@@ -114,7 +114,9 @@ pub trait Provider: Send + Sync {
     /// The component for a role, or `None` when the role does not apply to this provider.
     fn component(&self, role: Role) -> Option<Arc<dyn Component>>;
 
-    /// How to reach the cluster, given what the kubeconfig stage recorded.
+    /// How to reach the cluster, given what the kubeconfig stage recorded. With nothing recorded
+    /// (`down` after the state was lost) the provider finds the cluster by name and tags, and
+    /// answers [`ProviderError::Gone`] when there is none.
     async fn kube_access(&self, kubeconfig: &Outputs) -> Result<KubeAccess, ProviderError>;
 
     /// After `down`: every resource carrying this environment's tags that still exists.

@@ -9,7 +9,12 @@ pub async fn run(g: &GlobalArgs, flags: &RunFlags) -> Result<Exit, KatError> {
     let reporter = ui::reporter(g.output, g.verbosity());
     let lock = (!flags.dry_run).then_some("down");
     let env = Environment::open(settings, lock, reporter)?;
-    if !flags.dry_run && !g.yes && std::io::stdin().is_terminal() && ui::interactive() && !confirm(&env) {
+    if !flags.dry_run
+        && !g.yes
+        && std::io::stdin().is_terminal()
+        && ui::interactive()
+        && !confirm(&env)
+    {
         eprintln!("nothing was changed");
         return Ok(Exit::Usage);
     }

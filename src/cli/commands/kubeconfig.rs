@@ -7,7 +7,10 @@ pub fn run(g: &GlobalArgs) -> Result<Exit, KatError> {
     let env = Environment::open(settings, None, ui::reporter(g.output, g.verbosity()))?;
     let (path, context) = ops::kubeconfig_path(&env)?;
     if g.output == OutputMode::Json {
-        println!("{}", serde_json::json!({"kubeconfig": path, "context": context}));
+        println!(
+            "{}",
+            serde_json::json!({"kubeconfig": path, "context": context})
+        );
     } else {
         println!("{path}");
     }

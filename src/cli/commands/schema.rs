@@ -7,7 +7,10 @@ use crate::ops::{Exit, KatError};
 
 pub fn run() -> Result<Exit, KatError> {
     let schema = schemars::schema_for!(KatConfig);
-    println!("{}", serde_json::to_string_pretty(&schema).expect("schema serializes"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&schema).expect("schema serializes")
+    );
     Ok(Exit::Ok)
 }
 
