@@ -95,6 +95,8 @@ enum Slot {
     Running,
     Ok,
     NotOk,
+    /// Stopped by Ctrl-C: its dependents are "not started", not "blocked".
+    Interrupted,
 }
 
 struct Finished {
@@ -217,7 +219,12 @@ impl Engine {
                 usage_error = true;
             }
             let ok = finished.outcome.ok();
-            slots.insert(finished.id.clone(), if ok { Slot::Ok } else { Slot::NotOk });
+            let slot = match finished.outcome {
+                _ if ok => Slot::Ok,
+                StageOutcome::Interrupted => Slot::Interrupted,
+                _ => Slot::NotOk,
+            };
+            slots.insert(finished.id.clone(), slot);
             match (dir, ok, finished.outputs) {
                 (Direction::Up, true, Some(outputs)) => {
                     upstream.insert(finished.id.clone(), outputs);

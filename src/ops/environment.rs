@@ -47,6 +47,9 @@ impl Environment {
         };
         let journal = Journal::open(&settings.state_dir, &settings.env)
             .map_err(|e| KatError::Failure(e.to_string()))?;
+        if lock.is_some() {
+            journal.remove_stale_temp_files();
+        }
         let cfg = &settings.config;
         let blueprint = blueprint_source(&settings)?;
         let request = ProviderRequest {

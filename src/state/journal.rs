@@ -127,6 +127,24 @@ impl Journal {
         &self.path
     }
 
+    /// Removes temp files of writes a killed run never renamed. Only for the lock holder: no other
+    /// process can be writing this journal then.
+    pub fn remove_stale_temp_files(&self) {
+        let Some(dir) = self.path.parent() else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(".state.json.") && name.ends_with(".tmp") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
     pub fn exists(&self) -> bool {
         self.path.exists()
     }

@@ -121,7 +121,7 @@ pub struct Running {
 
 impl Running {
     /// Blocks until an event matching `pred` arrives (or the process's output ends: panic).
-    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub fn wait_for(&mut self, what: &str, mut pred: impl FnMut(&Value) -> bool) -> Value {
         loop {
             match self.events.recv() {
                 Ok(ev) => {
