@@ -113,6 +113,12 @@ pub enum Command {
     },
     /// The environment's stages and outputs, checked live
     Status,
+    /// Write a commented kat.yaml to start from
+    Init {
+        /// Overwrite an existing file
+        #[arg(long)]
+        force: bool,
+    },
     /// The providers and whether this binary includes them
     Providers,
     /// Print the kubeconfig path of the environment (`export KUBECONFIG=$(kat kubeconfig)`)

@@ -18,6 +18,7 @@ pub async fn run(cli: Cli) -> Result<Exit, KatError> {
         Command::Down(flags) => down::run(g, flags).await,
         Command::Plan { select, destroy } => plan::run(g, select, *destroy).await,
         Command::Status => status::run(g).await,
+        Command::Init { force } => schema::init(g, *force),
         Command::Providers => providers::run(g),
         Command::Kubeconfig => kubeconfig::run(g),
         Command::Schema => schema::run(),

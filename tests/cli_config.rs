@@ -1,0 +1,185 @@
+//! What a user sees when kat.yaml or a flag is wrong (exit 2, file:line:column, key, allowed
+//! values), and the commands that print reference material.
+
+mod common;
+
+use common::*;
+
+fn fails_with(config: &str, args: &[&str], expected: &[&str]) {
+    let sb = Sandbox::new(config);
+    let out = sb.run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for e in expected {
+        assert!(stderr.contains(e), "stderr lacks {e:?}:\n{stderr}");
+    }
+    assert!(
+        !sb.path().join(".kat").exists() || mutating_calls(&sb.world("default")) == 0,
+        "nothing was touched"
+    );
+}
+
+#[test]
+fn unknown_key_names_file_line_column_key_and_allowed_keys() {
+    fails_with(
+        "provider:\n  name: sim\n  nodes:\n    cuont: 3\n",
+        &["up"],
+        &[
+            "kat.yaml:4:5: provider.nodes.cuont: unknown field `cuont`",
+            "`count`",
+            "allowed:",
+        ],
+    );
+}
+
+#[test]
+fn wrong_type_and_bad_enum_and_bad_yaml_are_located() {
+    fails_with(
+        "provider:\n  name: sim\n  nodes:\n    count: three\n",
+        &["plan"],
+        &["kat.yaml:4:12: provider.nodes.count: invalid type: string \"three\", expected u32"],
+    );
+    fails_with(
+        "provider:\n  name: gke\n",
+        &["up"],
+        &[
+            "kat.yaml:2:9: provider.name: unknown variant `gke`",
+            "allowed: `sim`, `eks`",
+        ],
+    );
+    fails_with(
+        "database:\n  mode: aurora\n",
+        &["up", "--provider", "sim"],
+        &[
+            "kat.yaml:2:9: database.mode",
+            "allowed: `none`, `in-cluster`, `rds`",
+        ],
+    );
+    fails_with("provider: {name: sim\n", &["up"], &["kat.yaml:"]);
+}
+
+#[test]
+fn checks_after_parsing_point_at_the_key_too() {
+    fails_with(
+        "provider:\n  name: sim\n  nodes:\n    count: 5\n    max: 3\n",
+        &["up"],
+        &["kat.yaml:3:3: provider.nodes: need min ≤ count ≤ max, got min 1, count 5, max 3"],
+    );
+    fails_with(
+        "provider:\n  name: sim\ntimeouts:\n  stages:\n    clustre: 5m\n",
+        &["up"],
+        &[
+            "kat.yaml:5:5: timeouts.stages.clustre: no stage `clustre`",
+            "stages: network",
+        ],
+    );
+    fails_with(
+        "environment: Prod_1\nprovider: {name: sim}\n",
+        &["up"],
+        &["kat.yaml:1:1: environment: invalid environment name `Prod_1`"],
+    );
+}
+
+#[test]
+fn flags_are_checked_and_override_the_file() {
+    fails_with(
+        "provider: {name: sim}\n",
+        &["up", "--env", "UPPER"],
+        &["--env: invalid environment name"],
+    );
+    fails_with("", &["up"], &["no provider chosen", "--provider"]);
+    fails_with(
+        "",
+        &["up", "--provider", "gcp"],
+        &["unknown provider `gcp`"],
+    );
+    fails_with(
+        "",
+        &["up", "--provider", "eks"],
+        &["without the `eks` feature", "--features eks"],
+    );
+    fails_with(
+        "provider: {name: sim}\n",
+        &["up", "--timeout", "soon"],
+        &["--timeout"],
+    );
+    // The flag wins over the file.
+    let sb = Sandbox::new("environment: fromfile\nprovider:\n  name: sim\n  sim: {scale: 0.001}\n");
+    let (code, events, _) = sb.run_json(&["up", "--env", "fromflag", "--until", "network"]);
+    assert_eq!(code, 0);
+    assert_eq!(summary(&events)["env"], "fromflag");
+    assert!(sb.state_path("fromflag").exists() && !sb.state_path("fromfile").exists());
+}
+
+#[test]
+fn reference_commands_print_what_they_promise() {
+    let sb = Sandbox::new("");
+    let out = sb.run(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        schema["additionalProperties"], false,
+        "unknown top-level keys are invalid"
+    );
+    for key in [
+        "provider",
+        "database",
+        "addons",
+        "blueprint",
+        "timeouts",
+        "registry",
+        "tags",
+        "state",
+    ] {
+        assert!(schema["properties"].get(key).is_some(), "{key} in schema");
+    }
+    let out = sb.run(&["providers"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("sim") && text.contains("eks") && text.contains("(not in this build)"),
+        "{text}"
+    );
+    let out = sb.run(&["completions", "bash"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kat"));
+    let out = sb.run(&["init", "--provider", "eks", "--env", "ws1", "--force"]);
+    assert_eq!(out.status.code(), Some(0));
+    let written = std::fs::read_to_string(sb.path().join("kat.yaml")).unwrap();
+    assert!(written.contains("  name: eks\n") && written.contains("environment: ws1\n"));
+    assert_eq!(
+        sb.run(&["init"]).status.code(),
+        Some(2),
+        "refuses to overwrite"
+    );
+    assert_eq!(sb.run(&["--help"]).status.code(), Some(0));
+    assert_eq!(sb.run(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn kubeconfig_is_written_owner_only_and_printed() {
+    let sb = Sandbox::new("environment: kc\nprovider:\n  name: sim\n  sim: {scale: 0.001}\n");
+    assert_eq!(
+        sb.run(&["kubeconfig"]).status.code(),
+        Some(1),
+        "none before up"
+    );
+    assert_eq!(sb.run_json(&["up"]).0, 0);
+    let out = sb.run(&["kubeconfig"]);
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let full = sb.path().join(&path);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&full).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(std::fs::read_to_string(&full)
+        .unwrap()
+        .contains("current-context: kat-kc"));
+    assert_eq!(
+        std::fs::metadata(sb.state_path("kc"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+}
