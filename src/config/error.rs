@@ -15,20 +15,9 @@ pub enum ConfigError {
     },
 
     /// A problem at a known place in a file.
-    #[error("{file}:{line}:{column}: {key}: {message}")]
-    Invalid {
-        file: String,
-        line: usize,
-        column: usize,
-        key: String,
-        message: String,
-        #[help]
-        help: Option<String>,
-        #[source_code]
-        source_code: NamedSource<String>,
-        #[label("here")]
-        span: SourceSpan,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(Box<Located>),
 
     /// A problem with a value that came from a flag or environment variable, or from a key whose
     /// place in the file could not be found.
@@ -39,6 +28,23 @@ pub enum ConfigError {
         #[help]
         help: Option<String>,
     },
+}
+
+/// A problem at a known place in a file: where, which key, what, and what to do.
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("{file}:{line}:{column}: {key}: {message}")]
+pub struct Located {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+    pub message: String,
+    #[help]
+    pub help: Option<String>,
+    #[source_code]
+    pub source_code: NamedSource<String>,
+    #[label("here")]
+    pub span: SourceSpan,
 }
 
 impl ConfigError {
@@ -52,9 +58,8 @@ impl ConfigError {
 
     pub fn with_help(mut self, text: impl Into<String>) -> Self {
         match &mut self {
-            ConfigError::Invalid { help, .. } | ConfigError::Setting { help, .. } => {
-                *help = Some(text.into())
-            }
+            ConfigError::Invalid(located) => located.help = Some(text.into()),
+            ConfigError::Setting { help, .. } => *help = Some(text.into()),
             ConfigError::Read { .. } => {}
         }
         self

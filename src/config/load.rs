@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use miette::{NamedSource, SourceSpan};
 
-use super::error::ConfigError;
+use super::error::{ConfigError, Located};
 use super::locate::locate;
 use super::model::KatConfig;
 
@@ -36,7 +36,7 @@ impl ConfigSource {
 
     fn invalid(&self, key: &str, message: String, line: usize, column: usize) -> ConfigError {
         let offset = offset_of(&self.text, line, column);
-        ConfigError::Invalid {
+        ConfigError::Invalid(Box::new(Located {
             file: self.display_name(),
             line,
             column,
@@ -45,7 +45,7 @@ impl ConfigSource {
             help: None,
             source_code: NamedSource::new(self.display_name(), self.text.clone()),
             span: SourceSpan::from((offset, 1)),
-        }
+        }))
     }
 }
 
@@ -178,11 +178,11 @@ mod tests {
     #[test]
     fn allowed_values_become_help() {
         let err = parse("database:\n  mode: aurora\n").unwrap_err();
-        let ConfigError::Invalid { help, .. } = err else {
+        let ConfigError::Invalid(located) = err else {
             panic!("{err:?}")
         };
         assert_eq!(
-            help.as_deref(),
+            located.help.as_deref(),
             Some("allowed: `none`, `in-cluster`, `rds`")
         );
     }

@@ -6,7 +6,7 @@ mod load;
 mod locate;
 mod model;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, Located};
 pub use load::{load_file, parse_str, ConfigSource};
 pub use locate::locate;
 pub use model::*;

@@ -168,3 +168,114 @@ impl StageGraph {
         (total, path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::stage::Stage;
+    use async_trait::async_trait;
+    use kat_provider::{Applied, Change, OpContext, Outputs, ProviderError, Verified};
+
+    struct Noop;
+
+    #[async_trait]
+    impl Stage for Noop {
+        fn desired(&self) -> serde_json::Value {
+            serde_json::Value::Null
+        }
+        async fn plan(&self, _: &OpContext) -> Result<Vec<Change>, ProviderError> {
+            Ok(vec![])
+        }
+        async fn apply(&self, _: &OpContext) -> Result<Applied, ProviderError> {
+            Ok(Applied::default())
+        }
+        async fn verify(&self, _: &OpContext, _: &Outputs) -> Result<Verified, ProviderError> {
+            Ok(Verified::Intact)
+        }
+        async fn plan_destroy(
+            &self,
+            _: &OpContext,
+            _: &Outputs,
+        ) -> Result<Vec<Change>, ProviderError> {
+            Ok(vec![])
+        }
+        async fn destroy(&self, _: &OpContext, _: &Outputs) -> Result<Applied, ProviderError> {
+            Ok(Applied::default())
+        }
+    }
+
+    fn graph(edges: &[(&str, &[&str])]) -> StageGraph {
+        let mut g = StageGraph::new();
+        for (id, deps) in edges {
+            g.add(Node {
+                id: id.to_string(),
+                deps: deps.iter().map(|d| d.to_string()).collect(),
+                stage: Arc::new(Noop),
+                timeout: Duration::from_secs(1),
+                title: String::new(),
+            });
+        }
+        g
+    }
+
+    #[test]
+    fn critical_path_follows_the_longest_chain() {
+        let g = graph(&[
+            ("net", &[]),
+            ("iam", &[]),
+            ("cluster", &["net", "iam"]),
+            ("db", &["net"]),
+            ("app", &["cluster", "db"]),
+        ]);
+        let d = |ms| Duration::from_millis(ms);
+        let durations: BTreeMap<String, Duration> = [
+            ("net", d(90)),
+            ("iam", d(10)),
+            ("cluster", d(900)),
+            ("db", d(450)),
+            ("app", d(45)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let (total, path) = g.critical_path(&durations);
+        assert_eq!(total, d(1035));
+        assert_eq!(path, vec!["net", "cluster", "app"]);
+    }
+
+    #[test]
+    fn cycles_and_unknown_dependencies_are_rejected() {
+        let g = graph(&[("a", &["b"]), ("b", &["a"]), ("c", &[])]);
+        assert_eq!(
+            g.validate(),
+            Err(GraphError::Cycle(vec!["a".into(), "b".into()]))
+        );
+        let g = graph(&[("a", &["nope"])]);
+        assert!(matches!(
+            g.validate(),
+            Err(GraphError::UnknownDependency { .. })
+        ));
+    }
+
+    #[test]
+    fn closures_walk_both_directions() {
+        let g = graph(&[
+            ("net", &[]),
+            ("cluster", &["net"]),
+            ("nodes", &["cluster"]),
+            ("reg", &[]),
+        ]);
+        assert_eq!(
+            g.ancestors_and_self("nodes")
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec!["cluster", "net", "nodes"]
+        );
+        assert_eq!(
+            g.descendants_and_self("cluster")
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec!["cluster", "nodes"]
+        );
+    }
+}

@@ -5,10 +5,7 @@ use std::sync::Arc;
 use kat_provider::{Provider, ProviderError, ProviderName, ProviderRequest};
 
 pub fn built_in(name: ProviderName) -> bool {
-    match name {
-        ProviderName::Sim => cfg!(feature = "sim"),
-        _ => false,
-    }
+    matches!(name, ProviderName::Sim if cfg!(feature = "sim"))
 }
 
 pub fn create_provider(

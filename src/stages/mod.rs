@@ -94,16 +94,17 @@ pub struct GraphInputs<'a> {
 
 pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
     let timeouts = &inputs.config.timeouts;
-    let mut present: Vec<(String, Vec<String>, String, Arc<dyn Stage>)> = Vec::new();
+    let mut present: Vec<Node> = Vec::new();
     let mut absent: Vec<(String, Vec<String>)> = Vec::new();
     for (role, spec) in ROLE_STAGES {
         let deps: Vec<String> = spec.deps.iter().map(|d| d.to_string()).collect();
         match inputs.provider.component(*role) {
-            Some(c) => present.push((
-                spec.id.into(),
+            Some(c) => present.push(node(
+                spec.id,
                 deps,
-                spec.title.into(),
+                spec.title,
                 Arc::new(ComponentStage(c)),
+                timeouts,
             )),
             None => absent.push((spec.id.into(), deps)),
         }
@@ -119,7 +120,7 @@ pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
         deps.extend(addon.after.iter().map(|s| s.to_string()));
         let source = Arc::new(AddonSource::new(addon, cfg.clone()));
         let stage = WorkloadStage::new(addon.id, source, inputs.access.clone());
-        present.push((addon.id.into(), deps, addon.title.into(), Arc::new(stage)));
+        present.push(node(addon.id, deps, addon.title, Arc::new(stage), timeouts));
         if addon.before_blueprint {
             blueprint_deps.push(addon.id.to_string());
         }
@@ -127,26 +128,38 @@ pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
     if let Some(source) = &inputs.blueprint {
         blueprint_deps.extend(["registry".to_string(), "database".to_string()]);
         let stage = WorkloadStage::new("blueprint", source.clone(), inputs.access.clone());
-        present.push((
-            "blueprint".into(),
+        let title = "blueprint: the application";
+        present.push(node(
+            "blueprint",
             blueprint_deps,
-            "blueprint: the application".into(),
+            title,
             Arc::new(stage),
+            timeouts,
         ));
     }
-    let known: Vec<String> = present.iter().map(|p| p.0.clone()).collect();
+    let known: Vec<String> = present.iter().map(|n| n.id.clone()).collect();
     let mut graph = StageGraph::new();
-    for (id, deps, title, stage) in present {
-        let deps = rewire(&deps, &absent, &known);
-        graph.add(Node {
-            timeout: timeouts.for_stage(&id),
-            id,
-            deps,
-            stage,
-            title,
-        });
+    for mut n in present {
+        n.deps = rewire(&n.deps, &absent, &known);
+        graph.add(n);
     }
     graph
+}
+
+fn node(
+    id: &str,
+    deps: Vec<String>,
+    title: &str,
+    stage: Arc<dyn Stage>,
+    timeouts: &crate::config::TimeoutsConfig,
+) -> Node {
+    Node {
+        id: id.to_string(),
+        deps,
+        stage,
+        timeout: timeouts.for_stage(id),
+        title: title.to_string(),
+    }
 }
 
 /// Replaces a dependency on a role the provider lacks by that role's own dependencies (so an
