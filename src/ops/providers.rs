@@ -5,7 +5,11 @@ use std::sync::Arc;
 use kat_provider::{Provider, ProviderError, ProviderName, ProviderRequest};
 
 pub fn built_in(name: ProviderName) -> bool {
-    matches!(name, ProviderName::Sim if cfg!(feature = "sim"))
+    match name {
+        ProviderName::Sim => cfg!(feature = "sim"),
+        ProviderName::Eks => cfg!(feature = "eks"),
+        _ => false,
+    }
 }
 
 pub fn create_provider(
@@ -15,6 +19,8 @@ pub fn create_provider(
     match name {
         #[cfg(feature = "sim")]
         ProviderName::Sim => Ok(Arc::new(kat_provider_sim::SimProvider::new(req)?)),
+        #[cfg(feature = "eks")]
+        ProviderName::Eks => Ok(Arc::new(kat_provider_eks::EksProvider::new(req)?)),
         other => {
             let _ = req;
             Err(ProviderError::Unsupported {

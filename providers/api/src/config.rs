@@ -150,6 +150,77 @@ pub struct ProviderConfig {
     /// Settings of the `kubeconfig` provider.
     #[serde(default)]
     pub kubeconfig: KubeconfigConfig,
+    /// Settings of the `eks` provider.
+    #[serde(default)]
+    pub eks: EksConfig,
+}
+
+/// The AWS provider. Everything has a default, so `provider: {name: eks}` alone builds a cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EksConfig {
+    /// Availability zones to spread the subnets over: 2 or 3.
+    #[serde(default = "default_az_count")]
+    pub az_count: u8,
+    /// One NAT gateway per availability zone (survives the loss of a zone, costs more) instead of
+    /// one shared by all private subnets.
+    #[serde(default)]
+    pub nat_per_az: bool,
+    /// Address range of the VPC kat creates; subnets are carved from it.
+    #[serde(default = "default_vpc_cidr")]
+    pub vpc_cidr: String,
+    /// Bring your own VPC: its id. With it, kat creates no network and `kat down` deletes none.
+    #[serde(default)]
+    pub vpc_id: Option<String>,
+    /// With `vpc_id`: the public subnets (load balancers).
+    #[serde(default)]
+    pub public_subnet_ids: Vec<String>,
+    /// With `vpc_id`: the private subnets (nodes, database).
+    #[serde(default)]
+    pub private_subnet_ids: Vec<String>,
+    /// Give the identity that runs `kat up` cluster-admin through an EKS access entry.
+    #[serde(default = "default_true")]
+    pub access_entry: bool,
+    /// EKS managed add-ons installed once the nodes are up.
+    #[serde(default = "default_addons")]
+    pub addons: Vec<String>,
+    /// Control-plane log types sent to CloudWatch (`kat down` deletes the log group).
+    #[serde(default = "default_log_types")]
+    pub log_types: Vec<String>,
+}
+
+fn default_az_count() -> u8 {
+    2
+}
+fn default_vpc_cidr() -> String {
+    "10.42.0.0/16".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_addons() -> Vec<String> {
+    ["vpc-cni", "kube-proxy", "coredns"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_log_types() -> Vec<String> {
+    vec!["api".into(), "audit".into()]
+}
+
+impl Default for EksConfig {
+    fn default() -> Self {
+        EksConfig {
+            az_count: default_az_count(),
+            nat_per_az: false,
+            vpc_cidr: default_vpc_cidr(),
+            vpc_id: None,
+            public_subnet_ids: Vec::new(),
+            private_subnet_ids: Vec::new(),
+            access_entry: true,
+            addons: default_addons(),
+            log_types: default_log_types(),
+        }
+    }
 }
 
 /// The simulated provider. Every operation sleeps for its latency from the profile, times `scale`.

@@ -18,7 +18,9 @@ pub mod workloads;
 
 pub use caps::{AutoscalerKind, Capabilities, LoadBalancerKind, ManagedDatabase};
 pub use component::{Applied, Change, ChangeAction, Component, Verified};
-pub use config::{DatabaseConfig, DatabaseMode, NodePoolConfig, ProviderConfig, ProviderName};
+pub use config::{
+    DatabaseConfig, DatabaseMode, EksConfig, NodePoolConfig, ProviderConfig, ProviderName,
+};
 pub use context::{NoProgress, OpContext, Progress};
 pub use error::ProviderError;
 pub use outputs::{Outputs, SecretRef};

@@ -1,0 +1,86 @@
+//! Counts every AWS request this process sends (retries included), by `Service.Operation`. With
+//! `KAT_EKS_CALL_LOG=<file>` the counts are written there after each request, so tests and the
+//! benchmark can tell how many calls `up` and `down` made, and whether any of them mutated.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+#[derive(Debug, Clone, Default)]
+pub struct CallLog {
+    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    file: Option<PathBuf>,
+}
+
+/// Operations that read: everything else (create, delete, attach, tag, ...) counts as mutating.
+pub fn is_read_only(operation: &str) -> bool {
+    ["Describe", "List", "Get", "Lookup"]
+        .iter()
+        .any(|p| operation.starts_with(p))
+}
+
+impl CallLog {
+    pub fn from_env() -> Self {
+        CallLog {
+            counts: Arc::default(),
+            file: std::env::var_os("KAT_EKS_CALL_LOG").map(PathBuf::from),
+        }
+    }
+
+    fn record(&self, service: &str, operation: &str) {
+        let key = format!("{service}.{operation}");
+        tracing::debug!(call = %key, "aws request");
+        let snapshot = {
+            let mut counts = self.counts.lock().expect("call log lock");
+            *counts.entry(key).or_default() += 1;
+            counts.clone()
+        };
+        if let Some(file) = &self.file {
+            let total: u64 = snapshot.values().sum();
+            let mutating: u64 = snapshot
+                .iter()
+                .filter(|(k, _)| !is_read_only(k.rsplit('.').next().unwrap_or(k)))
+                .map(|(_, v)| v)
+                .sum();
+            let doc = serde_json::json!({"total": total, "mutating": mutating, "calls": snapshot});
+            // Best effort: a counter must never fail a run.
+            let _ = std::fs::write(file, doc.to_string());
+        }
+    }
+}
+
+impl Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "kat-call-log"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            self.record(m.service(), m.name());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_and_writes_are_told_apart() {
+        assert!(super::is_read_only("DescribeVpcs"));
+        assert!(super::is_read_only("GetCallerIdentity"));
+        assert!(!super::is_read_only("CreateVpc"));
+        assert!(!super::is_read_only("AttachRolePolicy"));
+    }
+}

@@ -1,0 +1,63 @@
+//! One SDK client per AWS service kat uses, built once per process from the default credential
+//! chain. `AWS_ENDPOINT_URL` (moto in tests) is honoured by aws-config itself.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+
+use crate::calls::CallLog;
+
+pub struct Aws {
+    pub sdk: SdkConfig,
+    pub region: String,
+    pub sts: aws_sdk_sts::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub eks: aws_sdk_eks::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub elb: aws_sdk_elasticloadbalancing::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+}
+
+/// Builds each service's config from the shared one plus the call counter.
+macro_rules! client {
+    ($krate:ident, $sdk:expr, $log:expr) => {
+        $krate::Client::from_conf(
+            $krate::config::Builder::from($sdk)
+                .interceptor($log.clone())
+                .build(),
+        )
+    };
+}
+
+impl Aws {
+    pub async fn load(region: Option<&str>) -> Aws {
+        // rustls with ring: the SDK's default client uses aws-lc, a long C build on small machines.
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        if let Some(r) = region {
+            loader = loader.region(Region::new(r.to_string()));
+        }
+        let sdk = loader.load().await;
+        let log = CallLog::from_env();
+        let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        Aws {
+            region,
+            sts: client!(aws_sdk_sts, &sdk, log),
+            ec2: client!(aws_sdk_ec2, &sdk, log),
+            eks: client!(aws_sdk_eks, &sdk, log),
+            iam: client!(aws_sdk_iam, &sdk, log),
+            ecr: client!(aws_sdk_ecr, &sdk, log),
+            rds: client!(aws_sdk_rds, &sdk, log),
+            elbv2: client!(aws_sdk_elasticloadbalancingv2, &sdk, log),
+            elb: client!(aws_sdk_elasticloadbalancing, &sdk, log),
+            logs: client!(aws_sdk_cloudwatchlogs, &sdk, log),
+            tagging: client!(aws_sdk_resourcegroupstagging, &sdk, log),
+            sdk,
+        }
+    }
+}

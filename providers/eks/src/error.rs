@@ -1,0 +1,108 @@
+//! AWS failures as typed errors, mapped to [`ProviderError`] with the resource named and the fix.
+
+use std::error::Error as StdError;
+
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use kat_provider::ProviderError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EksError {
+    #[error("{operation} {resource}: {code}: {message}")]
+    Api {
+        operation: String,
+        resource: String,
+        code: String,
+        message: String,
+        retryable: bool,
+    },
+    /// A delete AWS keeps refusing because something still uses the resource.
+    #[error("cannot delete {resource}: still in use by {blocker}; delete that (or wait for AWS to release it) and run `kat down` again")]
+    Blocked { resource: String, blocker: String },
+    #[error("{resource} is {state}; {fix}")]
+    BadState {
+        resource: String,
+        state: String,
+        fix: String,
+    },
+}
+
+impl From<EksError> for ProviderError {
+    fn from(e: EksError) -> Self {
+        match e {
+            EksError::Api {
+                operation,
+                resource,
+                code,
+                message,
+                retryable,
+            } => ProviderError::Api {
+                operation,
+                resource,
+                message: format!("{code}: {message}"),
+                retryable,
+            },
+            other => ProviderError::Other(other.to_string()),
+        }
+    }
+}
+
+/// The AWS error code of a failed call (`InvalidVpcID.NotFound`), when the service sent one.
+pub fn code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<String> {
+    match e {
+        SdkError::ServiceError(s) => s.err().code().map(str::to_string),
+        _ => None,
+    }
+}
+
+pub fn is_not_found(code: Option<&str>) -> bool {
+    code.is_some_and(|c| {
+        c.contains("NotFound")
+            || c == "NoSuchEntity"
+            || c.ends_with("NotFoundException")
+            || c.ends_with("NotFoundFault")
+    })
+}
+
+pub fn is_throttle(code: Option<&str>) -> bool {
+    code.is_some_and(|c| {
+        c.contains("Throttl") || c == "RequestLimitExceeded" || c == "TooManyRequestsException"
+    })
+}
+
+/// Converts any SDK failure. Transport failures (no service code) and throttling are retryable.
+pub fn api<E, R>(operation: &str, resource: &str, e: SdkError<E, R>) -> EksError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let c = code(&e);
+    let retryable = c.is_none() || is_throttle(c.as_deref());
+    let message = match &e {
+        SdkError::ServiceError(s) => s.err().message().unwrap_or("no message").to_string(),
+        other => {
+            let mut text = other.to_string();
+            let mut source = other.source();
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }
+    };
+    EksError::Api {
+        operation: operation.to_string(),
+        resource: resource.to_string(),
+        code: c.unwrap_or_else(|| "request failed".into()),
+        message,
+        retryable,
+    }
+}
+
+/// [`api`] straight into the provider's error.
+pub fn pe<E, R>(operation: &str, resource: &str, e: SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    api(operation, resource, e).into()
+}

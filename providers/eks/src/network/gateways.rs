@@ -1,0 +1,214 @@
+//! The internet gateway (public subnets' way out and in) and the NAT gateway(s) with their Elastic
+//! IPs (private subnets' way out). One NAT by default; one per zone with `nat_per_az`.
+
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{DomainType, NatGatewayState, ResourceType};
+use kat_provider::wait::{poll_until, Backoff};
+use kat_provider::ProviderError;
+
+use crate::clients::Aws;
+use crate::error::pe;
+use crate::provider::Shared;
+use crate::step::Pass;
+use crate::tags;
+
+pub async fn ensure_igw(
+    aws: &Aws,
+    s: &Shared,
+    pass: &mut Pass<'_>,
+    vpc: Option<&str>,
+) -> Result<Option<String>, ProviderError> {
+    let name = s.names.cluster();
+    let resource = format!("internet-gateway/{name}");
+    let out = aws
+        .ec2
+        .describe_internet_gateways()
+        .set_filters(Some(tags::ec2_filters(&s.names.env, &name)))
+        .send()
+        .await
+        .map_err(|e| pe("DescribeInternetGateways", &resource, e))?;
+    let (id, attached) = match out.internet_gateways().first() {
+        Some(g) => (
+            g.internet_gateway_id().map(str::to_string),
+            g.attachments()
+                .iter()
+                .any(|a| a.vpc_id().is_some() && a.vpc_id() == vpc),
+        ),
+        None => {
+            let id = if pass.create(&resource)? {
+                let out = aws
+                    .ec2
+                    .create_internet_gateway()
+                    .tag_specifications(tags::ec2_spec(
+                        ResourceType::InternetGateway,
+                        &s.req.tags,
+                        &name,
+                        &[],
+                    ))
+                    .send()
+                    .await
+                    .map_err(|e| pe("CreateInternetGateway", &resource, e))?;
+                out.internet_gateway()
+                    .and_then(|g| g.internet_gateway_id())
+                    .map(str::to_string)
+            } else {
+                None
+            };
+            (id, false)
+        }
+    };
+    if !attached && pass.update(&resource, "attach to the VPC")? {
+        if let (Some(id), Some(vpc)) = (&id, vpc) {
+            aws.ec2
+                .attach_internet_gateway()
+                .internet_gateway_id(id)
+                .vpc_id(vpc)
+                .send()
+                .await
+                .map_err(|e| pe("AttachInternetGateway", &resource, e))?;
+        }
+    }
+    Ok(id)
+}
+
+/// NAT gateways that are, or will be, usable: anything but deleting/deleted/failed.
+fn live(state: Option<&NatGatewayState>) -> bool {
+    matches!(
+        state,
+        Some(NatGatewayState::Pending) | Some(NatGatewayState::Available)
+    )
+}
+
+async fn ensure_eip(
+    aws: &Aws,
+    s: &Shared,
+    pass: &mut Pass<'_>,
+    name: &str,
+) -> Result<Option<String>, ProviderError> {
+    let resource = format!("elastic-ip/{name}");
+    let out = aws
+        .ec2
+        .describe_addresses()
+        .set_filters(Some(tags::ec2_filters(&s.names.env, name)))
+        .send()
+        .await
+        .map_err(|e| pe("DescribeAddresses", &resource, e))?;
+    if let Some(a) = out.addresses().first() {
+        return Ok(a.allocation_id().map(str::to_string));
+    }
+    if !pass.create(&resource)? {
+        return Ok(None);
+    }
+    let out = aws
+        .ec2
+        .allocate_address()
+        .domain(DomainType::Vpc)
+        .tag_specifications(tags::ec2_spec(
+            ResourceType::ElasticIp,
+            &s.req.tags,
+            name,
+            &[],
+        ))
+        .send()
+        .await
+        .map_err(|e| pe("AllocateAddress", &resource, e))?;
+    Ok(out.allocation_id().map(str::to_string))
+}
+
+/// One NAT gateway per entry of `public` (subnet id, zone suffix); returns their ids in order.
+pub async fn ensure_nats(
+    aws: &Aws,
+    s: &Shared,
+    pass: &mut Pass<'_>,
+    public: &[(Option<String>, char)],
+) -> Result<Vec<Option<String>>, ProviderError> {
+    let mut ids = Vec::new();
+    for (subnet, suffix) in public {
+        let name = s.names.of(&format!("nat-{suffix}"));
+        let resource = format!("nat-gateway/{name}");
+        let out = aws
+            .ec2
+            .describe_nat_gateways()
+            .set_filter(Some(tags::ec2_filters(&s.names.env, &name)))
+            .send()
+            .await
+            .map_err(|e| pe("DescribeNatGateways", &resource, e))?;
+        let existing = out
+            .nat_gateways()
+            .iter()
+            .find(|n| live(n.state()))
+            .and_then(|n| n.nat_gateway_id().map(str::to_string));
+        let id = match existing {
+            Some(id) => Some(id),
+            None => {
+                let eip = ensure_eip(aws, s, pass, &name).await?;
+                if pass.create(&resource)? {
+                    let out = aws
+                        .ec2
+                        .create_nat_gateway()
+                        .subnet_id(subnet.clone().unwrap_or_default())
+                        .set_allocation_id(eip)
+                        .tag_specifications(tags::ec2_spec(
+                            ResourceType::Natgateway,
+                            &s.req.tags,
+                            &name,
+                            &[],
+                        ))
+                        .send()
+                        .await
+                        .map_err(|e| pe("CreateNatGateway", &resource, e))?;
+                    out.nat_gateway()
+                        .and_then(|n| n.nat_gateway_id())
+                        .map(str::to_string)
+                } else {
+                    None
+                }
+            }
+        };
+        if let (Some(id), false) = (&id, pass.dry) {
+            wait_available(aws, pass, id, &resource).await?;
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+async fn wait_available(
+    aws: &Aws,
+    pass: &Pass<'_>,
+    id: &str,
+    resource: &str,
+) -> Result<(), ProviderError> {
+    let backoff = Backoff {
+        first: Duration::from_millis(500),
+        max: Duration::from_secs(15),
+        factor: 1.6,
+    };
+    poll_until(
+        pass.cx,
+        &format!("{resource} to become available"),
+        backoff,
+        || async {
+            let out = aws
+                .ec2
+                .describe_nat_gateways()
+                .nat_gateway_ids(id)
+                .send()
+                .await
+                .map_err(|e| pe("DescribeNatGateways", resource, e))?;
+            let state = out.nat_gateways().first().and_then(|n| n.state().cloned());
+            match state {
+                Some(NatGatewayState::Available) => Ok(Some(())),
+                Some(NatGatewayState::Pending) | None => {
+                    pass.cx.step(format!("waiting for {resource}"));
+                    Ok(None)
+                }
+                Some(other) => Err(ProviderError::Other(format!(
+                    "{resource} is {other}; run `kat down` then `kat up` to replace it"
+                ))),
+            }
+        },
+    )
+    .await
+}

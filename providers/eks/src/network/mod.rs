@@ -1,0 +1,163 @@
+//! The network role: a dedicated VPC over 2–3 zones (or the user's own VPC, which kat neither
+//! creates nor deletes).
+
+mod destroy;
+mod gateways;
+mod routes;
+pub mod security;
+mod subnets;
+mod vpc;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kat_provider::{Outputs, ProviderError};
+use serde_json::{json, Value};
+
+use crate::error::pe;
+use crate::provider::Shared;
+use crate::step::{Converge, Pass};
+
+pub use vpc::find_all as find_vpcs;
+
+pub struct Network {
+    pub s: Arc<Shared>,
+}
+
+impl Network {
+    async fn zones(&self) -> Result<Vec<String>, ProviderError> {
+        let aws = self.s.aws().await;
+        let out = aws
+            .ec2
+            .describe_availability_zones()
+            .filters(crate::tags::filter("state", "available"))
+            .send()
+            .await
+            .map_err(|e| pe("DescribeAvailabilityZones", &aws.region, e))?;
+        let mut zones: Vec<String> = out
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.zone_name().map(str::to_string))
+            .collect();
+        zones.sort();
+        let n = self.s.req.config.eks.az_count as usize;
+        if zones.len() < n {
+            return Err(ProviderError::config(
+                "provider.eks.az_count",
+                format!(
+                    "region {} has {} available zones; use at most that many",
+                    aws.region,
+                    zones.len()
+                ),
+            ));
+        }
+        zones.truncate(n);
+        Ok(zones)
+    }
+
+    async fn build(&self, pass: &mut Pass<'_>) -> Result<Outputs, ProviderError> {
+        let s = &self.s;
+        let eks = &s.req.config.eks;
+        let mut o = Outputs::new();
+        if let Some(vpc) = &eks.vpc_id {
+            // Bring-your-own: check it exists, create nothing.
+            let aws = s.aws().await;
+            aws.ec2
+                .describe_vpcs()
+                .vpc_ids(vpc)
+                .send()
+                .await
+                .map_err(|e| pe("DescribeVpcs", &format!("vpc/{vpc}"), e))?;
+            o.set("vpc_id", vpc)
+                .set("public_subnet_ids", &eks.public_subnet_ids)
+                .set("private_subnet_ids", &eks.private_subnet_ids)
+                .set("byo", true);
+            o.show("VPC", format!("{vpc} (yours; kat leaves it in place)"));
+            return Ok(o);
+        }
+        let aws = s.aws().await;
+        let azs = self.zones().await?;
+        let vpc = vpc::ensure(&aws, s, pass).await?;
+        let wants = subnets::plan(s, &azs)?;
+        let (public, private) = subnets::ensure(&aws, s, pass, vpc.as_deref(), &wants).await?;
+        let igw = gateways::ensure_igw(&aws, s, pass, vpc.as_deref()).await?;
+        let suffix = |az: &String| az.chars().last().unwrap_or('x');
+        let nat_count = if eks.nat_per_az { azs.len() } else { 1 };
+        let nat_subnets: Vec<(Option<String>, char)> = azs
+            .iter()
+            .take(nat_count)
+            .enumerate()
+            .map(|(i, az)| (public.get(i).cloned(), suffix(az)))
+            .collect();
+        let nats = gateways::ensure_nats(&aws, s, pass, &nat_subnets).await?;
+        let mut tables = vec![routes::Want {
+            name: s.names.of("public"),
+            target: routes::Target::Igw(igw),
+            subnets: (0..azs.len()).map(|i| public.get(i).cloned()).collect(),
+        }];
+        for (i, az) in azs.iter().enumerate().take(nat_count) {
+            // With one NAT, one private table serves every zone.
+            let served: Vec<Option<String>> = if nat_count == 1 {
+                (0..azs.len()).map(|j| private.get(j).cloned()).collect()
+            } else {
+                vec![private.get(i).cloned()]
+            };
+            tables.push(routes::Want {
+                name: if nat_count == 1 {
+                    s.names.of("private")
+                } else {
+                    s.names.of(&format!("private-{}", suffix(az)))
+                },
+                target: routes::Target::Nat(nats.get(i).cloned().flatten()),
+                subnets: served,
+            });
+        }
+        for t in &tables {
+            routes::ensure(&aws, s, pass, vpc.as_deref(), t).await?;
+        }
+        let cluster_sg = security::ensure(
+            &aws,
+            s,
+            pass,
+            vpc.as_deref(),
+            &s.names.cluster_sg(),
+            "kat: additional control-plane group, admitted by the database",
+        )
+        .await?;
+        o.set("vpc_id", vpc.clone().unwrap_or_default())
+            .set("public_subnet_ids", &public)
+            .set("private_subnet_ids", &private)
+            .set("cluster_security_group_id", cluster_sg.unwrap_or_default())
+            .set("zones", &azs)
+            .set("byo", false);
+        o.show(
+            "VPC",
+            format!(
+                "{} ({}, {} zones, {} NAT)",
+                vpc.unwrap_or_default(),
+                eks.vpc_cidr,
+                azs.len(),
+                nat_count
+            ),
+        );
+        Ok(o)
+    }
+}
+
+#[async_trait]
+impl Converge for Network {
+    fn desired(&self) -> Value {
+        let e = &self.s.req.config.eks;
+        json!({"cidr": e.vpc_cidr, "az_count": e.az_count, "nat_per_az": e.nat_per_az,
+               "vpc_id": e.vpc_id, "public": e.public_subnet_ids, "private": e.private_subnet_ids,
+               "tags": self.s.req.tags})
+    }
+
+    async fn converge(&self, pass: &mut Pass<'_>) -> Result<Outputs, ProviderError> {
+        self.build(pass).await
+    }
+
+    async fn teardown(&self, pass: &mut Pass<'_>) -> Result<(), ProviderError> {
+        destroy::run(&self.s, pass).await
+    }
+}

@@ -1,0 +1,163 @@
+//! Public and private subnets, one of each per availability zone, carved as /20s (or the VPC's
+//! prefix + 4) from the VPC range, tagged so that Kubernetes puts internet-facing load balancers in
+//! the public ones and internal ones in the private ones.
+
+use std::net::Ipv4Addr;
+
+use aws_sdk_ec2::types::ResourceType;
+use kat_provider::ProviderError;
+
+use crate::clients::Aws;
+use crate::error::pe;
+use crate::provider::Shared;
+use crate::step::Pass;
+use crate::tags;
+
+#[derive(Debug, Clone)]
+pub struct Want {
+    pub name: String,
+    pub public: bool,
+    pub az: String,
+    pub cidr: String,
+}
+
+/// The subnets for these zones: public ones take blocks 0.., private ones blocks 4.. (room for a
+/// fourth zone without renumbering).
+pub fn plan(s: &Shared, azs: &[String]) -> Result<Vec<Want>, ProviderError> {
+    let cidr = &s.req.config.eks.vpc_cidr;
+    let bad = || {
+        ProviderError::config(
+            "provider.eks.vpc_cidr",
+            format!(
+                "`{cidr}` is not an IPv4 range with a prefix from /16 to /24, such as 10.42.0.0/16"
+            ),
+        )
+    };
+    let (ip, prefix) = cidr.split_once('/').ok_or_else(bad)?;
+    let ip: Ipv4Addr = ip.parse().map_err(|_| bad())?;
+    let prefix: u32 = prefix.parse().map_err(|_| bad())?;
+    if !(16..=24).contains(&prefix) {
+        return Err(bad());
+    }
+    let sub = prefix + 4;
+    let base = u32::from(ip) & (u32::MAX << (32 - prefix));
+    let block = |i: u32| format!("{}/{sub}", Ipv4Addr::from(base + (i << (32 - sub))));
+    let mut out = Vec::new();
+    for (i, az) in azs.iter().enumerate() {
+        let suffix = az.chars().last().unwrap_or('x');
+        for public in [true, false] {
+            let tier = if public { "public" } else { "private" };
+            out.push(Want {
+                name: s.names.of(&format!("{tier}-{suffix}")),
+                public,
+                az: az.clone(),
+                cidr: block(i as u32 + if public { 0 } else { 4 }),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn role_tags(s: &Shared, w: &Want) -> Vec<(String, String)> {
+    let role = if w.public {
+        "kubernetes.io/role/elb"
+    } else {
+        "kubernetes.io/role/internal-elb"
+    };
+    vec![
+        (role.to_string(), "1".to_string()),
+        (s.names.cluster_tag(), "shared".to_string()),
+    ]
+}
+
+/// Ensures each subnet; returns (public ids, private ids) of those that exist.
+pub async fn ensure(
+    aws: &Aws,
+    s: &Shared,
+    pass: &mut Pass<'_>,
+    vpc: Option<&str>,
+    wants: &[Want],
+) -> Result<(Vec<String>, Vec<String>), ProviderError> {
+    let (mut public, mut private) = (Vec::new(), Vec::new());
+    for w in wants {
+        let resource = format!("subnet/{}", w.name);
+        let extra = role_tags(s, w);
+        let found = match vpc {
+            None => None,
+            Some(vpc) => {
+                let mut filters = tags::ec2_filters(&s.names.env, &w.name);
+                filters.push(tags::filter("vpc-id", vpc));
+                let out = aws
+                    .ec2
+                    .describe_subnets()
+                    .set_filters(Some(filters))
+                    .send()
+                    .await
+                    .map_err(|e| pe("DescribeSubnets", &resource, e))?;
+                out.subnets().first().cloned()
+            }
+        };
+        let id = match found {
+            Some(sn) => {
+                let id = sn.subnet_id().unwrap_or_default().to_string();
+                let missing: Vec<_> = extra
+                    .iter()
+                    .filter(|(k, v)| {
+                        !sn.tags()
+                            .iter()
+                            .any(|t| t.key() == Some(k) && t.value() == Some(v))
+                    })
+                    .cloned()
+                    .collect();
+                if !missing.is_empty() && pass.update(&resource, "Kubernetes tags")? {
+                    aws.ec2
+                        .create_tags()
+                        .resources(&id)
+                        .set_tags(Some(
+                            missing
+                                .into_iter()
+                                .map(|(k, v)| {
+                                    aws_sdk_ec2::types::Tag::builder().key(k).value(v).build()
+                                })
+                                .collect(),
+                        ))
+                        .send()
+                        .await
+                        .map_err(|e| pe("CreateTags", &resource, e))?;
+                }
+                Some(id)
+            }
+            None => {
+                if !pass.create(&resource)? {
+                    None
+                } else {
+                    let vpc = vpc.unwrap_or_default();
+                    let out = aws
+                        .ec2
+                        .create_subnet()
+                        .vpc_id(vpc)
+                        .cidr_block(&w.cidr)
+                        .availability_zone(&w.az)
+                        .tag_specifications(tags::ec2_spec(
+                            ResourceType::Subnet,
+                            &s.req.tags,
+                            &w.name,
+                            &extra,
+                        ))
+                        .send()
+                        .await
+                        .map_err(|e| pe("CreateSubnet", &resource, e))?;
+                    out.subnet().and_then(|x| x.subnet_id()).map(str::to_string)
+                }
+            }
+        };
+        if let Some(id) = id {
+            if w.public {
+                public.push(id);
+            } else {
+                private.push(id);
+            }
+        }
+    }
+    Ok((public, private))
+}

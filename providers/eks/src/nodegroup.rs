@@ -1,0 +1,270 @@
+//! The managed node group: instance type, min/max/desired, on-demand or spot, in the private
+//! subnets, tagged for the cluster autoscaler's auto-discovery. Then the EKS managed add-ons, which
+//! need nodes to schedule on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_eks::types::{CapacityTypes, Nodegroup, NodegroupScalingConfig, NodegroupStatus};
+use kat_provider::wait::{poll_until, Backoff};
+use kat_provider::{Outputs, ProviderError};
+use serde_json::{json, Value};
+
+use crate::clients::Aws;
+use crate::error::{api, is_not_found, pe};
+use crate::extras::ClusterExtras;
+use crate::provider::Shared;
+use crate::retry::retrying;
+use crate::step::{Converge, Pass};
+
+pub const DEFAULT_INSTANCE_TYPE: &str = "m6i.large";
+
+const NODE_BACKOFF: Backoff = Backoff {
+    first: Duration::from_secs(2),
+    max: Duration::from_secs(30),
+    factor: 1.5,
+};
+
+async fn describe(
+    aws: &Aws,
+    cluster: &str,
+    name: &str,
+) -> Result<Option<Nodegroup>, ProviderError> {
+    match aws
+        .eks
+        .describe_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.nodegroup().cloned()),
+        Err(e) if is_not_found(crate::error::code(&e).as_deref()) => Ok(None),
+        Err(e) => Err(pe("DescribeNodegroup", &format!("nodegroup/{name}"), e)),
+    }
+}
+
+async fn wait(
+    aws: &Aws,
+    pass: &Pass<'_>,
+    cluster: &str,
+    name: &str,
+    until_gone: bool,
+) -> Result<(), ProviderError> {
+    let what = format!("node group {name}");
+    poll_until(pass.cx, &what, NODE_BACKOFF, || async {
+        let status = describe(aws, cluster, name)
+            .await?
+            .and_then(|n| n.status().cloned());
+        match (until_gone, status) {
+            (true, None) | (false, Some(NodegroupStatus::Active)) => Ok(Some(())),
+            (false, Some(s @ (NodegroupStatus::CreateFailed | NodegroupStatus::Degraded))) => {
+                Err(ProviderError::Other(format!(
+                    "node group {name} is {s}; see its health issues in the EKS console (instance quota, subnet addresses), then `kat up` again"
+                )))
+            }
+            (false, None) => Err(ProviderError::Other(format!(
+                "node group {name} disappeared while kat waited for it; run `kat up` again"
+            ))),
+            (_, s) => {
+                pass.cx.step(format!(
+                    "waiting for node group {name}: {}",
+                    s.map(|s| s.to_string()).unwrap_or_else(|| "gone".into())
+                ));
+                Ok(None)
+            }
+        }
+    })
+    .await
+}
+
+/// Deletes every node group of the cluster (kat's, and any a user added by hand: the cluster
+/// cannot go while one exists) and waits until they are gone.
+pub async fn delete_all(
+    aws: &Aws,
+    pass: &mut Pass<'_>,
+    cluster: &str,
+) -> Result<(), ProviderError> {
+    let groups = match aws.eks.list_nodegroups().cluster_name(cluster).send().await {
+        Ok(out) => out.nodegroups().to_vec(),
+        Err(e) if is_not_found(crate::error::code(&e).as_deref()) => return Ok(()),
+        Err(e) => return Err(pe("ListNodegroups", &format!("cluster/{cluster}"), e)),
+    };
+    for g in &groups {
+        let resource = format!("nodegroup/{g}");
+        if pass.delete(&resource)? {
+            retrying(pass.cx, &format!("delete {resource}"), || async {
+                match aws
+                    .eks
+                    .delete_nodegroup()
+                    .cluster_name(cluster)
+                    .nodegroup_name(g)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_not_found(crate::error::code(&e).as_deref()) => Ok(()),
+                    Err(e) => Err(api("DeleteNodegroup", &resource, e)),
+                }
+            })
+            .await?;
+        }
+    }
+    if !pass.dry {
+        for g in &groups {
+            wait(aws, pass, cluster, g, true).await?;
+        }
+    }
+    Ok(())
+}
+
+pub struct Nodes {
+    pub s: Arc<Shared>,
+    pub extras: Arc<dyn ClusterExtras>,
+}
+
+impl Nodes {
+    fn instance_type(&self) -> String {
+        self.s
+            .req
+            .config
+            .nodes
+            .instance_type
+            .clone()
+            .unwrap_or_else(|| DEFAULT_INSTANCE_TYPE.into())
+    }
+
+    fn tags(&self) -> HashMap<String, String> {
+        let mut t = crate::tags::map(&self.s.req.tags);
+        // The cluster autoscaler's auto-discovery (`--node-group-auto-discovery=asg:tag=...`).
+        t.insert("k8s.io/cluster-autoscaler/enabled".into(), "true".into());
+        t.insert(
+            format!("k8s.io/cluster-autoscaler/{}", self.s.names.cluster()),
+            "owned".into(),
+        );
+        t
+    }
+
+    async fn build(&self, pass: &mut Pass<'_>) -> Result<Outputs, ProviderError> {
+        let aws = self.s.aws().await;
+        let cluster = self.s.names.cluster();
+        let name = self.s.names.nodegroup();
+        let resource = format!("nodegroup/{name}");
+        let cfg = &self.s.req.config.nodes;
+        let (min, max) = (cfg.min, cfg.max);
+        let desired = cfg.count.clamp(min, max.max(min));
+        let cluster_exists = crate::cluster::describe(&aws, &cluster).await?.is_some();
+        let found = if cluster_exists {
+            describe(&aws, &cluster, &name).await?
+        } else {
+            None
+        };
+        match &found {
+            None => {
+                if pass.create(&resource)? {
+                    let role: String = pass.cx.input("identity", "node_role_arn")?;
+                    let subnets: Vec<String> = pass.cx.input("network", "private_subnet_ids")?;
+                    aws.eks
+                        .create_nodegroup()
+                        .cluster_name(&cluster)
+                        .nodegroup_name(&name)
+                        .node_role(role)
+                        .set_subnets(Some(subnets))
+                        .instance_types(self.instance_type())
+                        .capacity_type(if cfg.spot {
+                            CapacityTypes::Spot
+                        } else {
+                            CapacityTypes::OnDemand
+                        })
+                        .scaling_config(
+                            NodegroupScalingConfig::builder()
+                                .min_size(min as i32)
+                                .max_size(max as i32)
+                                .desired_size(desired as i32)
+                                .build(),
+                        )
+                        .set_tags(Some(self.tags()))
+                        .send()
+                        .await
+                        .map_err(|e| pe("CreateNodegroup", &resource, e))?;
+                }
+            }
+            Some(ng) => {
+                // Min and max converge; desired is the autoscaler's to change once running.
+                let sc = ng.scaling_config();
+                let (have_min, have_max) = (
+                    sc.and_then(|s| s.min_size()).unwrap_or(-1),
+                    sc.and_then(|s| s.max_size()).unwrap_or(-1),
+                );
+                if (have_min, have_max) != (min as i32, max as i32)
+                    && pass.update(
+                        &resource,
+                        format!("scaling {have_min}–{have_max} → {min}–{max}"),
+                    )?
+                {
+                    let cur = sc.and_then(|s| s.desired_size()).unwrap_or(desired as i32);
+                    aws.eks
+                        .update_nodegroup_config()
+                        .cluster_name(&cluster)
+                        .nodegroup_name(&name)
+                        .scaling_config(
+                            NodegroupScalingConfig::builder()
+                                .min_size(min as i32)
+                                .max_size(max as i32)
+                                .desired_size(cur.clamp(min as i32, max as i32))
+                                .build(),
+                        )
+                        .send()
+                        .await
+                        .map_err(|e| pe("UpdateNodegroupConfig", &resource, e))?;
+                }
+            }
+        }
+        if !pass.dry {
+            wait(&aws, pass, &cluster, &name, false).await?;
+        }
+        if cluster_exists || !pass.dry {
+            let addons = &self.s.req.config.eks.addons;
+            crate::extras::ensure_addons(self.extras.as_ref(), pass, &cluster, addons).await?;
+        }
+        let mut o = Outputs::new();
+        o.set("nodegroup", &name)
+            .set("instance_type", self.instance_type())
+            .set("min", min)
+            .set("max", max)
+            .set("spot", cfg.spot);
+        o.show(
+            "Nodes",
+            format!(
+                "{desired} × {}{} (autoscaling {min}–{max})",
+                self.instance_type(),
+                if cfg.spot { " spot" } else { "" }
+            ),
+        );
+        Ok(o)
+    }
+}
+
+#[async_trait]
+impl Converge for Nodes {
+    fn desired(&self) -> Value {
+        let n = &self.s.req.config.nodes;
+        json!({"instance_type": self.instance_type(), "count": n.count, "min": n.min, "max": n.max,
+               "spot": n.spot, "addons": self.s.req.config.eks.addons, "tags": self.s.req.tags})
+    }
+
+    async fn converge(&self, pass: &mut Pass<'_>) -> Result<Outputs, ProviderError> {
+        self.build(pass).await
+    }
+
+    async fn teardown(&self, pass: &mut Pass<'_>) -> Result<(), ProviderError> {
+        let aws = self.s.aws().await;
+        let cluster = self.s.names.cluster();
+        if crate::cluster::describe(&aws, &cluster).await?.is_some() {
+            delete_all(&aws, pass, &cluster).await?;
+        }
+        Ok(())
+    }
+}

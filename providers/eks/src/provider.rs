@@ -1,0 +1,134 @@
+//! The `eks` provider: capabilities, preflight, one component per role, cluster access and sweep.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kat_provider::{
+    AutoscalerKind, Capabilities, Component, DatabaseMode, KubeAccess, Leftover, LoadBalancerKind,
+    ManagedDatabase, OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role,
+};
+use tokio::sync::OnceCell;
+
+use crate::clients::Aws;
+use crate::extras::{ClusterExtras, EksExtras};
+use crate::names::Names;
+use crate::step::Comp;
+
+/// What every component shares: the request, the names, and the AWS clients (built on first use,
+/// because loading the credential chain is async and `new` is not).
+pub struct Shared {
+    pub req: ProviderRequest,
+    pub names: Names,
+    aws: OnceCell<Arc<Aws>>,
+}
+
+impl Shared {
+    pub async fn aws(&self) -> Arc<Aws> {
+        self.aws
+            .get_or_init(|| async { Arc::new(Aws::load(self.req.config.region.as_deref()).await) })
+            .await
+            .clone()
+    }
+
+    pub fn byo_vpc(&self) -> bool {
+        self.req.config.eks.vpc_id.is_some()
+    }
+}
+
+pub struct EksProvider {
+    shared: Arc<Shared>,
+    extras: Arc<dyn ClusterExtras>,
+}
+
+impl EksProvider {
+    pub fn new(req: ProviderRequest) -> Result<EksProvider, ProviderError> {
+        let eks = &req.config.eks;
+        if !(2..=3).contains(&eks.az_count) {
+            return Err(ProviderError::config(
+                "provider.eks.az_count",
+                format!("{} availability zones; use 2 or 3", eks.az_count),
+            ));
+        }
+        if eks.vpc_id.is_some()
+            && (eks.private_subnet_ids.len() < 2 || eks.public_subnet_ids.is_empty())
+        {
+            return Err(ProviderError::config(
+                "provider.eks.private_subnet_ids",
+                "a VPC of your own needs at least two private subnets (in different zones) and one public subnet: list them in `private_subnet_ids` and `public_subnet_ids`",
+            ));
+        }
+        if eks.vpc_id.is_none()
+            && (!eks.private_subnet_ids.is_empty() || !eks.public_subnet_ids.is_empty())
+        {
+            return Err(ProviderError::config(
+                "provider.eks.vpc_id",
+                "subnet ids were given without `vpc_id`: set the VPC they belong to, or remove them so kat builds its own",
+            ));
+        }
+        let names = Names::new(&req.env);
+        let shared = Arc::new(Shared {
+            req,
+            names,
+            aws: OnceCell::new(),
+        });
+        let extras = Arc::new(EksExtras {
+            shared: shared.clone(),
+        });
+        Ok(EksProvider { shared, extras })
+    }
+}
+
+#[async_trait]
+impl Provider for EksProvider {
+    fn name(&self) -> &'static str {
+        "eks"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            creates_cluster: true,
+            managed_database: Some(ManagedDatabase::Rds),
+            autoscaler: AutoscalerKind::ClusterAutoscaler,
+            load_balancer: LoadBalancerKind::AwsNlb,
+            registry: true,
+            single_node: false,
+        }
+    }
+
+    async fn preflight(&self, _cx: &OpContext) -> Result<(), ProviderError> {
+        let aws = self.shared.aws().await;
+        crate::credentials::caller(&aws).await.map(|_| ())
+    }
+
+    fn component(&self, role: Role) -> Option<Arc<dyn Component>> {
+        let s = self.shared.clone();
+        match role {
+            Role::Network => Some(Arc::new(Comp(crate::network::Network { s }))),
+            Role::Identity => Some(Arc::new(Comp(crate::identity::Identity { s }))),
+            Role::Cluster => Some(Arc::new(Comp(crate::cluster::Cluster {
+                s,
+                extras: self.extras.clone(),
+            }))),
+            Role::Nodes => Some(Arc::new(Comp(crate::nodegroup::Nodes {
+                s,
+                extras: self.extras.clone(),
+            }))),
+            Role::Kubeconfig => Some(Arc::new(Comp(crate::kubeconfig::Kubeconfig { s }))),
+            Role::Registry if self.shared.req.registry.is_some() => {
+                Some(Arc::new(Comp(crate::registry::Registry { s })))
+            }
+            Role::Database if self.shared.req.database.mode == DatabaseMode::Rds => {
+                Some(Arc::new(Comp(crate::database::Database { s })))
+            }
+            Role::Registry | Role::Database => None,
+        }
+    }
+
+    async fn kube_access(&self, kubeconfig: &Outputs) -> Result<KubeAccess, ProviderError> {
+        crate::kubeconfig::access(&self.shared, kubeconfig).await
+    }
+
+    async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError> {
+        crate::teardown::sweep::sweep(&self.shared, cx).await
+    }
+}

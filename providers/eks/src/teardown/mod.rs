@@ -1,0 +1,5 @@
+//! What `down` must find without kat's state: what Kubernetes made behind kat's back, and the
+//! final sweep for anything still tagged with the environment.
+
+pub mod leftovers;
+pub mod sweep;
