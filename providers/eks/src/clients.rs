@@ -32,17 +32,39 @@ macro_rules! client {
     };
 }
 
+fn loader() -> aws_config::ConfigLoader {
+    // rustls with ring: the SDK's default client uses aws-lc, a long C build on small machines.
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http)
+}
+
 impl Aws {
+    /// The default credential chain and endpoint resolution (`AWS_ENDPOINT_URL` included).
     pub async fn load(region: Option<&str>) -> Aws {
-        // rustls with ring: the SDK's default client uses aws-lc, a long C build on small machines.
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        let mut loader = loader();
         if let Some(r) = region {
             loader = loader.region(Region::new(r.to_string()));
         }
-        let sdk = loader.load().await;
+        Aws::from_sdk(loader.load().await)
+    }
+
+    /// For tests and tools that talk to an emulator: explicit endpoint, region and static keys,
+    /// whatever the process environment says.
+    pub async fn with_endpoint(endpoint: &str, region: &str) -> Aws {
+        let creds =
+            aws_credential_types::Credentials::new("testing", "testing", None, None, "kat-test");
+        let sdk = loader()
+            .endpoint_url(endpoint)
+            .region(Region::new(region.to_string()))
+            .credentials_provider(creds)
+            .load()
+            .await;
+        Aws::from_sdk(sdk)
+    }
+
+    fn from_sdk(sdk: SdkConfig) -> Aws {
         let log = CallLog::from_env();
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         Aws {

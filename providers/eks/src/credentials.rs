@@ -34,8 +34,13 @@ pub async fn caller(aws: &Aws) -> Result<Caller, ProviderError> {
                         "refresh them (`aws sso login`, new keys) and run again",
                     )
                 }
+                _ if detail.to_string().contains("no credentials found") => (
+                    "no AWS credentials found".to_string(),
+                    "run `aws configure` or `aws sso login`, or export AWS_PROFILE / AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+                ),
                 _ => (
-                    format!("no usable AWS credentials ({detail})"),
+                    // One line: the SDK's own report spans several.
+                    format!("no usable AWS credentials ({})", one_line(&detail.to_string())),
                     "run `aws configure` or `aws sso login`, or export AWS_PROFILE / AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
                 ),
             };
@@ -46,4 +51,8 @@ pub async fn caller(aws: &Aws) -> Result<Caller, ProviderError> {
             })
         }
     }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

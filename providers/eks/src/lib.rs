@@ -24,7 +24,17 @@ mod tags;
 mod teardown;
 mod token;
 
+pub use clients::Aws;
 pub use extras::{ClusterExtras, EksExtras};
 pub use kubeconfig::exec_kubeconfig;
 pub use provider::EksProvider;
 pub use token::presigned_token;
+
+/// The SDK crates, for tests and tools that inspect or plant AWS resources with [`Aws`].
+pub mod sdk {
+    pub use aws_sdk_ec2 as ec2;
+    pub use aws_sdk_eks as eks;
+    pub use aws_sdk_elasticloadbalancingv2 as elbv2;
+    pub use aws_sdk_iam as iam;
+    pub use aws_sdk_rds as rds;
+}

@@ -76,6 +76,14 @@ impl EksProvider {
         });
         Ok(EksProvider { shared, extras })
     }
+
+    /// A provider whose AWS clients are given (tests against an emulator, tools), not loaded from
+    /// the environment.
+    pub fn with_aws(req: ProviderRequest, aws: Aws) -> Result<EksProvider, ProviderError> {
+        let p = EksProvider::new(req)?;
+        let _ = p.shared.aws.set(Arc::new(aws));
+        Ok(p)
+    }
 }
 
 #[async_trait]

@@ -21,8 +21,8 @@ pub async fn run(s: &Shared, pass: &mut Pass<'_>) -> Result<(), ProviderError> {
     }
     let aws = s.aws().await;
     for vpc in super::find_vpcs(&aws, s).await? {
-        crate::teardown::leftovers::enis(&aws, pass, &vpc).await?;
         nat_gateways(&aws, pass, &vpc).await?;
+        crate::teardown::leftovers::enis(&aws, pass, &vpc).await?;
         addresses(&aws, s, pass).await?;
         security_groups(&aws, pass, &vpc).await?;
         subnets(&aws, pass, &vpc).await?;

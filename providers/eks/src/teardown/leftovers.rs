@@ -13,7 +13,7 @@ use crate::retry::retrying;
 use crate::step::Pass;
 use crate::tags;
 
-const BY_K8S: &str = "made by Kubernetes, not kat";
+const BY_K8S: &str = "made by Kubernetes, not by kat";
 
 /// ELBv2 load balancers and target groups (ARNs) tagged for the cluster.
 pub async fn elbv2_tagged(
@@ -244,7 +244,7 @@ pub async fn enis(aws: &Aws, pass: &mut Pass<'_>, vpc: &str) -> Result<(), Provi
     for n in out.network_interfaces() {
         let id = n.network_interface_id().unwrap_or_default().to_string();
         let resource = format!(
-            "network-interface/{id} ({BY_K8S}: {})",
+            "network-interface/{id} (left in the VPC, not by kat: {})",
             n.description()
                 .filter(|d| !d.is_empty())
                 .unwrap_or("no description")

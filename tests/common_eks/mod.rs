@@ -1,0 +1,241 @@
+//! The eks provider against moto (a real AWS API emulator): a moto server of the test's own on a
+//! free loopback port (or the one `KAT_TEST_MOTO_URL` names), a sandbox whose `kat` talks to it,
+//! and an SDK client to look at (and plant) AWS resources behind kat's back.
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use kat_provider::{
+    DatabaseConfig, Leftover, OpContext, Provider, ProviderConfig, ProviderRequest,
+};
+use kat_provider_eks::{Aws, EksProvider};
+
+use crate::common::Sandbox;
+
+pub const REGION: &str = "us-east-1";
+
+pub struct Moto {
+    child: Option<Child>,
+    pub url: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        if let Ok(url) = std::env::var("KAT_TEST_MOTO_URL") {
+            return Moto { child: None, url };
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server on PATH (pip install 'moto[server]')");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto {
+            child: Some(child),
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn config(env: &str, extra: &str) -> String {
+    format!(
+        "environment: {env}\nprovider:\n  name: eks\n  region: {REGION}\n  eks:\n    access_entry: false\n    addons: []\n{extra}"
+    )
+}
+
+pub struct Eks {
+    pub sb: Sandbox,
+    pub moto: Moto,
+    pub env: String,
+    pub rt: tokio::runtime::Runtime,
+    pub aws: Aws,
+}
+
+impl Eks {
+    pub fn new(env: &str, config_extra: &str) -> Eks {
+        let moto = Moto::start();
+        let sb = Sandbox::new(&config(env, config_extra));
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let aws = rt.block_on(Aws::with_endpoint(&moto.url, REGION));
+        Eks {
+            sb,
+            moto,
+            env: env.to_string(),
+            rt,
+            aws,
+        }
+    }
+
+    pub fn call_log(&self) -> std::path::PathBuf {
+        self.sb.path().join("calls.json")
+    }
+
+    /// `kat` with the moto endpoint and dummy credentials, nothing from the user's AWS set-up.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.sb.cmd(args);
+        for var in [
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_DEFAULT_REGION",
+            "AWS_ROLE_ARN",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+        ] {
+            c.env_remove(var);
+        }
+        c.env("AWS_ENDPOINT_URL", &self.moto.url)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", self.sb.path().join("no-aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.sb.path().join("no-aws-credentials"),
+            )
+            .env("KAT_EKS_CALL_LOG", self.call_log());
+        c
+    }
+
+    /// `kat <args> -o json`: exit code, events, stderr, and the AWS calls it made.
+    pub fn run(&self, args: &[&str]) -> (i32, Vec<serde_json::Value>, String, serde_json::Value) {
+        let _ = std::fs::remove_file(self.call_log());
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let out: Output = self.cmd(&all).output().expect("run kat");
+        let events = crate::common::parse_events(&String::from_utf8_lossy(&out.stdout));
+        let calls = std::fs::read_to_string(self.call_log())
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(serde_json::json!({"total": 0, "mutating": 0}));
+        (
+            out.status.code().unwrap_or(-1),
+            events,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            calls,
+        )
+    }
+
+    /// The provider itself, on the test's own AWS clients.
+    pub fn provider(&self) -> EksProvider {
+        let req = ProviderRequest {
+            env: self.env.clone(),
+            config: ProviderConfig::default(),
+            state_dir: self.sb.path().join(".kat").join(&self.env),
+            database: DatabaseConfig::default(),
+            registry: None,
+            tags: Default::default(),
+        };
+        let aws = self.rt.block_on(Aws::with_endpoint(&self.moto.url, REGION));
+        EksProvider::with_aws(req, aws).expect("provider")
+    }
+
+    /// What the provider's sweep finds through the AWS API (not kat's state).
+    pub fn leftovers(&self) -> Vec<Leftover> {
+        let p = self.provider();
+        self.rt
+            .block_on(p.sweep(&OpContext::detached(&self.env, "test")))
+            .expect("sweep")
+    }
+
+    /// Events of a JSON run whose progress message contains `text`.
+    pub fn progress_with<'a>(events: &'a [serde_json::Value], text: &str) -> Vec<&'a str> {
+        events
+            .iter()
+            .filter(|e| e["event"] == "stage_progress")
+            .filter_map(|e| e["message"].as_str())
+            .filter(|m| m.contains(text))
+            .collect()
+    }
+
+    pub fn tag_filter(&self) -> kat_provider_eks::sdk::ec2::types::Filter {
+        kat_provider_eks::sdk::ec2::types::Filter::builder()
+            .name("tag:kat:environment")
+            .values(&self.env)
+            .build()
+    }
+
+    pub fn vpcs(&self) -> Vec<String> {
+        let out = self
+            .rt
+            .block_on(
+                self.aws
+                    .ec2
+                    .describe_vpcs()
+                    .filters(self.tag_filter())
+                    .send(),
+            )
+            .expect("DescribeVpcs");
+        out.vpcs()
+            .iter()
+            .filter_map(|v| v.vpc_id().map(str::to_string))
+            .collect()
+    }
+
+    pub fn count_tagged(&self) -> serde_json::Value {
+        let ec2 = &self.aws.ec2;
+        let f = Eks::tag_filter;
+        let rt = &self.rt;
+        let subnets = rt
+            .block_on(ec2.describe_subnets().filters(f(self)).send())
+            .unwrap()
+            .subnets()
+            .len();
+        let nats = rt
+            .block_on(ec2.describe_nat_gateways().filter(f(self)).send())
+            .unwrap()
+            .nat_gateways()
+            .iter()
+            .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
+            .count();
+        let igws = rt
+            .block_on(ec2.describe_internet_gateways().filters(f(self)).send())
+            .unwrap()
+            .internet_gateways()
+            .len();
+        let eips = rt
+            .block_on(ec2.describe_addresses().filters(f(self)).send())
+            .unwrap()
+            .addresses()
+            .len();
+        let clusters = rt
+            .block_on(self.aws.eks.list_clusters().send())
+            .unwrap()
+            .clusters()
+            .iter()
+            .filter(|c| **c == format!("kat-{}", self.env))
+            .count();
+        serde_json::json!({"vpcs": self.vpcs().len(), "subnets": subnets, "nat_gateways": nats,
+                           "internet_gateways": igws, "elastic_ips": eips, "clusters": clusters})
+    }
+}
+
+pub fn result(events: &[serde_json::Value]) -> String {
+    crate::common::summary(events)["result"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
