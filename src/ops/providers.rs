@@ -5,11 +5,8 @@ use std::sync::Arc;
 use kat_provider::{Provider, ProviderError, ProviderName, ProviderRequest};
 
 pub fn built_in(name: ProviderName) -> bool {
-    match name {
-        ProviderName::Sim => cfg!(feature = "sim"),
-        ProviderName::Eks => cfg!(feature = "eks"),
-        _ => false,
-    }
+    matches!(name, ProviderName::Sim if cfg!(feature = "sim"))
+        || matches!(name, ProviderName::Eks if cfg!(feature = "eks"))
 }
 
 pub fn create_provider(

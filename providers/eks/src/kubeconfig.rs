@@ -145,10 +145,10 @@ impl Converge for Kubeconfig {
             });
         };
         // The file always gets a fresh token on apply; a plan reports it only when it is missing.
-        if !has_server(&path(&self.s), &found.endpoint) || !pass.dry {
-            if pass.update(&resource, "write with a fresh token")? {
-                write(&self.s, &found).await?;
-            }
+        if (!has_server(&path(&self.s), &found.endpoint) || !pass.dry)
+            && pass.update(&resource, "write with a fresh token")?
+        {
+            write(&self.s, &found).await?;
         }
         Ok(outputs(&self.s, &found.endpoint))
     }
