@@ -210,6 +210,12 @@ impl Eks {
             .nat_gateways()
             .iter()
             .filter(|n| n.state().map(|s| s.as_str()) != Some("deleted"))
+            // moto ignores tag filters on DescribeNatGateways.
+            .filter(|n| {
+                n.tags()
+                    .iter()
+                    .any(|t| t.key() == Some("kat:environment") && t.value() == Some(&self.env))
+            })
             .count();
         let igws = rt
             .block_on(ec2.describe_internet_gateways().filters(f(self)).send())

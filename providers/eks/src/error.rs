@@ -106,3 +106,38 @@ where
 {
     api(operation, resource, e).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_codes_of_every_service_are_recognised() {
+        for c in [
+            "InvalidVpcID.NotFound",
+            "NoSuchEntity",
+            "ResourceNotFoundException",
+            "RepositoryNotFoundException",
+            "DBInstanceNotFound",
+            "DBSubnetGroupNotFoundFault",
+        ] {
+            assert!(is_not_found(Some(c)), "{c}");
+        }
+        assert!(!is_not_found(Some("DependencyViolation")));
+        assert!(!is_not_found(None));
+        assert!(is_throttle(Some("Throttling")) && is_throttle(Some("RequestLimitExceeded")));
+    }
+
+    #[test]
+    fn a_blocked_delete_names_the_blocker_and_the_fix() {
+        let e: ProviderError = EksError::Blocked {
+            resource: "subnet/subnet-1".into(),
+            blocker: "network interface eni-9 (ELB app/x)".into(),
+        }
+        .into();
+        let text = e.to_string();
+        assert!(
+            text.contains("subnet/subnet-1") && text.contains("eni-9") && text.contains("kat down")
+        );
+    }
+}

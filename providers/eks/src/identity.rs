@@ -320,3 +320,15 @@ impl Converge for Identity {
         self.delete_all(pass).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iam_policy_documents_are_url_decoded() {
+        assert_eq!(
+            super::url_decode("%7B%22Version%22%3A%222012-10-17%22%7D"),
+            "{\"Version\":\"2012-10-17\"}"
+        );
+        assert_eq!(super::url_decode("100%"), "100%");
+    }
+}

@@ -30,6 +30,15 @@ impl Shared {
             .clone()
     }
 
+    #[cfg(test)]
+    pub fn for_tests(req: ProviderRequest, names: Names) -> Shared {
+        Shared {
+            req,
+            names,
+            aws: OnceCell::new(),
+        }
+    }
+
     pub fn byo_vpc(&self) -> bool {
         self.req.config.eks.vpc_id.is_some()
     }

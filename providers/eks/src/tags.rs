@@ -74,3 +74,9 @@ pub fn rds(tags: &Tags) -> Vec<aws_sdk_rds::types::Tag> {
 pub fn map(tags: &Tags) -> std::collections::HashMap<String, String> {
     tags.clone().into_iter().collect()
 }
+
+/// Whether EC2 tags hold `key=value` (for checks the server-side filter may not have made).
+pub fn has(tags: &[aws_sdk_ec2::types::Tag], key: &str, value: &str) -> bool {
+    tags.iter()
+        .any(|t| t.key() == Some(key) && t.value() == Some(value))
+}

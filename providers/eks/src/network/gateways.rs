@@ -134,10 +134,11 @@ pub async fn ensure_nats(
             .send()
             .await
             .map_err(|e| pe("DescribeNatGateways", &resource, e))?;
+        // Tags checked here too: the emulator ignores tag filters on this call.
         let existing = out
             .nat_gateways()
             .iter()
-            .find(|n| live(n.state()))
+            .find(|n| live(n.state()) && tags::has(n.tags(), "Name", &name))
             .and_then(|n| n.nat_gateway_id().map(str::to_string));
         let id = match existing {
             Some(id) => Some(id),

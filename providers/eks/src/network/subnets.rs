@@ -161,3 +161,53 @@ pub async fn ensure(
     }
     Ok((public, private))
 }
+
+#[cfg(test)]
+mod tests {
+    use kat_provider::{DatabaseConfig, ProviderConfig, ProviderRequest};
+
+    use crate::names::Names;
+    use crate::provider::Shared;
+
+    fn shared(cidr: &str) -> Shared {
+        let mut config = ProviderConfig::default();
+        config.eks.vpc_cidr = cidr.into();
+        Shared::for_tests(
+            ProviderRequest {
+                env: "t".into(),
+                config,
+                state_dir: "/tmp".into(),
+                database: DatabaseConfig::default(),
+                registry: None,
+                tags: Default::default(),
+            },
+            Names::new("t"),
+        )
+    }
+
+    #[test]
+    fn subnets_are_carved_per_zone_and_tier() {
+        let zones = ["us-east-1a", "us-east-1b", "us-east-1c"].map(String::from);
+        let w = super::plan(&shared("10.42.0.0/16"), &zones).unwrap();
+        let got: Vec<(String, String)> =
+            w.iter().map(|w| (w.name.clone(), w.cidr.clone())).collect();
+        assert_eq!(got[0], ("kat-t-public-a".into(), "10.42.0.0/20".into()));
+        assert_eq!(got[1], ("kat-t-private-a".into(), "10.42.64.0/20".into()));
+        assert_eq!(got[4], ("kat-t-public-c".into(), "10.42.32.0/20".into()));
+        assert_eq!(got[5], ("kat-t-private-c".into(), "10.42.96.0/20".into()));
+        let small = super::plan(&shared("192.168.10.0/24"), &zones).unwrap();
+        assert_eq!(small[1].cidr, "192.168.10.64/28");
+    }
+
+    #[test]
+    fn a_bad_range_is_a_config_error_naming_the_key() {
+        let zones = ["a".to_string()];
+        for bad in ["10.0.0.0", "10.0.0.0/8", "10.0.0.0/28", "x/16"] {
+            let e = super::plan(&shared(bad), &zones).unwrap_err();
+            assert!(
+                matches!(e, kat_provider::ProviderError::Config { ref key, .. } if key == "provider.eks.vpc_cidr"),
+                "{bad}"
+            );
+        }
+    }
+}

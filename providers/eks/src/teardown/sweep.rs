@@ -86,6 +86,7 @@ pub async fn sweep(s: &Shared, _cx: &OpContext) -> Result<Vec<Leftover>, Provide
         r.nat_gateways()
             .iter()
             .filter(|n| n.state() != Some(&NatGatewayState::Deleted))
+            .filter(|n| crate::tags::has(n.tags(), ENV_TAG, env))
             .map(|v| {
                 left(
                     "nat-gateway",
