@@ -64,12 +64,13 @@ fn a_vpc_of_your_own_is_used_and_left_in_place() {
             .unwrap()
             .to_string();
     let mut ids = Vec::new();
-    for (cidr, az) in [
-        ("10.9.0.0/20", "us-east-1a"),
-        ("10.9.16.0/20", "us-east-1b"),
-        ("10.9.64.0/20", "us-east-1a"),
-        ("10.9.80.0/20", "us-east-1b"),
+    for (cidr, zone) in [
+        ("10.9.0.0/20", "a"),
+        ("10.9.16.0/20", "b"),
+        ("10.9.64.0/20", "a"),
+        ("10.9.80.0/20", "b"),
     ] {
+        let az = format!("{}{zone}", t.region);
         let s =
             t.rt.block_on(
                 ec2.create_subnet()

@@ -14,7 +14,22 @@ use kat_provider_eks::{Aws, EksProvider};
 
 use crate::common::Sandbox;
 
-pub const REGION: &str = "us-east-1";
+/// Each test environment in a region of its own: moto gives every cluster of a region the same
+/// OIDC issuer, so environments sharing one moto (`KAT_TEST_MOTO_URL`) and a region would share
+/// an OIDC provider, which real EKS never does.
+pub fn region_of(env: &str) -> &'static str {
+    match env {
+        "life" => "us-east-1",
+        "nostate" => "us-east-2",
+        "nocreds" => "us-west-1",
+        "crash" => "us-west-2",
+        "rds" => "eu-west-1",
+        "k8s" => "eu-west-2",
+        "triple" => "eu-central-1",
+        "byo" => "ap-southeast-1",
+        _ => "eu-north-1",
+    }
+}
 
 pub struct Moto {
     child: Option<Child>,
@@ -62,8 +77,9 @@ impl Drop for Moto {
 }
 
 pub fn config(env: &str, extra: &str) -> String {
+    let region = region_of(env);
     format!(
-        "environment: {env}\nprovider:\n  name: eks\n  region: {REGION}\n  eks:\n    access_entry: false\n    addons: []\n{extra}"
+        "environment: {env}\nprovider:\n  name: eks\n  region: {region}\n  eks:\n    access_entry: false\n    addons: []\n{extra}"
     )
 }
 
@@ -73,6 +89,7 @@ pub struct Eks {
     pub env: String,
     pub rt: tokio::runtime::Runtime,
     pub aws: Aws,
+    pub region: &'static str,
 }
 
 impl Eks {
@@ -80,14 +97,22 @@ impl Eks {
         let moto = Moto::start();
         let sb = Sandbox::new(&config(env, config_extra));
         let rt = tokio::runtime::Runtime::new().expect("runtime");
-        let aws = rt.block_on(Aws::with_endpoint(&moto.url, REGION));
-        Eks {
+        let region = region_of(env);
+        let aws = rt.block_on(Aws::with_endpoint(&moto.url, region));
+        let t = Eks {
             sb,
             moto,
             env: env.to_string(),
             rt,
             aws,
+            region,
+        };
+        if t.moto.child.is_none() {
+            // A shared moto may hold what an earlier, failed run left: `down` finds it by tags.
+            let (code, _, stderr, _) = t.run(&["down"]);
+            assert_eq!(code, 0, "clearing the shared moto: {stderr}");
         }
+        t
     }
 
     pub fn call_log(&self) -> std::path::PathBuf {
@@ -109,7 +134,7 @@ impl Eks {
         c.env("AWS_ENDPOINT_URL", &self.moto.url)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", REGION)
+            .env("AWS_REGION", self.region)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", self.sb.path().join("no-aws-config"))
             .env(
@@ -149,7 +174,9 @@ impl Eks {
             registry: None,
             tags: Default::default(),
         };
-        let aws = self.rt.block_on(Aws::with_endpoint(&self.moto.url, REGION));
+        let aws = self
+            .rt
+            .block_on(Aws::with_endpoint(&self.moto.url, self.region));
         EksProvider::with_aws(req, aws).expect("provider")
     }
 
