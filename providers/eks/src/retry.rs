@@ -49,10 +49,15 @@ where
             Ok(v) => return Ok(v),
             Err(e) if transient(&e) && n + 1 < ATTEMPTS => {
                 cx.step(format!("{what}: {e}; retrying"));
-                cx.sleep(backoff.interval(n, seed), what)
-                    .await
-                    .map_err(RetryError::Stopped)?;
-                n += 1;
+                match cx.sleep(backoff.interval(n, seed), what).await {
+                    Ok(()) => n += 1,
+                    Err(ProviderError::Interrupted) => {
+                        return Err(RetryError::Stopped(ProviderError::Interrupted))
+                    }
+                    // Past the stage deadline: report what kept failing, so a blocked delete
+                    // still names what blocks it.
+                    Err(_) => return Err(RetryError::Failed(e)),
+                }
             }
             Err(e) => return Err(RetryError::Failed(e)),
         }
@@ -78,5 +83,69 @@ impl From<RetryError> for ProviderError {
             RetryError::Failed(e) => e.into(),
             RetryError::Stopped(p) => p,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn err(code: &str) -> EksError {
+        EksError::Api {
+            operation: "DeleteSubnet".into(),
+            resource: "subnet/x".into(),
+            code: code.into(),
+            message: "m".into(),
+            retryable: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_persisting_dependency_violation_is_retried_then_reported() {
+        let cx = OpContext::detached("e", "network");
+        let calls = AtomicU32::new(0);
+        let r: Result<(), _> = retrying(&cx, "delete subnet/x", || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(err("DependencyViolation"))
+        })
+        .await;
+        assert!(r.unwrap_err().is_dependency());
+        assert_eq!(calls.load(Ordering::SeqCst), ATTEMPTS);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_ends_retries_with_the_refusal_not_a_bare_timeout() {
+        let mut cx = OpContext::detached("e", "network");
+        cx.deadline = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+        let r: Result<(), _> = retrying(&cx, "delete vpc/x", || async {
+            Err(err("DependencyViolation"))
+        })
+        .await;
+        assert!(r.unwrap_err().is_dependency());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_is_retried_and_other_errors_are_not() {
+        let cx = OpContext::detached("e", "network");
+        let calls = AtomicU32::new(0);
+        let r = retrying(&cx, "x", || async {
+            if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                Err(err("Throttling"))
+            } else {
+                Ok(7)
+            }
+        })
+        .await;
+        assert_eq!(r.unwrap(), 7);
+        let calls = AtomicU32::new(0);
+        let r: Result<(), _> = retrying(&cx, "x", || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(err("UnauthorizedOperation"))
+        })
+        .await;
+        assert!(matches!(r, Err(RetryError::Failed(_))));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }
