@@ -64,6 +64,12 @@ pub struct GlobalArgs {
     /// Only failures and the summary
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+    /// Use only the artifacts of `--bundle` (a workshop room without network)
+    #[arg(long, global = true, requires = "bundle", env = "KAT_OFFLINE")]
+    pub offline: bool,
+    /// Bundle directory written by `kat fetch`
+    #[arg(long, global = true, env = "KAT_BUNDLE", value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
     /// Do not ask for confirmation (`down` on a terminal asks)
     #[arg(long, short = 'y', global = true, env = "KAT_YES")]
     pub yes: bool,
@@ -93,6 +99,7 @@ impl GlobalArgs {
             region: self.region.clone(),
             context: self.context.clone(),
             state_dir: self.state_dir.clone(),
+            offline_bundle: self.offline.then(|| self.bundle.clone()).flatten(),
         }
     }
 }
@@ -121,6 +128,8 @@ pub enum Command {
     },
     /// The providers and whether this binary includes them
     Providers,
+    /// Download every addon artifact into a bundle for `up --offline --bundle DIR`
+    Fetch,
     /// Print the kubeconfig path of the environment (`export KUBECONFIG=$(kat kubeconfig)`)
     Kubeconfig,
     /// Print the JSON Schema of kat.yaml (for editors)

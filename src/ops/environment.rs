@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::KatError;
 use super::providers::create_provider;
 use super::settings::Settings;
+use crate::addons::{AddonSource, Fetcher, LockFile, ADDONS};
 use crate::engine::{digest, Engine, Reporter, StageGraph};
 use crate::stages::{build_graph, ClusterAccess, GraphInputs, SetSource};
 use crate::state::{EnvLock, Journal};
@@ -18,6 +19,7 @@ pub struct Environment {
     pub settings: Settings,
     pub provider: Arc<dyn Provider>,
     pub access: Arc<ClusterAccess>,
+    pub addons: Vec<Arc<AddonSource>>,
     pub engine: Engine,
     pub _lock: Option<EnvLock>,
 }
@@ -74,11 +76,13 @@ impl Environment {
             provider.clone(),
             provider.component(Role::Kubeconfig).is_some(),
         ));
+        let addons = addon_sources(&settings, provider.as_ref())?;
         let graph = build_graph(&GraphInputs {
             config: cfg,
             provider: provider.clone(),
             access: access.clone(),
             blueprint,
+            addons: addons.clone(),
         });
         graph
             .validate()
@@ -96,6 +100,7 @@ impl Environment {
             settings,
             provider,
             access,
+            addons,
             engine,
             _lock: lock,
         })
@@ -105,6 +110,36 @@ impl Environment {
     pub fn config_digest(&self) -> String {
         digest(&serde_json::to_value(&self.settings.config).expect("config serializes"))
     }
+}
+
+/// The enabled addons, in catalogue order, sharing one fetcher (one cache, one kat.lock).
+fn addon_sources(
+    settings: &Settings,
+    provider: &dyn Provider,
+) -> Result<Vec<Arc<AddonSource>>, KatError> {
+    let caps = provider.capabilities();
+    let fetcher = if caps.simulated {
+        None
+    } else {
+        let lock =
+            LockFile::load(&settings.lock_file).map_err(|e| KatError::Usage(e.to_string()))?;
+        Some(Arc::new(Fetcher::new(settings.fetch.clone(), lock)))
+    };
+    Ok(ADDONS
+        .iter()
+        .filter(|def| settings.config.addons.get(def.id).enabled)
+        .map(|def| {
+            let cfg = settings.config.addons.get(def.id).clone();
+            let work = settings.state_dir.join("addons");
+            Arc::new(AddonSource::new(
+                def,
+                cfg,
+                caps.clone(),
+                fetcher.clone(),
+                work,
+            ))
+        })
+        .collect())
 }
 
 fn tags(settings: &Settings) -> BTreeMap<String, String> {

@@ -50,6 +50,9 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
     let started = Instant::now();
     let preflight = OpContext::detached(&env.settings.env, "preflight");
     env.provider.preflight(&preflight).await?;
+    if dir == Direction::Up {
+        prepare_addons(env, &selected)?;
+    }
 
     let record_start = |s: &mut crate::state::StateFile| {
         s.provider = Some(env.settings.provider.to_string());
@@ -134,6 +137,20 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         leftovers,
     });
     Ok(exit)
+}
+
+/// Every selected addon's manifests are fetched, verified against kat.lock and overlaid before the
+/// first stage starts, so a bad source stops the run before anything is applied.
+fn prepare_addons(
+    env: &Environment,
+    selected: &std::collections::BTreeSet<String>,
+) -> Result<(), KatError> {
+    tokio::task::block_in_place(|| {
+        for source in env.addons.iter().filter(|s| selected.contains(s.def().id)) {
+            source.prepare()?;
+        }
+        Ok(())
+    })
 }
 
 fn ordered(env: &Environment, dir: Direction) -> Vec<String> {

@@ -15,6 +15,8 @@ pub struct Overrides {
     pub region: Option<String>,
     pub context: Option<String>,
     pub state_dir: Option<PathBuf>,
+    /// `--offline --bundle DIR`: addon artifacts come only from this bundle.
+    pub offline_bundle: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -25,6 +27,10 @@ pub struct Settings {
     pub provider: ProviderName,
     /// This environment's directory: `<state.dir>/<env>`.
     pub state_dir: PathBuf,
+    /// Where addon artifacts come from.
+    pub fetch: crate::addons::FetchMode,
+    /// `kat.lock`, next to kat.yaml.
+    pub lock_file: PathBuf,
 }
 
 pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
@@ -68,8 +74,22 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
         .state_dir
         .clone()
         .unwrap_or_else(|| config.state.dir.clone());
+    let fetch = match &o.offline_bundle {
+        Some(bundle) => crate::addons::FetchMode::Offline {
+            bundle: bundle.clone(),
+        },
+        None => crate::addons::FetchMode::Online { cache: cache_dir() },
+    };
+    let config_dir = source
+        .path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     Ok(Settings {
         state_dir: base.join(&env),
+        lock_file: config_dir.join("kat.lock"),
+        fetch,
         config,
         source,
         env,
@@ -120,4 +140,14 @@ fn validate(config: &KatConfig, source: &ConfigSource) -> Result<(), ConfigError
         ));
     }
     Ok(())
+}
+
+/// `KAT_CACHE_DIR`, else `$XDG_CACHE_HOME/kat`, else `~/.cache/kat`; artifacts under `artifacts/`.
+fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("KAT_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("kat")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kat")))
+        .unwrap_or_else(|| PathBuf::from(".kat/cache"));
+    base.join("artifacts")
 }

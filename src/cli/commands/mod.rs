@@ -20,6 +20,7 @@ pub async fn run(cli: Cli) -> Result<Exit, KatError> {
         Command::Status => status::run(g).await,
         Command::Init { force } => schema::init(g, *force),
         Command::Providers => providers::run(g),
+        Command::Fetch => status::fetch(g),
         Command::Kubeconfig => kubeconfig::run(g),
         Command::Schema => schema::run(),
         Command::Completions { shell } => schema::completions(*shell),
