@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use kat_provider::{ApiVersions, Capabilities, Manifest, ManifestSet, ProviderError};
+use kat_provider::{ApiVersions, Capabilities, Manifest, ManifestSet, OpContext, ProviderError};
 use serde_json::{json, Value};
 
 use super::catalog::AddonDef;
@@ -121,7 +121,11 @@ impl SetSource for AddonSource {
                 "url": self.config.url, "helm": self.config.helm })
     }
 
-    async fn build(&self, _api: &ApiVersions) -> Result<ManifestSet, ProviderError> {
+    async fn build(
+        &self,
+        _api: &ApiVersions,
+        _cx: &OpContext,
+    ) -> Result<ManifestSet, ProviderError> {
         let manifests = self
             .prepare()
             .map_err(|e| ProviderError::Other(e.to_string()))?

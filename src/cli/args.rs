@@ -70,6 +70,9 @@ pub struct GlobalArgs {
     /// Bundle directory written by `kat fetch`
     #[arg(long, global = true, env = "KAT_BUNDLE", value_name = "DIR")]
     pub bundle: Option<PathBuf>,
+    /// Take over fields that another field manager owns (server-side apply conflicts)
+    #[arg(long, global = true)]
+    pub force_conflicts: bool,
     /// Do not ask for confirmation (`down` on a terminal asks)
     #[arg(long, short = 'y', global = true, env = "KAT_YES")]
     pub yes: bool,
@@ -100,6 +103,7 @@ impl GlobalArgs {
             context: self.context.clone(),
             state_dir: self.state_dir.clone(),
             offline_bundle: self.offline.then(|| self.bundle.clone()).flatten(),
+            force_conflicts: self.force_conflicts,
         }
     }
 }

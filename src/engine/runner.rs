@@ -354,10 +354,18 @@ impl Engine {
         deadline: Option<Instant>,
         timeout: Option<Duration>,
     ) -> OpContext {
+        let previous = self
+            .journal
+            .snapshot()
+            .stages
+            .get(id)
+            .map(|r| r.outputs.clone())
+            .unwrap_or_default();
         OpContext {
             env: self.env.clone(),
             stage: id.to_string(),
             upstream,
+            previous: Arc::new(previous),
             cancel: self.cancel.clone(),
             deadline,
             timeout,

@@ -12,6 +12,7 @@ use super::providers::create_provider;
 use super::settings::Settings;
 use crate::addons::{AddonSource, Fetcher, LockFile, ADDONS};
 use crate::engine::{digest, Engine, Reporter, StageGraph};
+use crate::kube::ApplyOptions;
 use crate::stages::{build_graph, ClusterAccess, GraphInputs, SetSource};
 use crate::state::{EnvLock, Journal};
 
@@ -72,9 +73,14 @@ impl Environment {
             other => other.into(),
         })?;
         check_capabilities(&settings, provider.as_ref())?;
+        let apply_options = ApplyOptions {
+            force_conflicts: settings.force_conflicts,
+            ..Default::default()
+        };
         let access = Arc::new(ClusterAccess::new(
             provider.clone(),
             provider.component(Role::Kubeconfig).is_some(),
+            apply_options,
         ));
         let addons = addon_sources(&settings, provider.as_ref())?;
         let graph = build_graph(&GraphInputs {

@@ -17,6 +17,8 @@ pub struct Overrides {
     pub state_dir: Option<PathBuf>,
     /// `--offline --bundle DIR`: addon artifacts come only from this bundle.
     pub offline_bundle: Option<PathBuf>,
+    /// `--force-conflicts`: take over fields other field managers own.
+    pub force_conflicts: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +33,7 @@ pub struct Settings {
     pub fetch: crate::addons::FetchMode,
     /// `kat.lock`, next to kat.yaml.
     pub lock_file: PathBuf,
+    pub force_conflicts: bool,
 }
 
 pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
@@ -89,6 +92,7 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
     Ok(Settings {
         state_dir: base.join(&env),
         lock_file: config_dir.join("kat.lock"),
+        force_conflicts: o.force_conflicts,
         fetch,
         config,
         source,
