@@ -45,6 +45,12 @@ pub enum AddonError {
     HelmMissing { addon: String },
     #[error("addon `{addon}`: `helm template` failed: {message}")]
     Helm { addon: String, message: String },
+    #[error("addons.{addon}.settings.{key}: {message}")]
+    Setting {
+        addon: String,
+        key: String,
+        message: String,
+    },
     #[error("addon `{addon}` is not available on the {provider} provider: {why}")]
     Unsupported {
         addon: String,
@@ -65,6 +71,7 @@ impl AddonError {
                 | AddonError::OverlayUnmatched { .. }
                 | AddonError::HelmMissing { .. }
                 | AddonError::Unsupported { .. }
+                | AddonError::Setting { .. }
         )
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use super::catalog::AddonDef;
 use super::error::AddonError;
 use super::fetch::Fetcher;
+use super::issuer::{issuer_from, issuer_objects};
 use super::{helm, overlay};
 use crate::config::AddonConfig;
 use crate::stages::SetSource;
@@ -73,6 +74,10 @@ impl AddonSource {
             }
         };
         let mut objects = parse(self.def.id, &origin, &text)?;
+        if self.def.id == "cert-manager" {
+            // The issuer is part of the addon: blueprints ask for certificates from it.
+            objects.extend(issuer_objects(&issuer_from(&self.config.settings)?));
+        }
         overlay::apply_overlays(
             self.def.id,
             &mut objects,
