@@ -14,8 +14,9 @@ pub struct AddonDef {
     pub before_blueprint: bool,
     /// The version used when kat.yaml names none: the first of `versions`.
     pub versions: &'static [&'static str],
-    /// Release manifest URL; `{version}` and `{variant}` are filled in.
-    pub url: &'static str,
+    /// Release manifest URL; `{version}` and `{variant}` are filled in. `None`: kat renders the
+    /// manifest itself (upstream publishes none that can be applied as is).
+    pub url: Option<&'static str>,
 }
 
 pub const ADDONS: &[AddonDef] = &[
@@ -25,7 +26,7 @@ pub const ADDONS: &[AddonDef] = &[
         after: &[],
         before_blueprint: true,
         versions: &["1.12.1", "1.11.5"],
-        url: "https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v{version}/deploy/static/provider/{variant}/deploy.yaml",
+        url: Some("https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v{version}/deploy/static/provider/{variant}/deploy.yaml"),
     },
     AddonDef {
         id: "cert-manager",
@@ -33,7 +34,7 @@ pub const ADDONS: &[AddonDef] = &[
         after: &[],
         before_blueprint: true,
         versions: &["1.16.2", "1.15.4"],
-        url: "https://github.com/cert-manager/cert-manager/releases/download/v{version}/cert-manager.yaml",
+        url: Some("https://github.com/cert-manager/cert-manager/releases/download/v{version}/cert-manager.yaml"),
     },
     AddonDef {
         id: "metrics-server",
@@ -41,15 +42,16 @@ pub const ADDONS: &[AddonDef] = &[
         after: &[],
         before_blueprint: true,
         versions: &["0.7.2", "0.6.4"],
-        url: "https://github.com/kubernetes-sigs/metrics-server/releases/download/v{version}/components.yaml",
+        url: Some("https://github.com/kubernetes-sigs/metrics-server/releases/download/v{version}/components.yaml"),
     },
     AddonDef {
         id: "cluster-autoscaler",
         title: "cluster-autoscaler: grows and shrinks node groups",
         after: &["identity"],
         before_blueprint: false,
-        versions: &["1.31.1", "1.30.3", "1.29.5"],
-        url: "https://raw.githubusercontent.com/kubernetes/autoscaler/cluster-autoscaler-{version}/cluster-autoscaler/cloudprovider/aws/examples/cluster-autoscaler-autodiscover.yaml",
+        // Chosen by the cluster's minor version (see autoscaler.rs) unless set.
+        versions: &["1.33.0", "1.32.1", "1.31.1", "1.30.3", "1.29.5", "1.28.7"],
+        url: None,
     },
     AddonDef {
         id: "monitoring",
@@ -57,7 +59,7 @@ pub const ADDONS: &[AddonDef] = &[
         after: &["ingress-nginx"],
         before_blueprint: false,
         versions: &["0.14.0"],
-        url: "https://github.com/prometheus-operator/kube-prometheus/releases/download/v{version}/manifests.yaml",
+        url: None,
     },
     AddonDef {
         id: "dashboard",
@@ -65,7 +67,7 @@ pub const ADDONS: &[AddonDef] = &[
         after: &["ingress-nginx"],
         before_blueprint: false,
         versions: &["2.7.0"],
-        url: "https://raw.githubusercontent.com/kubernetes/dashboard/v{version}/aio/deploy/recommended.yaml",
+        url: Some("https://raw.githubusercontent.com/kubernetes/dashboard/v{version}/aio/deploy/recommended.yaml"),
     },
 ];
 
@@ -91,13 +93,9 @@ impl AddonDef {
         ADDONS.iter().find(|a| a.id == id)
     }
 
-    /// The artifact for `version` (or the pinned default) on this provider.
-    pub fn artifact(
-        &self,
-        version: Option<&str>,
-        caps: &Capabilities,
-    ) -> Result<Artifact, AddonError> {
-        let version = version
+    /// The version asked for, or the pinned default; an error names the known ones.
+    pub fn version<'a>(&'a self, asked: Option<&'a str>) -> Result<&'a str, AddonError> {
+        let version = asked
             .map(|v| v.trim_start_matches('v'))
             .unwrap_or(self.versions[0]);
         if !self.versions.contains(&version) {
@@ -107,13 +105,23 @@ impl AddonDef {
                 known: self.versions.join(", "),
             });
         }
-        Ok(Artifact {
+        Ok(version)
+    }
+
+    /// The artifact for `version` (or the pinned default) on this provider; `None` when kat renders
+    /// this addon itself.
+    pub fn artifact(
+        &self,
+        version: Option<&str>,
+        caps: &Capabilities,
+    ) -> Result<Option<Artifact>, AddonError> {
+        let version = self.version(version)?;
+        Ok(self.url.map(|url| Artifact {
             addon: self.id.into(),
-            url: self
-                .url
+            url: url
                 .replace("{version}", version)
                 .replace("{variant}", variant_for(caps)),
-        })
+        }))
     }
 }
 
@@ -137,7 +145,10 @@ mod tests {
     #[test]
     fn ingress_manifest_follows_the_provider_variant_and_pinned_version() {
         let def = AddonDef::get("ingress-nginx").unwrap();
-        let aws = def.artifact(None, &caps(LoadBalancerKind::AwsNlb)).unwrap();
+        let aws = def
+            .artifact(None, &caps(LoadBalancerKind::AwsNlb))
+            .unwrap()
+            .unwrap();
         assert!(
             aws.url
                 .contains("controller-v1.12.1/deploy/static/provider/aws/"),
@@ -146,6 +157,7 @@ mod tests {
         );
         let bare = def
             .artifact(Some("v1.11.5"), &caps(LoadBalancerKind::HostPorts))
+            .unwrap()
             .unwrap();
         assert!(bare
             .url

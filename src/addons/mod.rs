@@ -2,6 +2,7 @@
 //! a Helm chart), how they are pinned (`kat.lock`), cached and bundled for offline rooms, and the
 //! provider-specific overlays kat declares on top.
 
+mod autoscaler;
 mod catalog;
 mod error;
 mod fetch;
@@ -19,4 +20,4 @@ pub use images::images_of;
 pub use issuer::{issuer_from, issuer_objects, IssuerKind};
 pub use lock::LockFile;
 pub use overlay::{apply_overlays, overlays_for, Overlay};
-pub use source::AddonSource;
+pub use source::{AddonSource, AddonTarget};

@@ -6,10 +6,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use kat_provider::{ApiVersions, Capabilities, Manifest, ManifestSet, OpContext, ProviderError};
+use kat_provider::{
+    ApiVersions, AutoscalerKind, Capabilities, Manifest, ManifestSet, OpContext, ProviderError,
+};
 use serde_json::{json, Value};
 
-use super::catalog::AddonDef;
+use super::autoscaler;
+use super::catalog::{AddonDef, Artifact};
 use super::error::AddonError;
 use super::fetch::Fetcher;
 use super::issuer::{issuer_from, issuer_objects};
@@ -25,6 +28,17 @@ pub struct AddonSource {
     fetcher: Option<Arc<Fetcher>>,
     work: PathBuf,
     prepared: OnceLock<Vec<Manifest>>,
+    provider: String,
+    region: Option<String>,
+    kubernetes_version: Option<String>,
+}
+
+/// Where the addon runs, for the stages kat renders and for messages.
+#[derive(Debug, Clone, Default)]
+pub struct AddonTarget {
+    pub provider: String,
+    pub region: Option<String>,
+    pub kubernetes_version: Option<String>,
 }
 
 impl AddonSource {
@@ -34,6 +48,7 @@ impl AddonSource {
         caps: Capabilities,
         fetcher: Option<Arc<Fetcher>>,
         work: PathBuf,
+        target: AddonTarget,
     ) -> Self {
         AddonSource {
             def,
@@ -42,11 +57,95 @@ impl AddonSource {
             fetcher,
             work,
             prepared: OnceLock::new(),
+            provider: target.provider,
+            region: target.region,
+            kubernetes_version: target.kubernetes_version,
         }
     }
 
     pub fn def(&self) -> &'static AddonDef {
         self.def
+    }
+
+    /// The upstream file to fetch (the mirror URL when one is set); `None` for a Helm chart or an
+    /// addon kat renders itself.
+    pub fn artifact(&self) -> Result<Option<Artifact>, AddonError> {
+        if self.config.helm.is_some() {
+            return Ok(None);
+        }
+        let artifact = self
+            .def
+            .artifact(self.config.version.as_deref(), &self.caps)?;
+        Ok(match (&self.config.url, artifact) {
+            (Some(url), _) => Some(Artifact {
+                addon: self.def.id.into(),
+                url: url.clone(),
+            }),
+            (None, a) => a,
+        })
+    }
+
+    /// An addon kat renders: can this provider run it, and does kat have it yet.
+    fn check_rendered(&self) -> Result<(), AddonError> {
+        match self.def.id {
+            "cluster-autoscaler" if self.caps.autoscaler != AutoscalerKind::ClusterAutoscaler => {
+                Err(AddonError::Unsupported {
+                    addon: self.def.id.into(),
+                    provider: self.provider.clone(),
+                    why: match self.caps.autoscaler {
+                        AutoscalerKind::NodePoolBuiltin => "the node pool scales itself; set provider.nodes.min/max and disable this addon".into(),
+                        _ => "the cluster has a fixed set of nodes, so there is nothing to scale; disable this addon".into(),
+                    },
+                })
+            }
+            "cluster-autoscaler" => {
+                if let Some(v) = &self.config.version {
+                    self.def.version(Some(v))?;
+                } else if let Some(k) = &self.kubernetes_version {
+                    autoscaler::release_for(k)?;
+                }
+                Ok(())
+            }
+            other => Err(AddonError::Unsupported {
+                addon: other.into(),
+                provider: self.provider.clone(),
+                why: "kat's own manifests for it are not written yet; disable it or name a Helm chart (`helm:`)".into(),
+            }),
+        }
+    }
+
+    /// The objects kat renders for itself, from the outputs of earlier stages.
+    fn rendered(&self, cx: &OpContext) -> Result<Vec<Manifest>, AddonError> {
+        if self.fetcher.is_none() || self.def.url.is_some() || self.config.helm.is_some() {
+            return Ok(Vec::new());
+        }
+        let kubernetes = self
+            .kubernetes_version
+            .clone()
+            .or_else(|| cx.input::<String>("cluster", "version").ok())
+            .unwrap_or_else(|| "1.31".into());
+        let release = match &self.config.version {
+            Some(v) => self.def.version(Some(v))?.to_string(),
+            None => autoscaler::release_for(&kubernetes)?.to_string(),
+        };
+        let cluster = format!("kat-{}", cx.env);
+        let role = cx
+            .input::<String>("identity", "cluster_autoscaler_role_arn")
+            .ok();
+        let objects = autoscaler::render(&autoscaler::AutoscalerInputs {
+            cluster: &cluster,
+            region: self.region.as_deref().unwrap_or(""),
+            release: &release,
+            role_arn: role.as_deref(),
+        });
+        Ok(objects
+            .into_iter()
+            .enumerate()
+            .map(|(i, object)| Manifest {
+                source: format!("kat's cluster-autoscaler#{i}"),
+                object,
+            })
+            .collect())
     }
 
     /// Fetches, verifies, parses and overlays the manifests.
@@ -57,20 +156,19 @@ impl AddonSource {
         let Some(fetcher) = &self.fetcher else {
             return Ok(self.prepared.get_or_init(Vec::new));
         };
-        let (text, origin) = match (&self.config.helm, &self.config.url) {
+        let (text, origin) = match (&self.config.helm, self.artifact()?) {
             (Some(chart), _) => (
                 helm::render(self.def.id, chart, &self.work)?,
                 format!("helm chart {}", chart.chart),
             ),
-            (None, url) => {
-                let mut artifact = self
-                    .def
-                    .artifact(self.config.version.as_deref(), &self.caps)?;
-                if let Some(u) = url {
-                    artifact.url = u.clone();
-                }
+            (None, Some(artifact)) => {
                 let bytes = fetcher.get(&artifact)?;
                 (String::from_utf8_lossy(&bytes).into_owned(), artifact.url)
+            }
+            // Rendered at `build`, from what earlier stages made; checked here.
+            (None, None) => {
+                self.check_rendered()?;
+                return Ok(self.prepared.get_or_init(Vec::new));
             }
         };
         let mut objects = parse(self.def.id, &origin, &text)?;
@@ -129,12 +227,16 @@ impl SetSource for AddonSource {
     async fn build(
         &self,
         _api: &ApiVersions,
-        _cx: &OpContext,
+        cx: &OpContext,
     ) -> Result<ManifestSet, ProviderError> {
-        let manifests = self
+        let mut manifests = self
             .prepare()
             .map_err(|e| ProviderError::Other(e.to_string()))?
             .to_vec();
+        manifests.extend(
+            self.rendered(cx)
+                .map_err(|e| ProviderError::Other(e.to_string()))?,
+        );
         Ok(ManifestSet {
             name: self.def.id.to_string(),
             manifests,

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::KatError;
 use super::providers::create_provider;
 use super::settings::Settings;
-use crate::addons::{AddonSource, Fetcher, LockFile, ADDONS};
+use crate::addons::{AddonSource, AddonTarget, Fetcher, LockFile, ADDONS};
 use crate::engine::{digest, Engine, Reporter, StageGraph};
 use crate::kube::ApplyOptions;
 use crate::stages::{build_graph, ClusterAccess, GraphInputs, SetSource};
@@ -137,12 +137,18 @@ fn addon_sources(
         .map(|def| {
             let cfg = settings.config.addons.get(def.id).clone();
             let work = settings.state_dir.join("addons");
+            let target = AddonTarget {
+                provider: settings.provider.to_string(),
+                region: settings.config.provider.region.clone(),
+                kubernetes_version: settings.config.provider.kubernetes_version.clone(),
+            };
             Arc::new(AddonSource::new(
                 def,
                 cfg,
                 caps.clone(),
                 fetcher.clone(),
                 work,
+                target,
             ))
         })
         .collect())

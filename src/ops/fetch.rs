@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::environment::Environment;
 use super::error::{Exit, KatError};
-use crate::addons::{images_of, FetchMode, Fetcher, LockFile, ADDONS};
+use crate::addons::{images_of, FetchMode, Fetcher, LockFile};
 
 pub fn fetch_bundle(env: &Environment, bundle: &Path) -> Result<Exit, KatError> {
     let settings = &env.settings;
@@ -21,25 +21,14 @@ pub fn fetch_bundle(env: &Environment, bundle: &Path) -> Result<Exit, KatError> 
     };
     let lock = LockFile::load(&settings.lock_file)?;
     let fetcher = Fetcher::new(FetchMode::Online { cache }, lock);
-    let caps = env.provider.capabilities();
     let mut images = BTreeSet::new();
     let mut count = 0;
-    for def in ADDONS
-        .iter()
-        .filter(|d| settings.config.addons.get(d.id).enabled)
-    {
-        let cfg = settings.config.addons.get(def.id);
-        if cfg.helm.is_some() {
-            println!(
-                "{:<20} helm chart: rendered at `up` time, not bundled",
-                def.id
-            );
+    for source in &env.addons {
+        let id = source.def().id;
+        let Some(artifact) = source.artifact()? else {
+            println!("{id:<20} rendered at `up` time (helm chart or kat's own manifest): nothing to bundle");
             continue;
-        }
-        let mut artifact = def.artifact(cfg.version.as_deref(), &caps)?;
-        if let Some(url) = &cfg.url {
-            artifact.url = url.clone();
-        }
+        };
         let bytes = fetcher.get(&artifact)?;
         fetcher.store(&artifact, &bytes, bundle)?;
         let text = String::from_utf8_lossy(&bytes);
@@ -47,7 +36,7 @@ pub fn fetch_bundle(env: &Environment, bundle: &Path) -> Result<Exit, KatError> 
             .filter_map(|d| serde::Deserialize::deserialize(d).ok())
             .collect();
         images.extend(images_of(objects.iter()));
-        println!("{:<20} {}", def.id, artifact.url);
+        println!("{id:<20} {}", artifact.url);
         count += 1;
     }
     let list: String = images.iter().map(|i| format!("{i}\n")).collect();
