@@ -188,20 +188,6 @@ fn check_capabilities(settings: &Settings, provider: &dyn Provider) -> Result<()
             )
             .into());
     }
-    // The addon layer (pinned upstream manifests) is not built yet: only the simulated cluster can
-    // run addon stages. Refuse rather than report an addon as installed when it is not.
-    if settings.provider != kat_provider::ProviderName::Sim {
-        if let Some((name, _)) = cfg.addons.all().into_iter().find(|(_, a)| a.enabled) {
-            return Err(settings
-                .source
-                .error_at(
-                    &format!("addons.{name}.enabled"),
-                    format!("the `{name}` addon cannot be installed on a real cluster by this version of kat"),
-                )
-                .with_help("set `enabled: false`, or use --provider sim to rehearse the full graph")
-                .into());
-        }
-    }
     Ok(())
 }
 
