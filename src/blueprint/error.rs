@@ -22,7 +22,9 @@ pub enum BlueprintError {
         message: String,
     },
 
-    #[error("blueprint `{blueprint}`: unknown value `{key}`; the values it accepts are: {allowed}")]
+    #[error(
+        "blueprint `{blueprint}`: unknown value `{key}`; the values it accepts are: {allowed}"
+    )]
     UnknownValue {
         blueprint: String,
         key: String,
@@ -36,7 +38,9 @@ pub enum BlueprintError {
         description: String,
     },
 
-    #[error("blueprint `{blueprint}` does not support database mode `{mode}`; it supports: {supported}")]
+    #[error(
+        "blueprint `{blueprint}` does not support database mode `{mode}`; it supports: {supported}"
+    )]
     UnsupportedDatabase {
         blueprint: String,
         mode: String,
@@ -81,7 +85,13 @@ impl BlueprintError {
 
     /// Turns a minijinja error into one that names the template file and line.
     pub(crate) fn template(blueprint: &str, fallback_file: &str, err: &minijinja::Error) -> Self {
-        let file = err.name().unwrap_or(fallback_file).to_string();
+        let name = err.name().unwrap_or(fallback_file);
+        // Shared macros are named as imported; a blueprint's own templates by their path.
+        let file = if name.starts_with(super::source::LIB_PREFIX) {
+            name.to_string()
+        } else {
+            format!("templates/{name}")
+        };
         let line = err.line().map(|l| format!(":{l}")).unwrap_or_default();
         let message = match err.detail() {
             Some(detail) => format!("{} ({detail})", err.kind()),

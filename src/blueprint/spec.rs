@@ -109,7 +109,10 @@ impl BlueprintInfo {
     }
 
     pub fn namespace_of(&self, component: &ComponentInfo) -> String {
-        component.namespace.clone().unwrap_or_else(|| self.namespace.clone())
+        component
+            .namespace
+            .clone()
+            .unwrap_or_else(|| self.namespace.clone())
     }
 
     /// Every namespace the blueprint's workloads use, in first-seen order.
@@ -168,8 +171,14 @@ impl BlueprintInfo {
                     return Err(format!("database client `{client}` is not a component"));
                 }
             }
-            if let Some(bad) = db.modes.iter().find(|m| !["in-cluster", "rds"].contains(&m.as_str())) {
-                return Err(format!("database mode `{bad}` is not one of in-cluster, rds"));
+            if let Some(bad) = db
+                .modes
+                .iter()
+                .find(|m| !["in-cluster", "rds"].contains(&m.as_str()))
+            {
+                return Err(format!(
+                    "database mode `{bad}` is not one of in-cluster, rds"
+                ));
             }
         }
         Ok(())

@@ -3,8 +3,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::blueprint::{
-    load, parse_manifests, ApiVersions, ClusterContext, DatabaseContext, IngressContext, RenderContext,
-    RenderedFile,
+    load, parse_manifests, ApiVersions, ClusterContext, DatabaseContext, IngressContext,
+    RenderContext, RenderedFile,
 };
 use kat_provider::Manifest;
 
@@ -45,7 +45,10 @@ pub fn context(db_mode: &str, single_node: bool) -> RenderContext {
 }
 
 /// Renders a builtin with its required values filled in.
-pub fn render(blueprint: &str, cx: &RenderContext) -> Result<Vec<RenderedFile>, crate::blueprint::BlueprintError> {
+pub fn render(
+    blueprint: &str,
+    cx: &RenderContext,
+) -> Result<Vec<RenderedFile>, crate::blueprint::BlueprintError> {
     let mut cx = cx.clone();
     for (k, v) in required_values(blueprint) {
         cx.values.entry(k).or_insert(v);
@@ -71,3 +74,66 @@ pub fn named<'a>(objects: &'a [Manifest], kind_name: &str, name: &str) -> Option
         .into_iter()
         .find(|o| o["metadata"]["name"] == name)
 }
+
+/// Every (database mode, single_node) combination a builtin supports.
+pub fn variants(blueprint: &str) -> Vec<RenderContext> {
+    let bp = load(blueprint).unwrap_or_else(|e| panic!("{e}"));
+    let modes: Vec<String> = match &bp.info().database {
+        Some(db) => db.modes.clone(),
+        None => vec!["none".to_string()],
+    };
+    let mut out = Vec::new();
+    for mode in &modes {
+        for single in [false, true] {
+            out.push(context(mode, single));
+        }
+    }
+    out
+}
+
+/// Containers and init containers of a Deployment or StatefulSet.
+pub fn containers(workload: &Value) -> Vec<&Value> {
+    let spec = &workload["spec"]["template"]["spec"];
+    ["containers", "initContainers"]
+        .iter()
+        .filter_map(|k| spec[*k].as_array())
+        .flatten()
+        .collect()
+}
+
+pub fn workloads(objects: &[Manifest]) -> Vec<&Value> {
+    let mut all = kind(objects, "Deployment");
+    all.extend(kind(objects, "StatefulSet"));
+    all
+}
+
+/// `selector` (a label map) matches `labels`: every pair is present.
+pub fn matches(selector: &Value, labels: &Value) -> bool {
+    selector
+        .as_object()
+        .is_some_and(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+}
+
+pub fn pod_labels(workload: &Value) -> &Value {
+    &workload["spec"]["template"]["metadata"]["labels"]
+}
+
+pub fn namespace_of(object: &Value) -> &str {
+    object["metadata"]["namespace"].as_str().unwrap_or("")
+}
+
+/// NetworkPolicies in the workload's namespace whose podSelector selects it.
+pub fn policies_for<'a>(objects: &'a [Manifest], workload: &Value) -> Vec<&'a Value> {
+    kind(objects, "NetworkPolicy")
+        .into_iter()
+        .filter(|p| namespace_of(p) == namespace_of(workload))
+        .filter(|p| {
+            matches(
+                &p["spec"]["podSelector"]["matchLabels"],
+                pod_labels(workload),
+            )
+        })
+        .collect()
+}
+
+pub const BUILTINS: [&str; 5] = ["fastapi-react", "nanomon", "ratings", "todo", "voting-app"];
