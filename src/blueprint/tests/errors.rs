@@ -126,7 +126,7 @@ fn undefined_variable_names_template_file_and_line() {
         .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, BlueprintError::Template { .. }), "{msg}");
-    assert!(msg.contains("templates/broken.yaml:4"), "{msg}");
+    assert!(msg.contains("templates/broken.yaml:4:"), "{msg}");
     assert!(msg.contains("undefined"), "{msg}");
 }
 

@@ -118,6 +118,10 @@ fn fastapi_react_proxy_routes_root_and_api_behind_a_load_balancer() {
         "{conf}"
     );
     let backend = named(&objects, "Deployment", "backend").unwrap();
+    // The init container and the server share one env list through a YAML anchor.
+    let pod = &backend["spec"]["template"]["spec"];
+    assert_eq!(pod["containers"][0]["env"], pod["initContainers"][0]["env"]);
+    assert_eq!(pod["containers"][0]["env"][0]["name"], "POSTGRES_SERVER");
     assert!(
         backend["spec"]["template"]["spec"]["containers"][0]["image"]
             .as_str()

@@ -1,6 +1,7 @@
 //! Behaviour of the builtin blueprints and the renderer.
 
 mod database;
+mod embedded;
 mod errors;
 mod exposure;
 mod support;
