@@ -16,14 +16,14 @@ pub fn parse_manifests(files: &[RenderedFile]) -> Result<Vec<Manifest>, Blueprin
             let source_ref = format!("{}#{index}", file.path);
             let object = Value::deserialize(doc).map_err(|e| BlueprintError::Manifest {
                 source_ref: source_ref.clone(),
-                message: format!("not valid YAML: {e}"),
+                message: format!("not valid YAML: {e}; fix the template that produced it"),
             })?;
             if object.is_null() {
                 continue;
             }
-            check_object(&object).map_err(|message| BlueprintError::Manifest {
+            check_object(&object).map_err(|m| BlueprintError::Manifest {
                 source_ref: source_ref.clone(),
-                message,
+                message: format!("{m}; fix the template that produced it"),
             })?;
             out.push(Manifest {
                 source: source_ref,

@@ -81,6 +81,15 @@ impl Blueprint {
         self.info().database.is_some()
     }
 
+    /// The database modes `render` accepts: the blueprint's (`in-cluster`, `rds`), or `none` for
+    /// a blueprint without a database (which accepts any mode and ignores it).
+    pub fn database_modes(&self) -> Vec<String> {
+        match &self.info().database {
+            Some(db) => db.modes.clone(),
+            None => vec!["none".to_string()],
+        }
+    }
+
     /// Namespaces where, in `rds` mode, the database Secret must exist (its clients' namespaces).
     pub fn database_secret_namespaces(&self) -> Vec<String> {
         let info = self.info();

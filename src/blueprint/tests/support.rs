@@ -78,12 +78,8 @@ pub fn named<'a>(objects: &'a [Manifest], kind_name: &str, name: &str) -> Option
 /// Every (database mode, single_node) combination a builtin supports.
 pub fn variants(blueprint: &str) -> Vec<RenderContext> {
     let bp = load(blueprint).unwrap_or_else(|e| panic!("{e}"));
-    let modes: Vec<String> = match &bp.info().database {
-        Some(db) => db.modes.clone(),
-        None => vec!["none".to_string()],
-    };
     let mut out = Vec::new();
-    for mode in &modes {
+    for mode in &bp.database_modes() {
         for single in [false, true] {
             out.push(context(mode, single));
         }
