@@ -145,3 +145,24 @@ fn images_are_pinned_and_api_versions_exist_on_1_20() {
         }
     }
 }
+
+#[test]
+fn namespaces_are_created_before_anything_in_them() {
+    for bp in BUILTINS {
+        for cx in variants(bp) {
+            let mut created: Vec<String> = Vec::new();
+            for m in objects(bp, &cx) {
+                let ns = namespace_of(&m.object);
+                if m.object["kind"] == "Namespace" {
+                    created.push(m.object["metadata"]["name"].as_str().unwrap().to_string());
+                } else {
+                    assert!(
+                        created.iter().any(|c| c == ns),
+                        "{}: namespace `{ns}` not yet created",
+                        m.source
+                    );
+                }
+            }
+        }
+    }
+}
