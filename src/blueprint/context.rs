@@ -51,21 +51,5 @@ pub struct IngressContext {
     pub tls_issuer: Option<String>,
 }
 
-/// API versions chosen by discovery, for kinds whose version changed within the supported range.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApiVersions {
-    /// `autoscaling/v2` (1.23+) or `autoscaling/v2beta2`.
-    pub hpa: String,
-    /// `policy/v1` (1.21+) or `policy/v1beta1`.
-    pub pdb: String,
-}
-
-impl Default for ApiVersions {
-    /// The versions every supported cluster (1.20+) serves.
-    fn default() -> Self {
-        ApiVersions {
-            hpa: "autoscaling/v2beta2".to_string(),
-            pdb: "policy/v1beta1".to_string(),
-        }
-    }
-}
+/// API versions chosen by discovery; the default is what every supported cluster (1.20+) serves.
+pub use kat_provider::ApiVersions;

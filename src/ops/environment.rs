@@ -11,9 +11,10 @@ use super::error::KatError;
 use super::providers::create_provider;
 use super::settings::Settings;
 use crate::addons::{AddonSource, AddonTarget, Fetcher, LockFile, ADDONS};
+use crate::blueprint::Blueprint;
 use crate::engine::{digest, Engine, Reporter, StageGraph};
 use crate::kube::ApplyOptions;
-use crate::stages::{build_graph, ClusterAccess, GraphInputs, SetSource};
+use crate::stages::{build_graph, BlueprintSource, ClusterAccess, GraphInputs, SetSource};
 use crate::state::{EnvLock, Journal};
 
 pub struct Environment {
@@ -54,7 +55,7 @@ impl Environment {
             journal.remove_stale_temp_files();
         }
         let cfg = &settings.config;
-        let blueprint = blueprint_source(&settings)?;
+        let blueprint = load_blueprint(&settings)?;
         let request = ProviderRequest {
             env: settings.env.clone(),
             config: cfg.provider.clone(),
@@ -63,7 +64,7 @@ impl Environment {
             registry: cfg
                 .registry
                 .enabled
-                .then(|| registry_repositories(&settings)),
+                .then(|| registry_repositories(blueprint.as_ref())),
             tags: tags(&settings),
         };
         let provider = create_provider(settings.provider, request).map_err(|e| match e {
@@ -73,6 +74,7 @@ impl Environment {
             other => other.into(),
         })?;
         check_capabilities(&settings, provider.as_ref())?;
+        let blueprint = blueprint_source(&settings, blueprint, provider.as_ref())?;
         let apply_options = ApplyOptions {
             force_conflicts: settings.force_conflicts,
             ..Default::default()
@@ -162,14 +164,54 @@ fn tags(settings: &Settings) -> BTreeMap<String, String> {
 }
 
 /// One registry repository per image the blueprint builds or mirrors.
-fn registry_repositories(settings: &Settings) -> Vec<String> {
-    let _ = settings;
-    Vec::new()
+fn registry_repositories(blueprint: Option<&Blueprint>) -> Vec<String> {
+    blueprint
+        .map(|b| {
+            b.image_specs()
+                .iter()
+                .filter(|(_, i)| i.build.is_some())
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-fn blueprint_source(settings: &Settings) -> Result<Option<Arc<dyn SetSource>>, KatError> {
-    let _ = settings;
-    Ok(None)
+/// The configured blueprint, loaded and checked against the database mode.
+fn load_blueprint(settings: &Settings) -> Result<Option<Blueprint>, KatError> {
+    let Some(cfg) = &settings.config.blueprint else {
+        return Ok(None);
+    };
+    let blueprint =
+        crate::blueprint::load(&cfg.name).map_err(|e| KatError::Usage(e.to_string()))?;
+    let mode = crate::stages::database_mode(settings);
+    let modes = blueprint.database_modes();
+    if blueprint.needs_database() && !modes.contains(&mode) {
+        return Err(settings
+            .source
+            .error_at(
+                "database.mode",
+                format!("blueprint `{}` cannot use database mode `{mode}`", cfg.name),
+            )
+            .with_help(format!("it supports: {}", modes.join(", ")))
+            .into());
+    }
+    Ok(Some(blueprint))
+}
+
+fn blueprint_source(
+    settings: &Settings,
+    blueprint: Option<Blueprint>,
+    provider: &dyn Provider,
+) -> Result<Option<Arc<dyn SetSource>>, KatError> {
+    let Some(blueprint) = blueprint else {
+        return Ok(None);
+    };
+    let source = BlueprintSource::new(settings, blueprint, provider.capabilities().single_node)
+        .map_err(|e| KatError::Usage(e.to_string()))?;
+    source
+        .check(&settings.env)
+        .map_err(|e| KatError::Usage(e.to_string()))?;
+    Ok(Some(Arc::new(source)))
 }
 
 /// Refuse, before anything is touched, what the chosen provider cannot do.

@@ -17,4 +17,4 @@ pub use plan::{plan, PlanArgs};
 pub use providers::{built_in, create_provider, list_providers};
 pub use run::{down, up, RunArgs};
 pub use settings::{resolve, Overrides, Settings};
-pub use status::{kubeconfig_path, status};
+pub use status::{kubeconfig_path, render_blueprint, status};

@@ -19,6 +19,8 @@ pub struct Overrides {
     pub offline_bundle: Option<PathBuf>,
     /// `--force-conflicts`: take over fields other field managers own.
     pub force_conflicts: bool,
+    /// `--set key=value`: blueprint values over kat.yaml's.
+    pub values: Vec<(String, serde_json::Value)>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +72,17 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
                     values: Default::default(),
                 })
             }
+        }
+    }
+    if !o.values.is_empty() {
+        let bp = config.blueprint.as_mut().ok_or_else(|| {
+            ConfigError::setting(
+                "--set",
+                "sets a blueprint value, but no blueprint is chosen; add --blueprint NAME",
+            )
+        })?;
+        for (k, v) in &o.values {
+            bp.values.insert(k.clone(), v.clone());
         }
     }
     validate(&config, &source)?;

@@ -3,6 +3,7 @@
 //! so every provider fits the same graph.
 
 mod access;
+mod blueprint;
 mod workload;
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use kat_provider::{Provider, Role};
 
 pub use access::ClusterAccess;
+pub use blueprint::{database_mode, BlueprintSource, DATABASE_SECRET};
 pub use workload::{SetSource, WorkloadStage};
 
 use crate::addons::AddonSource;

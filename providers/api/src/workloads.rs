@@ -58,11 +58,12 @@ pub struct ApiVersions {
     pub pdb: String,
 }
 
+/// What every supported cluster (Kubernetes 1.20 and later) serves.
 impl Default for ApiVersions {
     fn default() -> Self {
         ApiVersions {
-            hpa: "autoscaling/v2".into(),
-            pdb: "policy/v1".into(),
+            hpa: "autoscaling/v2beta2".into(),
+            pdb: "policy/v1beta1".into(),
         }
     }
 }
