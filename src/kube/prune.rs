@@ -7,6 +7,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::Client;
 
+use super::apply::FIELD_MANAGER;
 use super::discovery::{DiscoveryCache, Resolved};
 use super::error::{status_code, KubeError};
 use super::inventory::ObjectRef;
@@ -18,8 +19,10 @@ pub struct Found {
     pub resolved: Resolved,
 }
 
-/// Every object matching `selector`, once each. Objects a controller owns are left out: they go
-/// with their owner (and a Deployment's pods carry its template's labels, not ours).
+/// Every object matching `selector` that kat applied, once each. Labels alone are not proof:
+/// controllers copy them (the endpoints controller gives a Service's labels to its Endpoints), so
+/// an object counts only when field manager `kat` applied it. Objects a controller owns go with
+/// their owner and are left out too.
 pub async fn find_labelled(
     client: &Client,
     discovery: &DiscoveryCache,
@@ -64,6 +67,14 @@ async fn list_kind(
     Ok(list
         .items
         .into_iter()
+        .filter(|o| {
+            o.metadata.managed_fields.as_ref().is_some_and(|fields| {
+                fields.iter().any(|f| {
+                    f.manager.as_deref() == Some(FIELD_MANAGER)
+                        && f.operation.as_deref() == Some("Apply")
+                })
+            })
+        })
         .filter(|o| {
             !o.metadata
                 .owner_references
