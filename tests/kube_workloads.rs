@@ -220,6 +220,7 @@ async fn conflict_names_field_and_manager_and_force_takes_over() {
         .await
         .unwrap_err();
     let msg = err.to_string();
+    eprintln!("{msg}");
     assert!(matches!(err, ProviderError::Api { .. }), "{err:?}");
     assert!(
         msg.contains(".data.owner") && msg.contains("other-tool"),
@@ -264,6 +265,7 @@ async fn image_pull_error_times_out_naming_backoff_and_image() {
         .await
         .unwrap_err();
     let msg = err.to_string();
+    eprintln!("{msg}");
     assert!(matches!(err, ProviderError::Timeout { .. }), "{err:?}");
     assert!(
         msg.contains("ImagePullBackOff") && msg.contains(image),
@@ -317,6 +319,7 @@ async fn unknown_kind_names_its_source() {
         .await
         .unwrap_err();
     let msg = err.to_string();
+    eprintln!("{msg}");
     assert!(err.is_usage(), "{err:?}");
     assert!(
         msg.contains("odd.yaml#1") && msg.contains("Frobnicator"),
