@@ -104,7 +104,7 @@ impl KubeWorkloads {
         let mut live: Vec<(Prepared, Value)> = Vec::new();
         for (phase, mut batch) in phases {
             if phase == Phase::AfterWebhooks {
-                self.wait_webhooks(&hooks, cx).await?;
+                self.wait_webhooks(&hooks, &live, cx).await?;
             }
             for p in batch.iter_mut().filter(|p| p.resolved.is_none()) {
                 p.resolved = Some(
@@ -268,7 +268,12 @@ impl KubeWorkloads {
 
     /// Waits until each webhook's Service has a ready endpoint, so objects it intercepts are not
     /// refused (or let through unchecked) while its backend starts.
-    async fn wait_webhooks(&self, hooks: &[Webhook], cx: &OpContext) -> Result<(), KubeError> {
+    async fn wait_webhooks(
+        &self,
+        hooks: &[Webhook],
+        live: &[(Prepared, Value)],
+        cx: &OpContext,
+    ) -> Result<(), KubeError> {
         let Some(endpoints) = self.discovery.resolve("v1", "Endpoints").await else {
             return Ok(());
         };
@@ -280,14 +285,33 @@ impl KubeWorkloads {
                 name: h.service_name.clone(),
             };
             let what = format!(
-                "webhook Service {}/{} (called by {}) to have a ready endpoint; check its pods",
+                "webhook Service {}/{} (called by {}) to have a ready endpoint",
                 h.service_namespace, h.service_name, h.config
             );
             cx.step(format!("waiting for {what}"));
             let ready = wait::watch_until(&self.client, &endpoints, &r, |o| {
                 o.filter(|o| wait::endpoints_ready(o)).map(|_| ())
             });
-            guard(cx, &what, ready).await?;
+            match guard(cx, &what, ready).await {
+                Ok(()) => {}
+                Err(KubeError::NotReady { report, after }) => {
+                    // The backend is most likely a workload of the set in the Service's namespace.
+                    let mut parts = vec![report];
+                    for (p, _) in live.iter().filter(|(p, v)| {
+                        p.r.namespace.as_deref() == Some(h.service_namespace.as_str())
+                            && waits_for(&p.r, v)
+                    }) {
+                        if let Some(resolved) = &p.resolved {
+                            parts.push(explain(&self.client, resolved, &p.r).await);
+                        }
+                    }
+                    return Err(KubeError::NotReady {
+                        report: parts.join(" | "),
+                        after,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
