@@ -1,6 +1,7 @@
 //! Turning a manifest into a request: validate, label, default the namespace, resolve its kind, and
 //! server-side apply it as field manager `kat`, telling created, updated and unchanged apart.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kat_provider::{ChangeAction, Manifest};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::Client;
@@ -179,8 +180,41 @@ fn map_apply_error(p: &Prepared, op: &str, e: kube::Error) -> KubeError {
     }
 }
 
-/// Server-side applies one object. What changed is read from the resourceVersion: the API server
-/// does not write (nor bump it) when an apply changes nothing.
+/// What tells whether an apply by kat wrote: kat's own managedFields entry (its time moves
+/// when kat's apply changed the object) and the generation. The resourceVersion alone is not
+/// enough: a controller may write between our read and our apply (the token controller adds a
+/// ServiceAccount's secret), which is not a change kat made.
+#[derive(Debug, PartialEq)]
+struct WriteMark {
+    resource_version: Option<String>,
+    generation: Option<i64>,
+    kat_entry: Option<(Option<String>, Option<String>)>,
+}
+
+fn write_mark(meta: &ObjectMeta) -> WriteMark {
+    let kat_entry = meta.managed_fields.as_ref().and_then(|fields| {
+        fields
+            .iter()
+            .find(|f| {
+                f.manager.as_deref() == Some(FIELD_MANAGER)
+                    && f.operation.as_deref() == Some("Apply")
+            })
+            .map(|f| {
+                (
+                    f.time.as_ref().map(|t| t.0.to_string()),
+                    f.fields_v1.as_ref().map(|v| v.0.to_string()),
+                )
+            })
+    });
+    WriteMark {
+        resource_version: meta.resource_version.clone(),
+        generation: meta.generation,
+        kat_entry,
+    }
+}
+
+/// Server-side applies one object and tells created, updated and unchanged apart (the API server
+/// does not write when an apply changes nothing).
 pub async fn apply_one(client: &Client, p: &Prepared, force: bool) -> Result<Outcome, KubeError> {
     let resolved = p
         .resolved
@@ -191,14 +225,16 @@ pub async fn apply_one(client: &Client, p: &Prepared, force: bool) -> Result<Out
         .get_metadata_opt(&p.r.name)
         .await
         .map_err(|e| KubeError::api("get", &p.r, Some(&p.source), e))?
-        .and_then(|m| m.metadata.resource_version);
+        .map(|m| write_mark(&m.metadata));
     let after = api
         .patch(&p.r.name, &patch_params(force), &Patch::Apply(&p.object))
         .await
         .map_err(|e| map_apply_error(p, "server-side apply", e))?;
+    let after_mark = write_mark(&after.metadata);
     let change = match before {
         None => Some(ChangeAction::Create),
-        Some(rv) if after.metadata.resource_version.as_deref() != Some(rv.as_str()) => {
+        Some(b) if b.resource_version == after_mark.resource_version => None,
+        Some(b) if b.kat_entry != after_mark.kat_entry || b.generation != after_mark.generation => {
             Some(ChangeAction::Update)
         }
         Some(_) => None,
