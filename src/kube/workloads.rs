@@ -146,9 +146,15 @@ impl KubeWorkloads {
             }
         }
 
-        let ready = self.wait_ready_all(&live, cx).await?;
-        let mut outputs = Outputs::new();
         let inventory: Vec<ObjectRef> = live.iter().map(|(p, _)| p.r.clone()).collect();
+        // Finding what to prune takes a list per kind; it runs while the workloads roll out so
+        // it adds nothing once they are ready. Deleting waits until they are.
+        let (ready, strays) = futures::join!(
+            self.wait_ready_all(&live, cx),
+            self.strays(&set.name, &inventory)
+        );
+        let (ready, strays) = (ready?, strays?);
+        let mut outputs = Outputs::new();
         for (p, state) in live.iter().map(|(p, v)| (p, ready.get(&p.r).unwrap_or(v))) {
             let addrs = lb_addresses(state);
             if p.r.kind == "Service" && !addrs.is_empty() {
@@ -164,7 +170,13 @@ impl KubeWorkloads {
         }
         outputs.set("inventory", &inventory);
 
-        changes.extend(self.prune(set, &inventory, cx).await?);
+        if !strays.is_empty() {
+            cx.step(format!(
+                "pruning {} objects no longer in the set",
+                strays.len()
+            ));
+            changes.extend(delete_all(&self.client, strays, cx, self.opts.concurrency).await?);
+        }
         changes.sort_by(|a, b| a.resource.cmp(&b.resource));
         Ok(Applied { changes, outputs })
     }
@@ -183,23 +195,6 @@ impl KubeWorkloads {
             .into_iter()
             .filter(|f| !keep.contains(&identity(&f.r)))
             .collect())
-    }
-
-    async fn prune(
-        &self,
-        set: &ManifestSet,
-        keep: &[ObjectRef],
-        cx: &OpContext,
-    ) -> Result<Vec<Change>, KubeError> {
-        let strays = self.strays(&set.name, keep).await?;
-        if strays.is_empty() {
-            return Ok(Vec::new());
-        }
-        cx.step(format!(
-            "pruning {} objects no longer in the set",
-            strays.len()
-        ));
-        delete_all(&self.client, strays, cx, self.opts.concurrency).await
     }
 
     /// Waits until every object that has a notion of ready is; returns their ready states. On
