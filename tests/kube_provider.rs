@@ -91,3 +91,28 @@ async fn unknown_context_and_missing_file_name_what_was_tried() {
     assert!(matches!(err, ProviderError::Credentials { .. }), "{err:?}");
     assert!(msg.contains("/nonexistent/kat/kubeconfig"), "{msg}");
 }
+
+/// With no path configured, KUBECONFIG is read like kubectl reads it: a list, of which the file
+/// that has the context is used. The only test here that touches KUBECONFIG.
+#[tokio::test]
+async fn kubeconfig_env_list_is_searched_when_no_path_is_configured() {
+    let real = kubeconfig();
+    let list =
+        std::env::join_paths([PathBuf::from("/nonexistent/kat/first"), real.clone()]).unwrap();
+    std::env::set_var("KUBECONFIG", &list);
+    let config = ProviderConfig::default();
+    let p = KubeconfigProvider::new(ProviderRequest {
+        env: "kcfg".into(),
+        config,
+        state_dir: std::env::temp_dir(),
+        database: DatabaseMode::None,
+        registry: None,
+        tags: Default::default(),
+    })
+    .unwrap();
+    assert_eq!(p.target().path().unwrap(), real);
+    let wl = kat::kube::KubeWorkloads::connect(None, None, "kcfg", Default::default())
+        .await
+        .expect("connect through KUBECONFIG");
+    assert!(wl.server().starts_with("https://127.0.0.1:"));
+}

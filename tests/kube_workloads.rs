@@ -136,6 +136,82 @@ async fn apply_is_ready_idempotent_pruned_and_destroyed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statefulset_job_and_volume_claim_are_waited_for_and_removed() {
+    let env = unique("state");
+    let wl = connect(&env).await;
+    let yaml = format!(
+        r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: {env}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  namespace: {env}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 1Gi
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  namespace: {env}
+spec:
+  serviceName: db
+  replicas: 2
+  selector:
+    matchLabels: {{app: db}}
+  template:
+    metadata:
+      labels: {{app: db}}
+    spec:
+      containers:
+      - name: db
+        image: postgres:16
+---
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  namespace: {env}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: migrate
+        image: example/migrate:1
+"#
+    );
+    let s = set("state", "state.yaml", &yaml);
+    let c = cx(&env, "state", MINUTE);
+    let applied = wl.apply(&s, &c).await.expect("apply");
+    assert_eq!(applied.changes.len(), 4, "{:?}", applied.changes);
+    let sts = kube_api(&wl, "apps/v1", "StatefulSet", "statefulsets", &env)
+        .get("db")
+        .await
+        .unwrap();
+    assert_eq!(sts.data["status"]["readyReplicas"], 2);
+    let job = kube_api(&wl, "batch/v1", "Job", "jobs", &env)
+        .get("migrate")
+        .await
+        .unwrap();
+    assert_eq!(job.data["status"]["succeeded"], 1);
+
+    let gone = wl
+        .destroy("state", &c, &applied.outputs)
+        .await
+        .expect("destroy");
+    assert_eq!(gone.changes.len(), 4, "{:?}", gone.changes);
+    assert!(wl.leftovers(&c).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crd_and_its_resource_in_one_set_and_destroy_by_labels() {
     let env = unique("crd");
     let group = format!("{env}.kat.test");

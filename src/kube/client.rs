@@ -104,16 +104,46 @@ impl KubeWorkloads {
     }
 }
 
+/// The explicit file, else kubectl's rules: the `KUBECONFIG` list merged (first value wins, files
+/// that do not exist skipped, as kubectl skips them), else `~/.kube/config`.
 fn read_kubeconfig(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
 ) -> Result<Kubeconfig, KubeError> {
-    let path: Option<PathBuf> = kubeconfig.map(Path::to_path_buf);
-    match kubeconfig {
-        Some(p) => Kubeconfig::read_from(p),
-        None => Kubeconfig::read(),
+    if let Some(p) = kubeconfig {
+        let path = Some(p.to_path_buf());
+        return Kubeconfig::read_from(p).map_err(|e| KubeError::kubeconfig(&path, context, e));
     }
-    .map_err(|e| KubeError::kubeconfig(&path, context, e))
+    let listed: Vec<PathBuf> = std::env::var_os("KUBECONFIG")
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if listed.is_empty() {
+        return Kubeconfig::read().map_err(|e| KubeError::kubeconfig(&None, context, e));
+    }
+    let existing: Vec<&PathBuf> = listed.iter().filter(|p| p.exists()).collect();
+    let described = Some(PathBuf::from(format!(
+        "KUBECONFIG={}",
+        std::env::join_paths(&listed)
+            .map(|j| j.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    )));
+    if existing.is_empty() {
+        return Err(KubeError::kubeconfig(
+            &described,
+            context,
+            "none of its files exists",
+        ));
+    }
+    existing
+        .into_iter()
+        .try_fold(Kubeconfig::default(), |merged, p| {
+            Kubeconfig::read_from(p).and_then(|c| merged.merge(c))
+        })
+        .map_err(|e| KubeError::kubeconfig(&described, context, e))
 }
 
 /// A client for the context, and the server URL it talks to (for messages and outputs).

@@ -50,16 +50,27 @@ async fn delete_one(
         .map_err(|_| KubeError::Interrupted)?;
     let api = api_for(client, &f.resolved, f.r.namespace.as_deref());
     let pending = match api.delete(&f.r.name, &DeleteParams::background()).await {
-        Ok(Either::Left(obj)) => obj.metadata.uid,
+        Ok(Either::Left(obj)) => obj
+            .metadata
+            .uid
+            .map(|uid| (uid, obj.metadata.finalizers.unwrap_or_default())),
         Ok(Either::Right(_)) => None,
         Err(e) if is_not_found(&e) => return Ok(None),
         Err(e) => return Err(KubeError::api("delete", &f.r, None, e)),
     };
     // Still there with finalizers: wait where something outside the API server must finish (a
     // load balancer, a disk, a namespace's contents).
-    if let Some(uid) = pending {
+    if let Some((uid, finalizers)) = pending {
         if holds_cloud_resource(&f.r, None) || is_namespace(&f.r) {
-            let what = format!("{} to be deleted", f.r);
+            let what = if finalizers.is_empty() {
+                format!("{} to be deleted", f.r)
+            } else {
+                format!(
+                    "{} to be deleted; it had finalizers {} that its controllers must clear",
+                    f.r,
+                    finalizers.join(", ")
+                )
+            };
             guard(cx, &what, wait_gone(client, &f.resolved, &f.r, &uid)).await?;
         }
     }
