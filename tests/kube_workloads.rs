@@ -358,7 +358,7 @@ async fn load_balancer_address_is_in_outputs() {
     let env = unique("lb");
     let wl = connect(&env).await;
     let yaml = format!(
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {env}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: front\n  namespace: {env}\nspec:\n  type: LoadBalancer\n  selector: {{app: front}}\n  ports:\n  - port: 443\n    protocol: TCP\n"
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {env}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: front\n  namespace: {env}\nspec:\n  type: LoadBalancer\n  selector: {{app: front}}\n  ports:\n  - port: 443\n"
     );
     let c = cx(&env, "lb", MINUTE);
     let applied = wl

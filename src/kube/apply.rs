@@ -125,6 +125,9 @@ pub async fn prepare(
             }
             None
         };
+        if api_version == "v1" && kind == "Service" {
+            default_service_protocols(&mut object);
+        }
         labels::stamp(&mut object, env, stage);
         out.push(Prepared {
             source: m.source.clone(),
@@ -139,6 +142,23 @@ pub async fn prepare(
         });
     }
     Ok(out)
+}
+
+/// Writes the default `protocol: TCP` into Service ports that leave it out. Server-side apply
+/// before Kubernetes 1.21 rejects such ports (protocol is part of the list's key and was not
+/// defaulted in time, structured-merge-diff issue 183); the value is the API's own default, so
+/// this changes nothing on newer servers.
+fn default_service_protocols(service: &mut Value) {
+    let Some(ports) = service
+        .pointer_mut("/spec/ports")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+        port.entry("protocol")
+            .or_insert_with(|| Value::String("TCP".into()));
+    }
 }
 
 pub fn api_for(
@@ -284,4 +304,27 @@ fn comparable(mut o: Value) -> Value {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn service_ports_get_the_default_protocol() {
+        let mut svc = json!({"spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]}});
+        default_service_protocols(&mut svc);
+        assert_eq!(svc["spec"]["ports"][0]["protocol"], "TCP");
+        assert_eq!(svc["spec"]["ports"][1]["protocol"], "UDP");
+    }
+
+    #[test]
+    fn dry_run_comparison_ignores_write_bookkeeping() {
+        let a = json!({"metadata": {"name": "x", "resourceVersion": "1", "managedFields": []}, "data": {"k": "v"}});
+        let b = json!({"metadata": {"name": "x", "resourceVersion": "2"}, "data": {"k": "v"}});
+        assert_eq!(comparable(a.clone()), comparable(b));
+        let c = json!({"metadata": {"name": "x"}, "data": {"k": "w"}});
+        assert_ne!(comparable(a), comparable(c));
+    }
 }

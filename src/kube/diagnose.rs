@@ -198,4 +198,17 @@ mod tests {
             "status": "False", "reason": "Unschedulable", "message": "0/3 nodes are available"}]}});
         assert!(pod_problem(&pod).contains("Unschedulable: 0/3 nodes are available"));
     }
+
+    #[test]
+    fn names_crash_loop_with_last_exit() {
+        let pod = json!({"status": {"phase": "Running", "containerStatuses": [{"name": "app",
+            "image": "example/crash-loop:2", "restartCount": 4,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"reason": "Error", "exitCode": 1}}}]}});
+        let p = pod_problem(&pod);
+        assert!(
+            p.contains("CrashLoopBackOff after 4 restarts; last exit: Error (code 1)"),
+            "{p}"
+        );
+    }
 }

@@ -297,4 +297,18 @@ mod tests {
         assert_eq!(readiness(&s, &lb), Readiness::Ready);
         assert_eq!(lb_addresses(&lb), vec!["a.b.lb.local"]);
     }
+
+    #[test]
+    fn certificate_and_crd_conditions() {
+        let cert = r("cert-manager.io/v1", "Certificate");
+        let pending = json!({"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "Issuing"}]}});
+        assert_eq!(
+            readiness(&cert, &pending),
+            Readiness::Waiting("not Ready: Issuing".into())
+        );
+        let ready = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        assert_eq!(readiness(&cert, &ready), Readiness::Ready);
+        let crd = r("apiextensions.k8s.io/v1", "CustomResourceDefinition");
+        assert!(matches!(readiness(&crd, &json!({})), Readiness::Waiting(_)));
+    }
 }
