@@ -335,6 +335,10 @@ async fn image_pull_error_times_out_naming_backoff_and_image() {
     let yaml = format!(
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {env}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: broken\n  namespace: {env}\nspec:\n  selector:\n    matchLabels: {{app: broken}}\n  template:\n    metadata:\n      labels: {{app: broken}}\n    spec:\n      containers:\n      - name: app\n        image: {image}\n"
     );
+    // A second workload that crashes: both are explained in the one timeout.
+    let yaml = format!(
+        "{yaml}---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: crashy\n  namespace: {env}\nspec:\n  selector:\n    matchLabels: {{app: crashy}}\n  template:\n    metadata:\n      labels: {{app: crashy}}\n    spec:\n      containers:\n      - name: app\n        image: example/crash-loop:1\n"
+    );
     let c = cx(&env, "bad", Duration::from_secs(8));
     let err = wl
         .apply(&set("bad", "bad.yaml", &yaml), &c)
@@ -348,6 +352,10 @@ async fn image_pull_error_times_out_naming_backoff_and_image() {
         "{msg}"
     );
     assert!(msg.contains(&format!("Deployment/{env}/broken")), "{msg}");
+    assert!(
+        msg.contains(&format!("Deployment/{env}/crashy")) && msg.contains("CrashLoopBackOff"),
+        "{msg}"
+    );
     wl.destroy("bad", &cx(&env, "bad", MINUTE), &Outputs::new())
         .await
         .unwrap();
