@@ -335,9 +335,10 @@ async fn image_pull_error_times_out_naming_backoff_and_image() {
     let yaml = format!(
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {env}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: broken\n  namespace: {env}\nspec:\n  selector:\n    matchLabels: {{app: broken}}\n  template:\n    metadata:\n      labels: {{app: broken}}\n    spec:\n      containers:\n      - name: app\n        image: {image}\n"
     );
-    // A second workload that crashes: both are explained in the one timeout.
+    // A second workload that crashes and a third nothing can schedule: all are explained in the
+    // one timeout.
     let yaml = format!(
-        "{yaml}---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: crashy\n  namespace: {env}\nspec:\n  selector:\n    matchLabels: {{app: crashy}}\n  template:\n    metadata:\n      labels: {{app: crashy}}\n    spec:\n      containers:\n      - name: app\n        image: example/crash-loop:1\n"
+        "{yaml}---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: crashy\n  namespace: {env}\nspec:\n  selector:\n    matchLabels: {{app: crashy}}\n  template:\n    metadata:\n      labels: {{app: crashy}}\n    spec:\n      containers:\n      - name: app\n        image: example/crash-loop:1\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nowhere\n  namespace: {env}\nspec:\n  selector:\n    matchLabels: {{app: nowhere}}\n  template:\n    metadata:\n      labels: {{app: nowhere}}\n    spec:\n      nodeSelector: {{disk: none-has-it}}\n      containers:\n      - name: app\n        image: example/app:1\n"
     );
     let c = cx(&env, "bad", Duration::from_secs(8));
     let err = wl
@@ -354,6 +355,10 @@ async fn image_pull_error_times_out_naming_backoff_and_image() {
     assert!(msg.contains(&format!("Deployment/{env}/broken")), "{msg}");
     assert!(
         msg.contains(&format!("Deployment/{env}/crashy")) && msg.contains("CrashLoopBackOff"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!("Deployment/{env}/nowhere")) && msg.contains("Unschedulable"),
         "{msg}"
     );
     wl.destroy("bad", &cx(&env, "bad", MINUTE), &Outputs::new())

@@ -83,7 +83,11 @@ async fn explain_pods(client: &Client, ns: &str, selector: &str) -> Vec<String> 
         let name = pod.metadata.name.clone().unwrap_or_default();
         let mut line = format!("pod {name}: {}", pod_problem(&v));
         if let Some(e) = last_warning(client, ns, "Pod", &name).await {
-            line.push_str(&format!(" (event: {e})"));
+            // The scheduler's event repeats the condition's message; say it once.
+            let message = e.split_once(": ").map_or(e.as_str(), |(_, m)| m);
+            if !line.contains(message) {
+                line.push_str(&format!(" (event: {e})"));
+            }
         }
         out.push(line);
     }
