@@ -101,6 +101,22 @@ async fn apply_is_ready_idempotent_pruned_and_destroyed() {
         Verified::Intact
     );
 
+    // A changed value is planned as an update of that object alone, without applying it.
+    let edited = set(
+        "apps",
+        "app.yaml",
+        &app_yaml(&ns, true).replace("mode: test", "mode: live"),
+    );
+    let planned = wl.plan(&edited, &c).await.expect("plan an edit");
+    assert_eq!(planned.len(), 1, "{planned:?}");
+    assert_eq!(planned[0].action, ChangeAction::Update);
+    assert_eq!(planned[0].resource, format!("ConfigMap/{ns}/settings"));
+    let cms = kube_api(&wl, "v1", "ConfigMap", "configmaps", &ns);
+    assert_eq!(
+        cms.get("settings").await.unwrap().data["data"]["mode"],
+        "test"
+    );
+
     // Dropping the ConfigMap from the set prunes it.
     let smaller = set("apps", "app.yaml", &app_yaml(&ns, false));
     let pruned = wl
@@ -113,14 +129,25 @@ async fn apply_is_ready_idempotent_pruned_and_destroyed() {
         pruned.changes[0].resource,
         format!("ConfigMap/{ns}/settings")
     );
-    let cms = kube_api(&wl, "v1", "ConfigMap", "configmaps", &ns);
     assert!(cms.get_opt("settings").await.unwrap().is_none());
+
+    // Deleted behind kat's back: verify says what is missing.
+    let services = kube_api(&wl, "v1", "Service", "services", &ns);
+    services.delete("web", &Default::default()).await.unwrap();
+    match wl.verify(&smaller, &c, &pruned.outputs).await.unwrap() {
+        Verified::Drifted(why) => assert!(
+            why.contains(&format!("Service/{ns}/web is missing")),
+            "{why}"
+        ),
+        Verified::Intact => panic!("a deleted Service is drift"),
+    }
 
     let gone = wl
         .destroy("apps", &c, &pruned.outputs)
         .await
         .expect("destroy");
-    assert_eq!(gone.changes.len(), 3, "{:?}", gone.changes);
+    // The Namespace and the Deployment; the Service was already gone.
+    assert_eq!(gone.changes.len(), 2, "{:?}", gone.changes);
     assert!(wl.leftovers(&c).await.unwrap().is_empty());
     let ns_api = kube_api_all(&wl, "v1", "Namespace", "namespaces");
     assert!(
