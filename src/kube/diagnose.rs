@@ -1,152 +1,218 @@
-//! Why something is not ready, in the words a person needs: the pods' waiting reasons
-//! (ImagePullBackOff and the image, CrashLoopBackOff), why a pod is Pending (the scheduler's
-//! message), and the latest warning events.
+//! Why something is not ready, in the words a user can act on: read from the object's status, its
+//! pods' conditions and container statuses, and the Warning events about them.
 
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, ListParams};
 use kube::Client;
 use serde_json::Value;
 
-use super::object::{api_for, Target};
+use super::apply::api_for;
+use super::discovery::Resolved;
+use super::inventory::ObjectRef;
+use super::wait::{condition, readiness, Readiness};
 
-pub async fn explain(client: &Client, t: &Target) -> String {
-    let r = &t.reference;
-    let api = api_for(client, &t.resolved, r.namespace.as_deref());
-    let current = match api.get_opt(&r.name).await {
-        Ok(Some(o)) => o,
+/// Pods described per object, so one broken Deployment of 50 replicas does not flood the message.
+const PODS_SHOWN: usize = 3;
+
+/// One line (or a few, joined by `; `) explaining why `r` is not ready.
+pub async fn explain(client: &Client, resolved: &Resolved, r: &ObjectRef) -> String {
+    let api = api_for(client, resolved, r.namespace.as_deref());
+    let object = match api.get_opt(&r.name).await {
+        Ok(Some(o)) => serde_json::to_value(&o).unwrap_or_default(),
         Ok(None) => return format!("{r} does not exist"),
-        Err(e) => return format!("{r}: cannot read it: {e}"),
+        Err(e) => return format!("{r}: could not read it: {e}"),
     };
-    let v = &current.data;
-    let mut lines = Vec::new();
-    match r.kind.as_str() {
-        "Deployment" | "StatefulSet" | "DaemonSet" | "Job" => {
-            let want = v
-                .pointer("/spec/replicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(1);
-            let ready = v
-                .pointer("/status/availableReplicas")
-                .or(v.pointer("/status/readyReplicas"))
-                .or(v.pointer("/status/numberReady"))
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            lines.push(format!("{r}: {ready}/{want} ready"));
-            if let (Some(ns), Some(selector)) = (r.namespace.as_deref(), selector(v)) {
-                lines.extend(pod_reasons(client, ns, &selector).await);
+    let why = match readiness(r, &object) {
+        Readiness::Ready => "ready now".to_string(),
+        Readiness::Waiting(w) | Readiness::Failed(w) => w,
+    };
+    let mut parts = vec![format!("{r}: {why}")];
+    let ns = r.namespace.as_deref().unwrap_or("default");
+    match selector(&object) {
+        Some(sel) if is_workload(r) => parts.extend(explain_pods(client, ns, &sel).await),
+        _ => {
+            if let Some(e) = last_warning(client, ns, &r.kind, &r.name).await {
+                parts.push(format!("event: {e}"));
             }
         }
-        "Service" => lines.push(format!(
-            "{r}: no load balancer address yet; the cloud's controller has not provisioned one"
-        )),
-        _ => {
-            let pending: Vec<String> = v
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter(|c| c["status"] != "True")
-                .map(|c| {
-                    format!(
-                        "{} is {}: {}",
-                        c["type"].as_str().unwrap_or("?"),
-                        c["status"].as_str().unwrap_or("?"),
-                        c["message"].as_str().unwrap_or("")
-                    )
-                })
-                .collect();
-            lines.push(format!(
-                "{r}: {}",
-                if pending.is_empty() {
-                    "no ready condition yet".into()
-                } else {
-                    pending.join("; ")
-                }
-            ));
-        }
     }
-    if let Some(ns) = r.namespace.as_deref() {
-        if let Some(e) = last_warning(client, ns, &r.name).await {
-            lines.push(format!("  event: {e}"));
-        }
-    }
-    lines.join("\n")
+    parts.join("; ")
 }
 
-fn selector(v: &Value) -> Option<String> {
-    let labels = v.pointer("/spec/selector/matchLabels")?.as_object()?;
-    Some(
-        labels
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-            .collect::<Vec<_>>()
-            .join(","),
+fn is_workload(r: &ObjectRef) -> bool {
+    matches!(
+        (r.group(), r.kind.as_str()),
+        (
+            "apps",
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+        ) | ("batch", "Job")
     )
 }
 
-async fn pod_reasons(client: &Client, ns: &str, selector: &str) -> Vec<String> {
+/// `spec.selector.matchLabels` as a label selector.
+fn selector(o: &Value) -> Option<String> {
+    let labels = o.pointer("/spec/selector/matchLabels")?.as_object()?;
+    let sel: Vec<String> = labels
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
+        .collect();
+    (!sel.is_empty()).then(|| sel.join(","))
+}
+
+async fn explain_pods(client: &Client, ns: &str, selector: &str) -> Vec<String> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let Ok(list) = pods.list(&ListParams::default().labels(selector)).await else {
-        return vec![];
+    let list = match pods.list(&ListParams::default().labels(selector)).await {
+        Ok(l) => l,
+        Err(e) => return vec![format!("could not list its pods: {e}")],
     };
     if list.items.is_empty() {
-        return vec!["  no pods were created (check the ReplicaSet's events: quota, admission, service account)".into()];
+        return vec![
+            "no pods were created (check the ReplicaSet's events, quotas and admission)".into(),
+        ];
     }
     let mut out = Vec::new();
-    for pod in list.items {
+    for pod in &list.items {
+        let v = serde_json::to_value(pod).unwrap_or_default();
+        if matches!(condition(&v, "Ready"), Some(("True", _))) {
+            continue;
+        }
+        if out.len() == PODS_SHOWN {
+            out.push("…".into());
+            break;
+        }
         let name = pod.metadata.name.clone().unwrap_or_default();
-        let Some(status) = pod.status else { continue };
-        let mut reasons = Vec::new();
-        for cs in status.container_statuses.iter().flatten() {
-            if let Some(w) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) {
-                let reason = w.reason.clone().unwrap_or_default();
-                let msg = w.message.clone().unwrap_or_default();
-                reasons.push(format!(
-                    "container {} {reason} (image {}){}",
-                    cs.name,
-                    cs.image,
-                    if msg.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {msg}")
-                    }
-                ));
+        let mut line = format!("pod {name}: {}", pod_problem(&v));
+        if let Some(e) = last_warning(client, ns, "Pod", &name).await {
+            // The scheduler's event repeats the condition's message; say it once.
+            let message = e.split_once(": ").map_or(e.as_str(), |(_, m)| m);
+            if !line.contains(message) {
+                line.push_str(&format!(" (event: {e})"));
             }
         }
-        for c in status.conditions.iter().flatten() {
-            if c.type_ == "PodScheduled" && c.status == "False" {
-                reasons.push(format!(
-                    "Pending: {}",
-                    c.message.clone().unwrap_or_else(|| "not scheduled".into())
-                ));
-            }
-        }
-        if reasons.is_empty() && status.phase.as_deref() != Some("Running") {
-            reasons.push(format!("phase {}", status.phase.unwrap_or_default()));
-        }
-        if !reasons.is_empty() {
-            out.push(format!("  pod {name}: {}", reasons.join("; ")));
-            if let Some(e) = last_warning(client, ns, &name).await {
-                out.push(format!("    event: {e}"));
-            }
-        }
+        out.push(line);
     }
     out
 }
 
-async fn last_warning(client: &Client, ns: &str, name: &str) -> Option<String> {
+/// The most telling problem of one pod: a container that cannot pull or keeps crashing, a pod
+/// that cannot be scheduled, else its phase.
+pub fn pod_problem(pod: &Value) -> String {
+    let statuses = ["/status/initContainerStatuses", "/status/containerStatuses"]
+        .iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten();
+    for c in statuses {
+        let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
+        let image = c.get("image").and_then(Value::as_str).unwrap_or("?");
+        let Some(waiting) = c.pointer("/state/waiting") else {
+            continue;
+        };
+        let reason = waiting
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or("Waiting");
+        let message = waiting.get("message").and_then(Value::as_str).unwrap_or("");
+        let line = match reason {
+            "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" => format!(
+                "container {name} is in {reason}: cannot pull image \"{image}\"{}; check the image name and tag and the registry credentials (imagePullSecrets)",
+                suffix(message)
+            ),
+            "CrashLoopBackOff" => {
+                let restarts = c.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
+                let last = c
+                    .pointer("/lastState/terminated")
+                    .map(|t| {
+                        format!(
+                            "; last exit: {} (code {})",
+                            t.get("reason").and_then(Value::as_str).unwrap_or("?"),
+                            t.get("exitCode").and_then(Value::as_i64).unwrap_or(0)
+                        )
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "container {name} (image \"{image}\") is in CrashLoopBackOff after {restarts} restarts{last}{}; see `kubectl logs --previous`",
+                    suffix(message)
+                )
+            }
+            _ => format!("container {name} is waiting: {reason}{}", suffix(message)),
+        };
+        return line;
+    }
+    if let Some(("False", why)) = condition(pod, "PodScheduled") {
+        return format!("Pending, not scheduled: {why}");
+    }
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Unknown");
+    match condition(pod, "Ready") {
+        Some((_, why)) if !why.is_empty() => format!("{phase}, not ready: {why}"),
+        _ => format!("{phase}, not ready"),
+    }
+}
+
+fn suffix(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(" ({message})")
+    }
+}
+
+/// The newest Warning event about an object.
+async fn last_warning(client: &Client, ns: &str, kind: &str, name: &str) -> Option<String> {
     let events: Api<Event> = Api::namespaced(client.clone(), ns);
-    let list = events
-        .list(&ListParams::default().fields(&format!("involvedObject.name={name},type=Warning")))
-        .await
-        .ok()?;
-    let e = list
-        .items
-        .into_iter()
-        .max_by_key(|e| e.last_timestamp.clone().map(|t| t.0))?;
+    let lp = ListParams::default().fields(&format!(
+        "involvedObject.kind={kind},involvedObject.name={name},type=Warning"
+    ));
+    let list = events.list(&lp).await.ok()?;
+    let newest = list.items.into_iter().max_by_key(|e| {
+        e.last_timestamp
+            .as_ref()
+            .map(|t| t.0.to_string())
+            .or_else(|| e.event_time.as_ref().map(|t| t.0.to_string()))
+            .unwrap_or_default()
+    })?;
     Some(format!(
         "{}: {}",
-        e.reason.unwrap_or_default(),
-        e.message.unwrap_or_default()
+        newest.reason.unwrap_or_default(),
+        newest.message.unwrap_or_default()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_image_pull_backoff_and_image() {
+        let pod = json!({"status": {"phase": "Pending", "containerStatuses": [{"name": "app",
+            "image": "example.com/pull-error:1", "state": {"waiting": {"reason": "ImagePullBackOff"}}}]}});
+        let p = pod_problem(&pod);
+        assert!(
+            p.contains("ImagePullBackOff") && p.contains("example.com/pull-error:1"),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn names_unschedulable() {
+        let pod = json!({"status": {"phase": "Pending", "conditions": [{"type": "PodScheduled",
+            "status": "False", "reason": "Unschedulable", "message": "0/3 nodes are available"}]}});
+        assert!(pod_problem(&pod).contains("Unschedulable: 0/3 nodes are available"));
+    }
+
+    #[test]
+    fn names_crash_loop_with_last_exit() {
+        let pod = json!({"status": {"phase": "Running", "containerStatuses": [{"name": "app",
+            "image": "example/crash-loop:2", "restartCount": 4,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"reason": "Error", "exitCode": 1}}}]}});
+        let p = pod_problem(&pod);
+        assert!(
+            p.contains("CrashLoopBackOff after 4 restarts; last exit: Error (code 1)"),
+            "{p}"
+        );
+    }
 }

@@ -1,116 +1,110 @@
-//! Kinds resolved through the server's discovery, cached, and refreshed once when a kind is not
-//! found (a CRD applied a moment ago).
+//! Which kinds the server serves, cached for the life of a [`super::KubeWorkloads`]. A kind missing
+//! from the cache is looked up once more on its own (it may come from a CRD applied a moment ago)
+//! before it is called unknown; `refresh` reloads everything after a set applied CRDs.
+
+use std::collections::HashMap;
 
 use kube::core::GroupVersionKind;
-use kube::discovery::{verbs, ApiCapabilities, ApiResource, Discovery, Scope};
+use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
 use kube::Client;
 use tokio::sync::RwLock;
 
-use super::error::{api_message, KubeError};
+use super::error::KubeError;
 
-pub struct Resolver {
-    client: Client,
-    cache: RwLock<Option<Discovery>>,
-}
-
-#[derive(Debug, Clone)]
+/// A served kind: where its API lives and whether it is namespaced.
+#[derive(Clone, Debug)]
 pub struct Resolved {
     pub resource: ApiResource,
     pub namespaced: bool,
 }
 
-impl Resolver {
-    pub fn new(client: Client) -> Self {
-        Resolver {
+pub struct DiscoveryCache {
+    client: Client,
+    full: RwLock<Discovery>,
+    /// Kinds found one by one since the last full discovery.
+    extra: RwLock<HashMap<(String, String), Resolved>>,
+}
+
+impl DiscoveryCache {
+    pub async fn load(client: Client) -> Result<Self, KubeError> {
+        let full = run(&client).await?;
+        Ok(DiscoveryCache {
             client,
-            cache: RwLock::new(None),
-        }
-    }
-
-    pub async fn refresh(&self) -> Result<(), KubeError> {
-        let d = Discovery::new(self.client.clone())
-            .run()
-            .await
-            .map_err(|e| KubeError::Connect(format!("discovery failed: {}", api_message(&e))))?;
-        *self.cache.write().await = Some(d);
-        Ok(())
-    }
-
-    async fn lookup(&self, gvk: &GroupVersionKind) -> Option<(ApiResource, ApiCapabilities)> {
-        self.cache
-            .read()
-            .await
-            .as_ref()
-            .and_then(|d| d.resolve_gvk(gvk))
-    }
-
-    pub async fn resolve(
-        &self,
-        api_version: &str,
-        kind: &str,
-        source: &str,
-    ) -> Result<Resolved, KubeError> {
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let gvk = GroupVersionKind::gvk(group, version, kind);
-        if self.cache.read().await.is_none() {
-            self.refresh().await?;
-        }
-        let found = match self.lookup(&gvk).await {
-            Some(found) => Some(found),
-            None => {
-                self.refresh().await?;
-                self.lookup(&gvk).await
-            }
-        };
-        let (resource, caps) = found.ok_or_else(|| KubeError::UnknownKind {
-            source_name: source.to_string(),
-            api_version: api_version.to_string(),
-            kind: kind.to_string(),
-        })?;
-        Ok(Resolved {
-            resource,
-            namespaced: caps.scope == Scope::Namespaced,
+            full: RwLock::new(full),
+            extra: RwLock::new(HashMap::new()),
         })
     }
 
-    /// Whether the server serves `group/version` (for choosing HPA and PDB versions).
-    pub async fn serves(&self, group: &str, version: &str) -> Result<bool, KubeError> {
-        if self.cache.read().await.is_none() {
-            self.refresh().await?;
-        }
-        let cache = self.cache.read().await;
-        Ok(cache
-            .as_ref()
-            .and_then(|d| d.get(group))
-            .is_some_and(|g| g.versions().any(|v| v == version)))
+    /// Reloads every group: after CRDs were applied, so prune and leftovers see their kinds.
+    pub async fn refresh(&self) -> Result<(), KubeError> {
+        let fresh = run(&self.client).await?;
+        *self.full.write().await = fresh;
+        self.extra.write().await.clear();
+        Ok(())
     }
 
-    /// Every kind that can be listed, in its preferred version: where labelled objects are sought
-    /// when there is no inventory.
-    pub async fn listable(&self) -> Result<Vec<Resolved>, KubeError> {
-        if self.cache.read().await.is_none() {
-            self.refresh().await?;
+    /// `apiVersion` + `kind` to its API, or None when the server does not serve it.
+    pub async fn resolve(&self, api_version: &str, kind: &str) -> Option<Resolved> {
+        let gvk = gvk(api_version, kind);
+        if let Some((ar, caps)) = self.full.read().await.resolve_gvk(&gvk) {
+            return Some(resolved(ar, &caps));
         }
-        let cache = self.cache.read().await;
+        let key = (api_version.to_string(), kind.to_string());
+        if let Some(r) = self.extra.read().await.get(&key) {
+            return Some(r.clone());
+        }
+        let (ar, caps) = kube::discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .ok()?;
+        let r = resolved(ar, &caps);
+        self.extra.write().await.insert(key, r.clone());
+        Some(r)
+    }
+
+    /// Whether `group` serves `version` (for choosing HPA and PDB versions).
+    pub async fn serves(&self, group: &str, version: &str) -> bool {
+        self.full
+            .read()
+            .await
+            .get(group)
+            .is_some_and(|g| g.versions().any(|v| v == version))
+    }
+
+    /// Every kind that can be listed and deleted, once per group at its preferred version, for
+    /// finding objects by label.
+    pub async fn listable(&self) -> Vec<Resolved> {
+        let full = self.full.read().await;
         let mut out = Vec::new();
-        for group in cache.as_ref().into_iter().flat_map(|d| d.groups()) {
-            for (resource, caps) in group.recommended_resources() {
-                // Events and leases churn and are never kat's; endpoints follow their Service.
-                let skip = [
-                    "Event",
-                    "Lease",
-                    "Endpoints",
-                    "EndpointSlice",
-                    "ComponentStatus",
-                ];
-                if caps.supports_operation(verbs::LIST) && !skip.contains(&resource.kind.as_str()) {
-                    out.push(Resolved {
-                        namespaced: caps.scope == Scope::Namespaced,
-                        resource,
-                    });
+        for group in full.groups() {
+            for (ar, caps) in group.recommended_resources() {
+                // Events copy no labels of ours, and are the biggest list by far.
+                if ar.kind == "Event" {
+                    continue;
+                }
+                if caps.supports_operation("list") && caps.supports_operation("delete") {
+                    out.push(resolved(ar, &caps));
                 }
             }
         }
-        Ok(out)
+        out
     }
+}
+
+async fn run(client: &Client) -> Result<Discovery, KubeError> {
+    Discovery::new(client.clone())
+        .run()
+        .await
+        .map_err(|e| KubeError::api("discover", "the API server's resources", None, e))
+}
+
+fn resolved(ar: ApiResource, caps: &ApiCapabilities) -> Resolved {
+    Resolved {
+        resource: ar,
+        namespaced: caps.scope == Scope::Namespaced,
+    }
+}
+
+pub fn gvk(api_version: &str, kind: &str) -> GroupVersionKind {
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    GroupVersionKind::gvk(group, version, kind)
 }

@@ -1,7 +1,7 @@
-//! The Kubernetes layer: puts a set of manifests into a real API server with kube-rs and takes it
-//! out again. Server-side apply with field manager `kat`, kinds resolved by discovery, objects
-//! applied in dependency order (concurrently within an order), readiness awaited by watching, and
-//! teardown that releases cloud resources (load balancers, volumes) before anything else.
+//! The Kubernetes layer: apply manifests to a real API server with kube-rs.
+//!
+//! [`KubeWorkloads`] implements [`kat_provider::Workloads`]: server-side apply with field manager
+//! `kat`, ordered in phases, waited for by watching, pruned and deleted by kat's labels.
 
 mod apply;
 mod client;
@@ -10,18 +10,13 @@ mod diagnose;
 mod discovery;
 mod error;
 mod inventory;
-mod object;
+mod labels;
 mod order;
-mod ready;
+mod prune;
+mod wait;
 mod workloads;
 
-pub use client::connect_client;
-pub use error::KubeError;
+pub use client::{ApiVersions, ApplyOptions, KubeWorkloads};
+pub use error::{Conflict, KubeError};
 pub use inventory::ObjectRef;
-pub use workloads::{ApplyOptions, KubeWorkloads};
-
-/// Labels on everything kat applies; teardown and prune find objects by them.
-pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "kat");
-pub const ENV_LABEL: &str = "kat.dev/environment";
-pub const STAGE_LABEL: &str = "kat.dev/stage";
-pub const FIELD_MANAGER: &str = "kat";
+pub use labels::{ENVIRONMENT_LABEL, MANAGED_BY_LABEL, STAGE_LABEL};

@@ -1,423 +1,435 @@
-//! `Workloads` on a real API server: the addon and blueprint stages' view of the cluster.
+//! [`Workloads`] for a real API server: the phases of an apply, the waits between them, prune, and
+//! the read-only plan and verify.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use futures::stream::{self, StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Endpoints;
+use futures::{stream, StreamExt, TryStreamExt};
 use kat_provider::{
-    ApiVersions, Applied, Change, ChangeAction, ManifestSet, OpContext, Outputs, ProviderError,
-    Verified, Workloads,
+    Applied, Change, ManifestSet, OpContext, Outputs, ProviderError, Verified, Workloads,
 };
-use kube::api::Api;
-use kube::runtime::wait::await_condition;
-use kube::Client;
 use serde_json::Value;
 
-use super::apply::{apply, labelled, Options};
-use super::client::connect_client;
-use super::delete::{delete_all, find_labelled, sleep_until};
+use super::apply::{self, apply_one, plan_one, Prepared};
+use super::client::KubeWorkloads;
+use super::delete::delete_all;
 use super::diagnose::explain;
-use super::discovery::Resolver;
-use super::error::{api_message, KubeError};
-use super::inventory::{fingerprint, ObjectRef};
-use super::object::{api_for, target, Target};
-use super::order::{phase, Phase};
-use super::ready::{address, awaited, is_ready_now, until_ready};
-use super::{ENV_LABEL, STAGE_LABEL};
+use super::discovery::Resolved;
+use super::error::KubeError;
+use super::inventory::ObjectRef;
+use super::labels::{env_selector, set_selector};
+use super::order::{self, Phase, Webhook};
+use super::prune::{find_labelled, Found};
+use super::wait::{self, lb_addresses, readiness, wait_ready, waits_for, Readiness};
 
-#[derive(Debug, Clone)]
-pub struct ApplyOptions {
-    /// Take over fields another field manager owns (`--force-conflicts`).
-    pub force_conflicts: bool,
-    /// Objects applied at once.
-    pub concurrency: usize,
+/// `cx.check` in this module's error type: a passed deadline reads as "not ready".
+pub(crate) fn check(cx: &OpContext, what: &str) -> Result<(), KubeError> {
+    cx.check(what).map_err(|e| match e {
+        ProviderError::Timeout { what, after } => KubeError::NotReady {
+            report: what,
+            after,
+        },
+        _ => KubeError::Interrupted,
+    })
 }
 
-impl Default for ApplyOptions {
-    fn default() -> Self {
-        ApplyOptions {
-            force_conflicts: false,
-            concurrency: 16,
+/// Runs `fut` until it ends, the run is interrupted or the stage deadline passes.
+pub(crate) async fn guard<T>(
+    cx: &OpContext,
+    what: &str,
+    fut: impl Future<Output = T>,
+) -> Result<T, KubeError> {
+    let deadline = async {
+        match cx.deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
         }
+    };
+    tokio::select! {
+        out = fut => Ok(out),
+        _ = cx.cancel.cancelled() => Err(KubeError::Interrupted),
+        _ = deadline => Err(KubeError::NotReady { report: what.to_string(), after: cx.timeout.unwrap_or_default() }),
     }
 }
 
-pub struct KubeWorkloads {
-    client: Client,
-    resolver: Resolver,
-    env: String,
-    opts: ApplyOptions,
+/// Identity across API versions: prune must not delete `apps/v1` Deployment x because the set
+/// names it as another version.
+fn identity(r: &ObjectRef) -> (String, String, Option<String>, String) {
+    (
+        r.group().to_string(),
+        r.kind.clone(),
+        r.namespace.clone(),
+        r.name.clone(),
+    )
 }
 
 impl KubeWorkloads {
-    pub async fn connect(
-        kubeconfig: Option<&Path>,
-        context: Option<&str>,
-        env: &str,
-        opts: ApplyOptions,
-    ) -> Result<KubeWorkloads, KubeError> {
-        let client = connect_client(kubeconfig, context).await?;
-        client
-            .apiserver_version()
-            .await
-            .map_err(|e| KubeError::Connect(api_message(&e)))?;
-        Ok(KubeWorkloads {
-            resolver: Resolver::new(client.clone()),
-            client,
-            env: env.to_string(),
-            opts,
-        })
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    fn selector(&self, stage: Option<&str>) -> String {
-        match stage {
-            Some(s) => format!("{ENV_LABEL}={},{STAGE_LABEL}={s}", self.env),
-            None => format!("{ENV_LABEL}={}", self.env),
-        }
-    }
-
-    /// Identities of the set's objects. Custom resources whose CRD is in the same set cannot be
-    /// resolved before the CRD exists; they are returned separately, to resolve later.
-    async fn targets(
-        &self,
-        set: &ManifestSet,
-    ) -> Result<(Vec<Target>, Vec<(String, Value)>), KubeError> {
-        let defined: BTreeSet<(String, String)> = set
-            .manifests
-            .iter()
-            .filter(|m| m.object["kind"] == "CustomResourceDefinition")
-            .map(|m| {
-                let group = m
-                    .object
-                    .pointer("/spec/group")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let kind = m
-                    .object
-                    .pointer("/spec/names/kind")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                (group, kind)
-            })
-            .collect();
-        let mut now = Vec::new();
-        let mut later = Vec::new();
-        for m in &set.manifests {
-            let group = m.object["apiVersion"]
-                .as_str()
-                .and_then(|v| v.rsplit_once('/'))
-                .map(|(g, _)| g)
-                .unwrap_or("");
-            let kind = m.object["kind"].as_str().unwrap_or("");
-            if defined.contains(&(group.to_string(), kind.to_string())) {
-                later.push((m.source.clone(), m.object.clone()));
-            } else {
-                now.push(target(&self.resolver, &m.source, m.object.clone()).await?);
-            }
-        }
-        Ok((now, later))
-    }
-
-    async fn apply_batch(
-        &self,
-        set: &str,
-        batch: &[Target],
-        dry_run: bool,
-    ) -> Result<Vec<ObjectRef>, KubeError> {
-        let opts = Options {
-            force: self.opts.force_conflicts,
-            dry_run,
-        };
-        let client = &self.client;
-        let opts = &opts;
-        stream::iter(batch.to_vec())
-            .map(|t: Target| {
-                let body = labelled(&t, &self.env, set);
-                async move { apply(client, &t, &body, opts).await }
-            })
-            .buffer_unordered(self.opts.concurrency.max(1))
-            .try_collect()
-            .await
-    }
-
-    /// Waits for `targets` to be ready, within the stage's deadline; on timeout, explains.
-    async fn await_ready(
-        &self,
-        targets: &[&Target],
-        cx: &OpContext,
-    ) -> Result<BTreeMap<String, String>, ProviderError> {
-        let client = &self.client;
-        let owned: Vec<Target> = targets.iter().copied().cloned().collect();
-        let waits = stream::iter(owned)
-            .map(|t: Target| async move {
-                let r = until_ready(client, &t).await;
-                (t, r)
-            })
-            .buffer_unordered(64)
-            .collect::<Vec<_>>();
-        let finished = tokio::select! {
-            done = waits => done,
-            _ = cx.cancel.cancelled() => return Err(ProviderError::Interrupted),
-            _ = sleep_until(cx.deadline) => {
-                let mut why = Vec::new();
-                for t in targets {
-                    if !is_ready_now(&self.client, t).await.unwrap_or(false) {
-                        why.push(explain(&self.client, t).await);
-                    }
-                }
-                return Err(ProviderError::Timeout {
-                    what: format!("readiness:\n{}", why.join("\n")),
-                    after: cx.timeout.unwrap_or_default(),
+    async fn prepare(&self, set: &ManifestSet) -> Result<Vec<Prepared>, KubeError> {
+        let prepared =
+            apply::prepare(&set.manifests, &self.env, &set.name, &self.discovery).await?;
+        let mut seen: HashMap<_, &str> = HashMap::new();
+        for p in &prepared {
+            if let Some(first) = seen.insert(identity(&p.r), &p.source) {
+                return Err(KubeError::Invalid {
+                    source_ref: p.source.clone(),
+                    message: format!("{} is also defined in {first}; keep one", p.r),
                 });
             }
+        }
+        Ok(prepared)
+    }
+
+    async fn apply_set(&self, set: &ManifestSet, cx: &OpContext) -> Result<Applied, KubeError> {
+        let prepared = self.prepare(set).await?;
+        let hooks = {
+            let pairs: Vec<_> = prepared.iter().map(|p| (p.r.clone(), &p.object)).collect();
+            order::webhooks(&pairs)
         };
-        let mut addresses = BTreeMap::new();
-        for (t, r) in finished {
-            let obj = r.map_err(ProviderError::from)?;
-            if let Some(a) = address(&obj) {
-                addresses.insert(
+        let mut phases: BTreeMap<Phase, Vec<Prepared>> = BTreeMap::new();
+        for p in prepared {
+            let plural = p
+                .resolved
+                .as_ref()
+                .map(|r| r.resource.plural.clone())
+                .unwrap_or_else(|| format!("{}s", p.r.kind.to_lowercase()));
+            phases
+                .entry(order::phase(&p.r, &plural, &hooks))
+                .or_default()
+                .push(p);
+        }
+
+        let mut changes = Vec::new();
+        let mut live: Vec<(Prepared, Value)> = Vec::new();
+        for (phase, mut batch) in phases {
+            if phase == Phase::AfterWebhooks {
+                self.wait_webhooks(&hooks, &live, cx).await?;
+            }
+            for p in batch.iter_mut().filter(|p| p.resolved.is_none()) {
+                p.resolved = Some(
+                    self.discovery
+                        .resolve(&p.r.api_version, &p.r.kind)
+                        .await
+                        .ok_or_else(|| KubeError::UnknownKind {
+                            source_ref: p.source.clone(),
+                            api_version: p.r.api_version.clone(),
+                            kind: p.r.kind.clone(),
+                        })?,
+                );
+            }
+            cx.step(format!("applying {} objects", batch.len()));
+            let force = self.opts.force_conflicts;
+            let applied: Vec<(Prepared, apply::Outcome)> = stream::iter(batch)
+                .map(|p| async move {
+                    check(cx, &format!("applying {}", p.r))?;
+                    let out = apply_one(&self.client, &p, force).await?;
+                    Ok::<_, KubeError>((p, out))
+                })
+                .buffer_unordered(self.opts.concurrency)
+                .try_collect()
+                .await?;
+            let mut crds = Vec::new();
+            for (p, out) in applied {
+                if let Some(action) = out.change {
+                    changes.push(Change::new(action, p.r.to_string()));
+                }
+                if order::is_crd(&p.r) {
+                    crds.push((p.clone(), out.live.clone()));
+                }
+                live.push((p, out.live));
+            }
+            if !crds.is_empty() {
+                // Custom resources of these kinds are refused until their CRD is Established.
+                self.wait_ready_all(&crds, cx).await?;
+                self.discovery.refresh().await?;
+            }
+        }
+
+        let inventory: Vec<ObjectRef> = live.iter().map(|(p, _)| p.r.clone()).collect();
+        // Finding what to prune takes a list per kind; it runs while the workloads roll out so
+        // it adds nothing once they are ready. Deleting waits until they are.
+        let (ready, strays) = futures::join!(
+            self.wait_ready_all(&live, cx),
+            self.strays(&set.name, &inventory)
+        );
+        let (ready, strays) = (ready?, strays?);
+        let mut outputs = Outputs::new();
+        for (p, state) in live.iter().map(|(p, v)| (p, ready.get(&p.r).unwrap_or(v))) {
+            let addrs = lb_addresses(state);
+            if p.r.kind == "Service" && !addrs.is_empty() {
+                outputs.show(
                     format!(
-                        "Load balancer {}",
-                        t.reference.namespace.as_deref().unwrap_or("")
-                    ) + "/"
-                        + &t.reference.name,
-                    a,
+                        "Service {}/{}",
+                        p.r.namespace.as_deref().unwrap_or(""),
+                        p.r.name
+                    ),
+                    addrs.join(", "),
                 );
             }
         }
-        Ok(addresses)
+        outputs.set("inventory", &inventory);
+
+        if !strays.is_empty() {
+            cx.step(format!(
+                "pruning {} objects no longer in the set",
+                strays.len()
+            ));
+            changes.extend(delete_all(&self.client, strays, cx, self.opts.concurrency).await?);
+        }
+        changes.sort_by(|a, b| a.resource.cmp(&b.resource));
+        Ok(Applied { changes, outputs })
     }
 
-    /// Before objects that a webhook admits are applied, the webhook's Service must have a ready
-    /// endpoint, or the API server refuses them ("failed calling webhook").
-    async fn await_webhooks(
+    /// Objects labelled with this env and stage that `keep` does not list.
+    async fn strays(&self, set_name: &str, keep: &[ObjectRef]) -> Result<Vec<Found>, KubeError> {
+        let keep: HashSet<_> = keep.iter().map(identity).collect();
+        let found = find_labelled(
+            &self.client,
+            &self.discovery,
+            &set_selector(&self.env, set_name),
+            self.opts.concurrency,
+        )
+        .await?;
+        Ok(found
+            .into_iter()
+            .filter(|f| !keep.contains(&identity(&f.r)))
+            .collect())
+    }
+
+    /// Waits until every object that has a notion of ready is; returns their ready states. On
+    /// the deadline the error explains each object still waited for.
+    async fn wait_ready_all(
         &self,
-        targets: &[Target],
+        objects: &[(Prepared, Value)],
         cx: &OpContext,
-    ) -> Result<(), ProviderError> {
-        let services: BTreeSet<(String, String)> = targets
-            .iter()
-            .filter(|t| t.reference.kind.ends_with("WebhookConfiguration"))
-            .flat_map(|t| t.object["webhooks"].as_array().cloned().unwrap_or_default())
-            .filter_map(|w| {
-                let s = w.pointer("/clientConfig/service")?;
-                Some((
-                    s["namespace"].as_str()?.to_string(),
-                    s["name"].as_str()?.to_string(),
-                ))
-            })
-            .collect();
-        for (ns, name) in services {
-            cx.step(format!(
-                "waiting for webhook Service {ns}/{name} to have a ready endpoint"
-            ));
-            let api: Api<Endpoints> = Api::namespaced(self.client.clone(), &ns);
-            let ready = |e: Option<&Endpoints>| {
-                e.and_then(|e| e.subsets.as_ref()).is_some_and(|s| {
-                    s.iter()
-                        .any(|s| s.addresses.as_ref().is_some_and(|a| !a.is_empty()))
+    ) -> Result<HashMap<ObjectRef, Value>, KubeError> {
+        let mut targets: Vec<(ObjectRef, Resolved)> = Vec::new();
+        for (p, state) in objects {
+            if !waits_for(&p.r, state) {
+                continue;
+            }
+            match readiness(&p.r, state) {
+                Readiness::Ready => {}
+                Readiness::Failed(why) => {
+                    return Err(KubeError::Failed {
+                        object: p.r.to_string(),
+                        message: why,
+                    })
+                }
+                Readiness::Waiting(_) => targets.push((
+                    p.r.clone(),
+                    p.resolved.clone().expect("applied objects are resolved"),
+                )),
+            }
+        }
+        if targets.is_empty() {
+            return Ok(HashMap::new());
+        }
+        cx.step(format!("waiting for {} objects to be ready", targets.len()));
+        let pending: Arc<Mutex<BTreeMap<ObjectRef, Resolved>>> =
+            Arc::new(Mutex::new(targets.iter().cloned().collect()));
+        let waits = targets.iter().map(|(r, resolved)| {
+            let pending = pending.clone();
+            async move {
+                let state = wait_ready(&self.client, resolved, r).await?;
+                pending.lock().expect("not poisoned").remove(r);
+                Ok::<_, KubeError>((r.clone(), state))
+            }
+        });
+        let all = futures::future::try_join_all(waits);
+        match guard(cx, "", all).await {
+            Ok(done) => Ok(done?.into_iter().collect()),
+            Err(KubeError::NotReady { after, .. }) => {
+                let left: Vec<_> = pending
+                    .lock()
+                    .expect("not poisoned")
+                    .clone()
+                    .into_iter()
+                    .collect();
+                let reasons: Vec<String> = stream::iter(left)
+                    .map(|(r, resolved)| async move { explain(&self.client, &resolved, &r).await })
+                    .buffered(self.opts.concurrency)
+                    .collect()
+                    .await;
+                Err(KubeError::NotReady {
+                    report: format!("these objects to be ready: {}", reasons.join(" | ")),
+                    after,
                 })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits until each webhook's Service has a ready endpoint, so objects it intercepts are not
+    /// refused (or let through unchecked) while its backend starts.
+    async fn wait_webhooks(
+        &self,
+        hooks: &[Webhook],
+        live: &[(Prepared, Value)],
+        cx: &OpContext,
+    ) -> Result<(), KubeError> {
+        let Some(endpoints) = self.discovery.resolve("v1", "Endpoints").await else {
+            return Ok(());
+        };
+        for h in hooks {
+            let r = ObjectRef {
+                api_version: "v1".into(),
+                kind: "Endpoints".into(),
+                namespace: Some(h.service_namespace.clone()),
+                name: h.service_name.clone(),
             };
-            tokio::select! {
-                r = await_condition(api, &name, ready) => { r.map_err(|e| ProviderError::Other(format!("watching endpoints {ns}/{name}: {e}")))?; }
-                _ = cx.cancel.cancelled() => return Err(ProviderError::Interrupted),
-                _ = sleep_until(cx.deadline) => return Err(ProviderError::Timeout {
-                    what: format!("webhook Service {ns}/{name} to have a ready endpoint (its pods are not ready)"),
-                    after: cx.timeout.unwrap_or_default(),
-                }),
+            let what = format!(
+                "webhook Service {}/{} (called by {}) to have a ready endpoint",
+                h.service_namespace, h.service_name, h.config
+            );
+            cx.step(format!("waiting for {what}"));
+            let ready = wait::watch_until(&self.client, &endpoints, &r, |o| {
+                o.filter(|o| wait::endpoints_ready(o)).map(|_| ())
+            });
+            match guard(cx, &what, ready).await {
+                Ok(()) => {}
+                Err(KubeError::NotReady { report, after }) => {
+                    // The backend is most likely a workload of the set in the Service's namespace.
+                    let mut parts = vec![report];
+                    for (p, _) in live.iter().filter(|(p, v)| {
+                        p.r.namespace.as_deref() == Some(h.service_namespace.as_str())
+                            && waits_for(&p.r, v)
+                    }) {
+                        if let Some(resolved) = &p.resolved {
+                            parts.push(explain(&self.client, resolved, &p.r).await);
+                        }
+                    }
+                    return Err(KubeError::NotReady {
+                        report: parts.join(" | "),
+                        after,
+                    });
+                }
+                Err(e) => return Err(e),
             }
         }
         Ok(())
     }
-}
 
-fn inventory_of(outputs: &Outputs) -> Vec<ObjectRef> {
-    outputs
-        .get::<Vec<ObjectRef>>("inventory")
-        .unwrap_or_default()
-}
-
-#[async_trait]
-impl Workloads for KubeWorkloads {
-    async fn api_versions(&self, _cx: &OpContext) -> Result<ApiVersions, ProviderError> {
-        let hpa = if self.resolver.serves("autoscaling", "v2").await? {
-            "autoscaling/v2"
-        } else {
-            "autoscaling/v2beta2"
-        };
-        let pdb = if self.resolver.serves("policy", "v1").await? {
-            "policy/v1"
-        } else {
-            "policy/v1beta1"
-        };
-        Ok(ApiVersions {
-            hpa: hpa.into(),
-            pdb: pdb.into(),
-        })
-    }
-
-    async fn plan(&self, set: &ManifestSet, _cx: &OpContext) -> Result<Vec<Change>, ProviderError> {
-        let (targets, later) = self.targets(set).await?;
-        let mut changes = Vec::new();
-        for t in &targets {
-            let api = api_for(&self.client, &t.resolved, t.reference.namespace.as_deref());
-            let current = api
-                .get_opt(&t.reference.name)
-                .await
-                .map_err(|e| ProviderError::Other(api_message(&e)))?;
-            let Some(current) = current else {
-                changes.push(Change::new(ChangeAction::Create, t.reference.to_string()));
-                continue;
-            };
-            let dry = apply(
-                &self.client,
-                t,
-                &labelled(t, &self.env, &set.name),
-                &Options {
-                    force: self.opts.force_conflicts,
-                    dry_run: true,
-                },
-            )
-            .await;
-            match dry {
-                Err(e) => changes.push(
-                    Change::new(ChangeAction::Update, t.reference.to_string())
-                        .with_detail(format!("would fail: {e}")),
-                ),
-                Ok(_) => {
-                    let after = api
-                        .patch(
-                            &t.reference.name,
-                            &kube::api::PatchParams::apply(super::FIELD_MANAGER).dry_run(),
-                            &kube::api::Patch::Apply(&labelled(t, &self.env, &set.name)),
-                        )
-                        .await;
-                    if let Ok(after) = after {
-                        if strip(&after.data) != strip(&current.data)
-                            || after.metadata.labels != current.metadata.labels
-                        {
-                            changes
-                                .push(Change::new(ChangeAction::Update, t.reference.to_string()));
-                        }
-                    }
-                }
-            }
-        }
-        for (source, obj) in later {
-            let kind = obj["kind"].as_str().unwrap_or("?");
-            let name = obj
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("?");
-            changes.push(
-                Change::new(ChangeAction::Create, format!("{kind}/{name}"))
-                    .with_detail(format!("{source}, after its CRD")),
-            );
+    async fn plan_set(&self, set: &ManifestSet) -> Result<Vec<Change>, KubeError> {
+        let prepared = self.prepare(set).await?;
+        let force = self.opts.force_conflicts;
+        let planned: Vec<Option<Change>> = stream::iter(prepared.iter().cloned())
+            .map(|p| async move {
+                let action = plan_one(&self.client, &p, force).await?;
+                Ok::<_, KubeError>(action.map(|a| Change::new(a, p.r.to_string())))
+            })
+            .buffered(self.opts.concurrency)
+            .try_collect()
+            .await?;
+        let mut changes: Vec<Change> = planned.into_iter().flatten().collect();
+        let keep: Vec<ObjectRef> = prepared.iter().map(|p| p.r.clone()).collect();
+        for f in self.strays(&set.name, &keep).await? {
+            changes.push(Change::new(
+                kat_provider::ChangeAction::Delete,
+                f.r.to_string(),
+            ));
         }
         Ok(changes)
     }
 
+    /// The recorded inventory resolved to kinds; a kind no longer served (its CRD is gone) has
+    /// no objects left to delete.
+    async fn recorded_objects(&self, recorded: &Outputs) -> Option<Vec<Found>> {
+        let inventory: Vec<ObjectRef> = recorded
+            .get("inventory")
+            .filter(|i: &Vec<ObjectRef>| !i.is_empty())?;
+        let mut out = Vec::new();
+        for r in inventory {
+            if let Some(resolved) = self.discovery.resolve(&r.api_version, &r.kind).await {
+                out.push(Found { r, resolved });
+            }
+        }
+        Some(out)
+    }
+
+    async fn verify_set(
+        &self,
+        set: &ManifestSet,
+        recorded: &Outputs,
+    ) -> Result<Verified, KubeError> {
+        let objects = match self.recorded_objects(recorded).await {
+            Some(o) => o,
+            None => self
+                .prepare(set)
+                .await?
+                .into_iter()
+                .filter_map(|p| {
+                    Some(Found {
+                        r: p.r,
+                        resolved: p.resolved?,
+                    })
+                })
+                .collect(),
+        };
+        let problems: Vec<Option<String>> = stream::iter(objects)
+            .map(|f| async move {
+                let api = apply::api_for(&self.client, &f.resolved, f.r.namespace.as_deref());
+                let live = api
+                    .get_opt(&f.r.name)
+                    .await
+                    .map_err(|e| KubeError::api("get", &f.r, None, e))?;
+                Ok::<_, KubeError>(match live {
+                    None => Some(format!("{} is missing", f.r)),
+                    Some(o) => match readiness(&f.r, &serde_json::to_value(&o).unwrap_or_default())
+                    {
+                        Readiness::Ready => None,
+                        Readiness::Waiting(why) | Readiness::Failed(why) => {
+                            Some(format!("{} is not ready: {why}", f.r))
+                        }
+                    },
+                })
+            })
+            .buffered(self.opts.concurrency)
+            .try_collect()
+            .await?;
+        let problems: Vec<String> = problems.into_iter().flatten().collect();
+        Ok(if problems.is_empty() {
+            Verified::Intact
+        } else {
+            Verified::Drifted(problems.join("; "))
+        })
+    }
+
+    async fn destroy_set(
+        &self,
+        set_name: &str,
+        cx: &OpContext,
+        recorded: &Outputs,
+    ) -> Result<Applied, KubeError> {
+        let objects = match self.recorded_objects(recorded).await {
+            Some(o) => o,
+            None => {
+                find_labelled(
+                    &self.client,
+                    &self.discovery,
+                    &set_selector(&self.env, set_name),
+                    self.opts.concurrency,
+                )
+                .await?
+            }
+        };
+        let changes = delete_all(&self.client, objects, cx, self.opts.concurrency).await?;
+        Ok(Applied {
+            changes,
+            outputs: Outputs::new(),
+        })
+    }
+}
+
+#[async_trait]
+impl Workloads for KubeWorkloads {
+    async fn plan(&self, set: &ManifestSet, _cx: &OpContext) -> Result<Vec<Change>, ProviderError> {
+        Ok(self.plan_set(set).await?)
+    }
+
     async fn apply(&self, set: &ManifestSet, cx: &OpContext) -> Result<Applied, ProviderError> {
-        let (mut targets, later) = self.targets(set).await?;
-        let previous: BTreeMap<_, _> = inventory_of(&cx.previous)
-            .into_iter()
-            .map(|r| (r.key(), r))
-            .collect();
-        let mut applied: Vec<ObjectRef> = Vec::new();
-
-        let foundations: Vec<Target> = targets
-            .iter()
-            .filter(|t| phase(t) == Phase::Foundations)
-            .cloned()
-            .collect();
-        if !foundations.is_empty() {
-            cx.check("applying namespaces and CRDs")?;
-            applied.extend(self.apply_batch(&set.name, &foundations, false).await?);
-            let crds: Vec<&Target> = foundations
-                .iter()
-                .filter(|t| t.reference.kind == "CustomResourceDefinition")
-                .collect();
-            if !crds.is_empty() {
-                cx.step(format!(
-                    "waiting for {} CRD(s) to be established",
-                    crds.len()
-                ));
-                self.await_ready(&crds, cx).await?;
-                self.resolver.refresh().await?;
-            }
-        }
-        for (source, obj) in later {
-            targets.push(target(&self.resolver, &source, obj).await?);
-        }
-        for p in [Phase::ClusterScoped, Phase::Namespaced] {
-            let batch: Vec<Target> = targets.iter().filter(|t| phase(t) == p).cloned().collect();
-            if !batch.is_empty() {
-                cx.check("applying")?;
-                cx.step(format!("applying {} object(s)", batch.len()));
-                applied.extend(self.apply_batch(&set.name, &batch, false).await?);
-            }
-        }
-        let custom: Vec<Target> = targets
-            .iter()
-            .filter(|t| phase(t) == Phase::CustomResources)
-            .cloned()
-            .collect();
-        if !custom.is_empty() {
-            self.await_webhooks(&targets, cx).await?;
-            cx.check("applying custom resources")?;
-            applied.extend(self.apply_batch(&set.name, &custom, false).await?);
-        }
-
-        let awaited_targets: Vec<&Target> = targets
-            .iter()
-            .filter(|t| awaited(t) && t.reference.kind != "CustomResourceDefinition")
-            .collect();
-        if !awaited_targets.is_empty() {
-            cx.step(format!(
-                "waiting for {} object(s) to be ready",
-                awaited_targets.len()
-            ));
-        }
-        let addresses = self.await_ready(&awaited_targets, cx).await?;
-
-        let mut changes = Vec::new();
-        for r in &applied {
-            match previous.get(&r.key()) {
-                None => changes.push(Change::new(ChangeAction::Create, r.to_string())),
-                Some(p) if p.fingerprint != r.fingerprint => {
-                    changes.push(Change::new(ChangeAction::Update, r.to_string()))
-                }
-                Some(_) => {}
-            }
-        }
-        let current: BTreeSet<_> = applied.iter().map(ObjectRef::key).collect();
-        let stale: Vec<ObjectRef> = previous
-            .values()
-            .filter(|r| !current.contains(&r.key()))
-            .cloned()
-            .collect();
-        if !stale.is_empty() {
-            cx.step(format!(
-                "pruning {} object(s) no longer in the set",
-                stale.len()
-            ));
-            changes.extend(delete_all(&self.client, &self.resolver, &stale, cx).await?);
-        }
-        applied.sort();
-        let mut outputs = Outputs::new();
-        outputs.set("inventory", &applied);
-        for (label, a) in addresses {
-            outputs.show(label, a);
-        }
-        Ok(Applied { changes, outputs })
+        Ok(self.apply_set(set, cx).await?)
     }
 
     async fn verify(
@@ -426,49 +438,7 @@ impl Workloads for KubeWorkloads {
         _cx: &OpContext,
         recorded: &Outputs,
     ) -> Result<Verified, ProviderError> {
-        let inventory = inventory_of(recorded);
-        let recorded_keys: BTreeSet<_> = inventory.iter().map(ObjectRef::key).collect();
-        let (targets, later) = self.targets(set).await?;
-        if !later.is_empty()
-            || targets.len() != recorded_keys.len()
-            || targets
-                .iter()
-                .any(|t| !recorded_keys.contains(&t.reference.key()))
-        {
-            return Ok(Verified::Drifted("the set of objects changed".into()));
-        }
-        for t in &targets {
-            let api = api_for(&self.client, &t.resolved, t.reference.namespace.as_deref());
-            let recorded_print = inventory
-                .iter()
-                .find(|r| r.key() == t.reference.key())
-                .and_then(|r| r.fingerprint.clone());
-            match api.get_opt(&t.reference.name).await {
-                Ok(Some(o)) if Some(fingerprint(&o.metadata)) != recorded_print => {
-                    return Ok(Verified::Drifted(format!("{} was changed", t.reference)))
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => return Ok(Verified::Drifted(format!("{} is gone", t.reference))),
-                Err(e) => return Err(ProviderError::Other(api_message(&e))),
-            }
-            if awaited(t) && !is_ready_now(&self.client, t).await? {
-                return Ok(Verified::Drifted(format!("{} is not ready", t.reference)));
-            }
-        }
-        Ok(Verified::Intact)
-    }
-
-    async fn plan_destroy(
-        &self,
-        set_name: &str,
-        _cx: &OpContext,
-        recorded: &Outputs,
-    ) -> Result<Vec<Change>, ProviderError> {
-        let refs = self.refs_of(set_name, recorded).await?;
-        Ok(refs
-            .iter()
-            .map(|r| Change::new(ChangeAction::Delete, r.to_string()))
-            .collect())
+        Ok(self.verify_set(set, recorded).await?)
     }
 
     async fn destroy(
@@ -477,40 +447,49 @@ impl Workloads for KubeWorkloads {
         cx: &OpContext,
         recorded: &Outputs,
     ) -> Result<Applied, ProviderError> {
-        let refs = self.refs_of(set_name, recorded).await?;
-        let changes = delete_all(&self.client, &self.resolver, &refs, cx).await?;
-        Ok(Applied {
-            changes,
-            outputs: Outputs::new(),
-        })
+        Ok(self.destroy_set(set_name, cx, recorded).await?)
+    }
+
+    async fn api_versions(
+        &self,
+        _cx: &OpContext,
+    ) -> Result<kat_provider::ApiVersions, ProviderError> {
+        Ok(KubeWorkloads::api_versions(self).await)
+    }
+
+    async fn plan_destroy(
+        &self,
+        set_name: &str,
+        _cx: &OpContext,
+        recorded: &Outputs,
+    ) -> Result<Vec<Change>, ProviderError> {
+        let objects = match self.recorded_objects(recorded).await {
+            Some(o) => o,
+            None => {
+                let selector = set_selector(&self.env, set_name);
+                find_labelled(
+                    &self.client,
+                    &self.discovery,
+                    &selector,
+                    self.opts.concurrency,
+                )
+                .await?
+            }
+        };
+        Ok(objects
+            .into_iter()
+            .map(|f| Change::new(kat_provider::ChangeAction::Delete, f.r.to_string()))
+            .collect())
     }
 
     async fn leftovers(&self, _cx: &OpContext) -> Result<Vec<String>, ProviderError> {
-        let found = find_labelled(&self.client, &self.resolver, &self.selector(None)).await?;
-        Ok(found.iter().map(ObjectRef::to_string).collect())
+        let found = find_labelled(
+            &self.client,
+            &self.discovery,
+            &env_selector(&self.env),
+            self.opts.concurrency,
+        )
+        .await?;
+        Ok(found.into_iter().map(|f| f.r.to_string()).collect())
     }
-}
-
-impl KubeWorkloads {
-    /// The recorded inventory, or, without one, whatever carries the set's labels.
-    async fn refs_of(
-        &self,
-        set_name: &str,
-        recorded: &Outputs,
-    ) -> Result<Vec<ObjectRef>, KubeError> {
-        let inventory = inventory_of(recorded);
-        if !inventory.is_empty() {
-            return Ok(inventory);
-        }
-        find_labelled(&self.client, &self.resolver, &self.selector(Some(set_name))).await
-    }
-}
-
-/// An object's content without what the server maintains, for plan comparisons.
-fn strip(v: &Value) -> Value {
-    let mut v = v.clone();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("status");
-    }
-    v
 }

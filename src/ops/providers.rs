@@ -6,6 +6,7 @@ use kat_provider::{Provider, ProviderError, ProviderName, ProviderRequest};
 
 pub fn built_in(name: ProviderName) -> bool {
     matches!(name, ProviderName::Sim if cfg!(feature = "sim"))
+        || matches!(name, ProviderName::Kubeconfig if cfg!(feature = "kubeconfig"))
 }
 
 pub fn create_provider(
@@ -15,6 +16,10 @@ pub fn create_provider(
     match name {
         #[cfg(feature = "sim")]
         ProviderName::Sim => Ok(Arc::new(kat_provider_sim::SimProvider::new(req)?)),
+        #[cfg(feature = "kubeconfig")]
+        ProviderName::Kubeconfig => Ok(Arc::new(kat_provider_kubeconfig::KubeconfigProvider::new(
+            req,
+        )?)),
         other => {
             let _ = req;
             Err(ProviderError::Unsupported {

@@ -50,7 +50,7 @@ impl ClusterAccess {
                 match self.provider.kube_access(&recorded).await? {
                     KubeAccess::Workloads(w) => Ok(w),
                     KubeAccess::Kubeconfig { path, context } => {
-                        connect(&path, context.as_deref(), cx, self.options.clone()).await
+                        connect(&path, context.as_deref(), cx, self.options).await
                     }
                 }
             })
