@@ -1,8 +1,9 @@
 //! Figures, not assertions: time to apply ~200 objects with kat versus `kubectl apply
 //! --server-side` on the same files, and how long after the last pod turns Ready kat's apply
-//! returns. Run explicitly:
-//!   KAT_TEST_KUBECONFIG=... cargo test --test kube_measure -- --ignored --nocapture
+//! returns. Against the testbed:
+//!   KAT_TEST_KUBECONFIG=$(../shared/testbed/start.sh | tail -1) cargo bench --bench kube_apply
 
+#[path = "../tests/kube_support/mod.rs"]
 mod kube_support;
 
 use std::collections::HashMap;
@@ -64,8 +65,22 @@ fn kubectl(args: &[&str]) -> Duration {
     start.elapsed()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement; run with --ignored --nocapture"]
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if std::env::var_os("KAT_TEST_KUBECONFIG").is_none() {
+        eprintln!("kube_apply needs a Kubernetes API server: KAT_TEST_KUBECONFIG=$(../shared/testbed/start.sh | tail -1) cargo bench --bench kube_apply");
+        std::process::exit(2);
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(apply_200_objects_kat_versus_kubectl());
+}
+
 async fn apply_200_objects_kat_versus_kubectl() {
     let env = unique("bench");
     let wl = connect(&env).await;
