@@ -46,6 +46,10 @@ pub struct RegistryConfig {
     /// per blueprint image.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// A registry you already have (`registry.example.com/team`), for providers that make none
+    /// (an existing cluster, microk8s): images built from source are expected there.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -54,7 +58,10 @@ fn yes() -> bool {
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        RegistryConfig { enabled: true }
+        RegistryConfig {
+            enabled: true,
+            url: None,
+        }
     }
 }
 

@@ -54,15 +54,11 @@ pub(crate) async fn guard<T>(
     }
 }
 
-/// Identity across API versions: prune must not delete `apps/v1` Deployment x because the set
-/// names it as another version.
-fn identity(r: &ObjectRef) -> (String, String, Option<String>, String) {
-    (
-        r.group().to_string(),
-        r.kind.clone(),
-        r.namespace.clone(),
-        r.name.clone(),
-    )
+/// Identity across API versions and groups: prune must not delete `apps/v1` Deployment x because
+/// the set names it as another version, nor an Ingress the set applied as `networking.k8s.io`
+/// because the server also serves it (the same object) as `extensions/v1beta1`.
+fn identity(r: &ObjectRef) -> (String, Option<String>, String) {
+    (r.kind.clone(), r.namespace.clone(), r.name.clone())
 }
 
 impl KubeWorkloads {

@@ -22,6 +22,7 @@ pub struct Environment {
     pub provider: Arc<dyn Provider>,
     pub access: Arc<ClusterAccess>,
     pub addons: Vec<Arc<AddonSource>>,
+    pub blueprint: Option<Arc<BlueprintSource>>,
     pub engine: Engine,
     pub _lock: Option<EnvLock>,
 }
@@ -89,7 +90,7 @@ impl Environment {
             config: cfg,
             provider: provider.clone(),
             access: access.clone(),
-            blueprint,
+            blueprint: blueprint.clone().map(|b| b as Arc<dyn SetSource>),
             addons: addons.clone(),
         });
         graph
@@ -109,6 +110,7 @@ impl Environment {
             provider,
             access,
             addons,
+            blueprint,
             engine,
             _lock: lock,
         })
@@ -202,15 +204,18 @@ fn blueprint_source(
     settings: &Settings,
     blueprint: Option<Blueprint>,
     provider: &dyn Provider,
-) -> Result<Option<Arc<dyn SetSource>>, KatError> {
+) -> Result<Option<Arc<BlueprintSource>>, KatError> {
     let Some(blueprint) = blueprint else {
         return Ok(None);
     };
-    let source = BlueprintSource::new(settings, blueprint, provider.capabilities().single_node)
-        .map_err(|e| KatError::Usage(e.to_string()))?;
-    source
-        .check(&settings.env)
-        .map_err(|e| KatError::Usage(e.to_string()))?;
+    let registry = settings.config.registry.enabled && provider.component(Role::Registry).is_some();
+    let source = BlueprintSource::new(
+        settings,
+        blueprint,
+        provider.capabilities().single_node,
+        registry,
+    )
+    .map_err(|e| KatError::Usage(e.to_string()))?;
     Ok(Some(Arc::new(source)))
 }
 

@@ -51,6 +51,7 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
     let preflight = OpContext::detached(&env.settings.env, "preflight");
     env.provider.preflight(&preflight).await?;
     if dir == Direction::Up {
+        check_blueprint(env, &selected)?;
         prepare_addons(env, &selected)?;
     }
 
@@ -137,6 +138,20 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         leftovers,
     });
     Ok(exit)
+}
+
+/// The blueprint renders with this configuration (no missing value, no template error), checked
+/// before the first stage starts. `down` needs no values, so it does not check.
+fn check_blueprint(
+    env: &Environment,
+    selected: &std::collections::BTreeSet<String>,
+) -> Result<(), KatError> {
+    match &env.blueprint {
+        Some(b) if selected.contains("blueprint") => b
+            .check(&env.settings.env)
+            .map_err(|e| KatError::Usage(e.to_string())),
+        _ => Ok(()),
+    }
 }
 
 /// Every selected addon's manifests are fetched, verified against kat.lock and overlaid before the

@@ -127,8 +127,13 @@ pub fn render_blueprint(
     };
     let usage = |e: &dyn std::fmt::Display| KatError::Usage(e.to_string());
     let blueprint = crate::blueprint::load(&cfg.name).map_err(|e| usage(&e))?;
-    let source =
-        crate::stages::BlueprintSource::new(&settings, blueprint, false).map_err(|e| usage(&e))?;
+    let source = crate::stages::BlueprintSource::new(
+        &settings,
+        blueprint,
+        false,
+        settings.config.registry.enabled,
+    )
+    .map_err(|e| usage(&e))?;
     let registry = settings
         .config
         .registry

@@ -26,6 +26,8 @@ pub struct BlueprintSource {
     pub ingress: IngressContext,
     /// Whether a registry stage exists (its URL is known only once it ran).
     pub registry: bool,
+    /// `registry.url` from kat.yaml: a registry the user already has.
+    pub registry_url: Option<String>,
 }
 
 /// kat.yaml's database mode as blueprints name it.
@@ -65,10 +67,12 @@ fn ingress_context(settings: &Settings) -> Result<IngressContext, AddonError> {
 }
 
 impl BlueprintSource {
+    /// `registry`: the environment has a registry stage (the provider makes one and it is enabled).
     pub fn new(
         settings: &Settings,
         blueprint: Blueprint,
         single_node: bool,
+        registry: bool,
     ) -> Result<Self, AddonError> {
         Ok(BlueprintSource {
             values: settings
@@ -83,7 +87,8 @@ impl BlueprintSource {
                 single_node,
             },
             ingress: ingress_context(settings)?,
-            registry: settings.config.registry.enabled,
+            registry,
+            registry_url: settings.config.registry.url.clone(),
             blueprint,
         })
     }
@@ -116,9 +121,10 @@ impl BlueprintSource {
     /// Renders with the defaults of a 1.20 cluster and a placeholder registry, so that a missing
     /// value or a template error stops `up` before anything is touched.
     pub fn check(&self, env: &str) -> Result<(), BlueprintError> {
-        let registry = self
-            .registry
-            .then(|| "registry.invalid/placeholder".to_string());
+        let registry = self.registry_url.clone().or_else(|| {
+            self.registry
+                .then(|| "registry.invalid/placeholder".to_string())
+        });
         let files = self.render(env, &ApiVersions::default(), registry)?;
         parse_manifests(&files).map(|_| ())
     }
@@ -137,7 +143,10 @@ impl SetSource for BlueprintSource {
     }
 
     async fn build(&self, api: &ApiVersions, cx: &OpContext) -> Result<ManifestSet, ProviderError> {
-        let registry = cx.input::<String>("registry", "url").ok();
+        let registry = cx
+            .input::<String>("registry", "url")
+            .ok()
+            .or_else(|| self.registry_url.clone());
         let invalid = |e: BlueprintError| ProviderError::config("blueprint", e.to_string());
         let files = self.render(&cx.env, api, registry).map_err(invalid)?;
         let manifests = parse_manifests(&files).map_err(invalid)?;
