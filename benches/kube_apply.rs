@@ -81,13 +81,28 @@ fn main() {
         .block_on(apply_200_objects_kat_versus_kubectl());
 }
 
+/// Records when each progress step was reported.
+struct StepClock(Arc<Mutex<Vec<(Instant, String)>>>);
+
+impl kat_provider::Progress for StepClock {
+    fn step(&self, message: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((Instant::now(), message.to_string()));
+    }
+}
+
 async fn apply_200_objects_kat_versus_kubectl() {
     let env = unique("bench");
     let wl = connect(&env).await;
     let docs = objects(&env);
     assert_eq!(docs.len(), 200);
     let s = set("bench", "bench.yaml", &docs.join("---\n"));
-    let c = cx(&env, "bench", Duration::from_secs(300));
+    let mut c = cx(&env, "bench", Duration::from_secs(300));
+    // The moment kat starts waiting marks the end of its apply phase.
+    let steps: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
+    c.progress = Arc::new(StepClock(steps.clone()));
 
     // Record when each pod is first seen Ready, from a watch started before the apply.
     let ready_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
@@ -141,6 +156,13 @@ async fn apply_200_objects_kat_versus_kubectl() {
     let applied = wl.apply(&s, &c).await.expect("kat apply");
     let returned = Instant::now();
     let kat_first = returned - start;
+    let kat_apply_phase = steps
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(_, m)| m.starts_with("waiting for"))
+        .map(|(t, _)| *t - start)
+        .expect("kat reported its wait");
     watch.abort();
     watch_d.abort();
     let last_done = done_at
@@ -182,9 +204,12 @@ async fn apply_200_objects_kat_versus_kubectl() {
     ]);
     let kubectl_reapply = kubectl(&["apply", "--server-side", "-f", path]);
     let kubectl_delete = kubectl(&["delete", "namespace", &ns, "--wait=true"]);
+    let kubectl_client_side = kubectl(&["apply", "-f", path]);
+    kubectl(&["delete", "namespace", &ns, "--wait=true"]);
 
     println!("objects: 200 ({DEPLOYMENTS} Deployments x 2 replicas)");
     println!("kat apply (apply + wait ready + prune scan): {kat_first:.2?}");
+    println!("kat apply phase (every object applied, before waiting): {kat_apply_phase:.2?}");
     println!(
         "kat apply returned {:.0?} after the last pod was Ready",
         returned - last_ready
@@ -200,4 +225,5 @@ async fn apply_200_objects_kat_versus_kubectl() {
     println!("kubectl apply + wait: {:.2?}", kubectl_apply + kubectl_wait);
     println!("kubectl re-apply (no changes): {kubectl_reapply:.2?}");
     println!("kubectl delete namespace --wait: {kubectl_delete:.2?}");
+    println!("kubectl apply -f (client-side): {kubectl_client_side:.2?}");
 }
