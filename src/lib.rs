@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) is a thin command layer; the work lives here so that tests and
 //! benchmarks drive the same code.
 
+pub mod addons;
 pub mod blueprint;
 pub mod cli;
 pub mod config;

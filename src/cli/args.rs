@@ -64,9 +64,29 @@ pub struct GlobalArgs {
     /// Only failures and the summary
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
+    /// Use only the artifacts of `--bundle` (a workshop room without network)
+    #[arg(long, global = true, requires = "bundle", env = "KAT_OFFLINE")]
+    pub offline: bool,
+    /// Bundle directory written by `kat fetch`
+    #[arg(long, global = true, env = "KAT_BUNDLE", value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+    /// Set a blueprint value (repeatable): `--set api_replicas=3`; the value is read as YAML
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, serde_json::Value)>,
+    /// Take over fields that another field manager owns (server-side apply conflicts)
+    #[arg(long, global = true)]
+    pub force_conflicts: bool,
     /// Do not ask for confirmation (`down` on a terminal asks)
     #[arg(long, short = 'y', global = true, env = "KAT_YES")]
     pub yes: bool,
+}
+
+fn parse_set(s: &str) -> Result<(String, serde_json::Value), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))?;
+    let value = serde_yaml_ng::from_str(v).unwrap_or(serde_json::Value::String(v.to_string()));
+    Ok((k.trim().to_string(), value))
 }
 
 fn parse_provider(s: &str) -> Result<ProviderName, String> {
@@ -93,6 +113,9 @@ impl GlobalArgs {
             region: self.region.clone(),
             context: self.context.clone(),
             state_dir: self.state_dir.clone(),
+            offline_bundle: self.offline.then(|| self.bundle.clone()).flatten(),
+            force_conflicts: self.force_conflicts,
+            values: self.set.clone(),
         }
     }
 }
@@ -121,6 +144,16 @@ pub enum Command {
     },
     /// The providers and whether this binary includes them
     Providers,
+    /// Download every addon artifact into a bundle for `up --offline --bundle DIR`
+    Fetch,
+    /// The built-in blueprints
+    Blueprints,
+    /// Write the blueprint's rendered manifests to a directory, touching no cluster
+    Render {
+        /// Output directory
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
     /// Print the kubeconfig path of the environment (`export KUBECONFIG=$(kat kubeconfig)`)
     Kubeconfig,
     /// Print the JSON Schema of kat.yaml (for editors)

@@ -46,6 +46,10 @@ pub struct RegistryConfig {
     /// per blueprint image.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// A registry you already have (`registry.example.com/team`), for providers that make none
+    /// (an existing cluster, microk8s): images built from source are expected there.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -54,7 +58,10 @@ fn yes() -> bool {
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        RegistryConfig { enabled: true }
+        RegistryConfig {
+            enabled: true,
+            url: None,
+        }
     }
 }
 
@@ -70,6 +77,27 @@ pub struct AddonConfig {
     /// Addon-specific settings (for cert-manager: `email`, `host`, `acme: staging|production`).
     #[serde(default)]
     pub settings: BTreeMap<String, serde_json::Value>,
+    /// Fetch the manifest from here instead of the upstream release URL (an internal mirror).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Install from a Helm chart instead (rendered with `helm template`, applied by kat).
+    #[serde(default)]
+    pub helm: Option<HelmChart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HelmChart {
+    /// Chart repository URL.
+    pub repository: String,
+    pub chart: String,
+    pub version: String,
+    /// Release namespace.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Values passed to `helm template`.
+    #[serde(default)]
+    pub values: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

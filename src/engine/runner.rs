@@ -354,10 +354,18 @@ impl Engine {
         deadline: Option<Instant>,
         timeout: Option<Duration>,
     ) -> OpContext {
+        let previous = self
+            .journal
+            .snapshot()
+            .stages
+            .get(id)
+            .map(|r| r.outputs.clone())
+            .unwrap_or_default();
         OpContext {
             env: self.env.clone(),
             stage: id.to_string(),
             upstream,
+            previous: Arc::new(previous),
             cancel: self.cancel.clone(),
             deadline,
             timeout,
@@ -446,6 +454,7 @@ impl StageTask {
     async fn apply(self) -> Finished {
         let t0 = Instant::now();
         let wanted = digest(&self.stage.desired());
+        tracing::debug!(stage = %self.id, inputs = %wanted, recorded = ?self.recorded.as_ref().map(|r| r.status), "stage ready to run");
         if let Some(rec) = self.recorded.as_ref().filter(|r| {
             r.status == StageStatus::Done && r.inputs_digest.as_deref() == Some(wanted.as_str())
         }) {
@@ -462,7 +471,10 @@ impl StageTask {
                         false,
                     );
                 }
-                Ok(Verified::Drifted(why)) => self.cx.step(format!("drifted ({why}); converging")),
+                Ok(Verified::Drifted(why)) => {
+                    tracing::info!(stage = %self.id, %why, "recorded state drifted; converging");
+                    self.cx.step(format!("drifted ({why}); converging"))
+                }
                 Err(ProviderError::Interrupted) => {
                     return self.finish(t0, Err(ProviderError::Interrupted), false)
                 }

@@ -1,1 +1,22 @@
 //! The Kubernetes layer: apply manifests to a real API server with kube-rs.
+//!
+//! [`KubeWorkloads`] implements [`kat_provider::Workloads`]: server-side apply with field manager
+//! `kat`, ordered in phases, waited for by watching, pruned and deleted by kat's labels.
+
+mod apply;
+mod client;
+mod delete;
+mod diagnose;
+mod discovery;
+mod error;
+mod inventory;
+mod labels;
+mod order;
+mod prune;
+mod wait;
+mod workloads;
+
+pub use client::{ApiVersions, ApplyOptions, KubeWorkloads};
+pub use error::{Conflict, KubeError};
+pub use inventory::ObjectRef;
+pub use labels::{ENVIRONMENT_LABEL, MANAGED_BY_LABEL, STAGE_LABEL};

@@ -10,14 +10,19 @@ use tokio_util::sync::CancellationToken;
 use super::error::KatError;
 use super::providers::create_provider;
 use super::settings::Settings;
+use crate::addons::{AddonSource, AddonTarget, Fetcher, LockFile, ADDONS};
+use crate::blueprint::Blueprint;
 use crate::engine::{digest, Engine, Reporter, StageGraph};
-use crate::stages::{build_graph, ClusterAccess, GraphInputs, SetSource};
+use crate::kube::ApplyOptions;
+use crate::stages::{build_graph, BlueprintSource, ClusterAccess, GraphInputs, SetSource};
 use crate::state::{EnvLock, Journal};
 
 pub struct Environment {
     pub settings: Settings,
     pub provider: Arc<dyn Provider>,
     pub access: Arc<ClusterAccess>,
+    pub addons: Vec<Arc<AddonSource>>,
+    pub blueprint: Option<Arc<BlueprintSource>>,
     pub engine: Engine,
     pub _lock: Option<EnvLock>,
 }
@@ -51,7 +56,7 @@ impl Environment {
             journal.remove_stale_temp_files();
         }
         let cfg = &settings.config;
-        let blueprint = blueprint_source(&settings)?;
+        let blueprint = load_blueprint(&settings)?;
         let request = ProviderRequest {
             env: settings.env.clone(),
             config: cfg.provider.clone(),
@@ -60,7 +65,7 @@ impl Environment {
             registry: cfg
                 .registry
                 .enabled
-                .then(|| registry_repositories(&settings)),
+                .then(|| registry_repositories(blueprint.as_ref())),
             tags: tags(&settings),
         };
         let provider = create_provider(settings.provider, request).map_err(|e| match e {
@@ -70,15 +75,23 @@ impl Environment {
             other => other.into(),
         })?;
         check_capabilities(&settings, provider.as_ref())?;
+        let blueprint = blueprint_source(&settings, blueprint, provider.as_ref())?;
+        let apply_options = ApplyOptions {
+            force_conflicts: settings.force_conflicts,
+            ..Default::default()
+        };
         let access = Arc::new(ClusterAccess::new(
             provider.clone(),
             provider.component(Role::Kubeconfig).is_some(),
+            apply_options,
         ));
+        let addons = addon_sources(&settings, provider.as_ref())?;
         let graph = build_graph(&GraphInputs {
             config: cfg,
             provider: provider.clone(),
             access: access.clone(),
-            blueprint,
+            blueprint: blueprint.clone().map(|b| b as Arc<dyn SetSource>),
+            addons: addons.clone(),
         });
         graph
             .validate()
@@ -96,6 +109,8 @@ impl Environment {
             settings,
             provider,
             access,
+            addons,
+            blueprint,
             engine,
             _lock: lock,
         })
@@ -107,6 +122,42 @@ impl Environment {
     }
 }
 
+/// The enabled addons, in catalogue order, sharing one fetcher (one cache, one kat.lock).
+fn addon_sources(
+    settings: &Settings,
+    provider: &dyn Provider,
+) -> Result<Vec<Arc<AddonSource>>, KatError> {
+    let caps = provider.capabilities();
+    let fetcher = if caps.simulated {
+        None
+    } else {
+        let lock =
+            LockFile::load(&settings.lock_file).map_err(|e| KatError::Usage(e.to_string()))?;
+        Some(Arc::new(Fetcher::new(settings.fetch.clone(), lock)))
+    };
+    Ok(ADDONS
+        .iter()
+        .filter(|def| settings.config.addons.get(def.id).enabled)
+        .map(|def| {
+            let cfg = settings.config.addons.get(def.id).clone();
+            let work = settings.state_dir.join("addons");
+            let target = AddonTarget {
+                provider: settings.provider.to_string(),
+                region: settings.config.provider.region.clone(),
+                kubernetes_version: settings.config.provider.kubernetes_version.clone(),
+            };
+            Arc::new(AddonSource::new(
+                def,
+                cfg,
+                caps.clone(),
+                fetcher.clone(),
+                work,
+                target,
+            ))
+        })
+        .collect())
+}
+
 fn tags(settings: &Settings) -> BTreeMap<String, String> {
     let mut tags = settings.config.tags.clone();
     tags.insert("kat:environment".into(), settings.env.clone());
@@ -115,14 +166,57 @@ fn tags(settings: &Settings) -> BTreeMap<String, String> {
 }
 
 /// One registry repository per image the blueprint builds or mirrors.
-fn registry_repositories(settings: &Settings) -> Vec<String> {
-    let _ = settings;
-    Vec::new()
+fn registry_repositories(blueprint: Option<&Blueprint>) -> Vec<String> {
+    blueprint
+        .map(|b| {
+            b.image_specs()
+                .iter()
+                .filter(|(_, i)| i.build.is_some())
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
-fn blueprint_source(settings: &Settings) -> Result<Option<Arc<dyn SetSource>>, KatError> {
-    let _ = settings;
-    Ok(None)
+/// The configured blueprint, loaded and checked against the database mode.
+fn load_blueprint(settings: &Settings) -> Result<Option<Blueprint>, KatError> {
+    let Some(cfg) = &settings.config.blueprint else {
+        return Ok(None);
+    };
+    let blueprint =
+        crate::blueprint::load(&cfg.name).map_err(|e| KatError::Usage(e.to_string()))?;
+    let mode = crate::stages::database_mode(settings);
+    let modes = blueprint.database_modes();
+    if blueprint.needs_database() && !modes.contains(&mode) {
+        return Err(settings
+            .source
+            .error_at(
+                "database.mode",
+                format!("blueprint `{}` cannot use database mode `{mode}`", cfg.name),
+            )
+            .with_help(format!("it supports: {}", modes.join(", ")))
+            .into());
+    }
+    Ok(Some(blueprint))
+}
+
+fn blueprint_source(
+    settings: &Settings,
+    blueprint: Option<Blueprint>,
+    provider: &dyn Provider,
+) -> Result<Option<Arc<BlueprintSource>>, KatError> {
+    let Some(blueprint) = blueprint else {
+        return Ok(None);
+    };
+    let registry = settings.config.registry.enabled && provider.component(Role::Registry).is_some();
+    let source = BlueprintSource::new(
+        settings,
+        blueprint,
+        provider.capabilities().single_node,
+        registry,
+    )
+    .map_err(|e| KatError::Usage(e.to_string()))?;
+    Ok(Some(Arc::new(source)))
 }
 
 /// Refuse, before anything is touched, what the chosen provider cannot do.
@@ -140,20 +234,6 @@ fn check_capabilities(settings: &Settings, provider: &dyn Provider) -> Result<()
                 "use `mode: in-cluster` (PostgreSQL in the cluster) or choose the eks provider",
             )
             .into());
-    }
-    // The addon layer (pinned upstream manifests) is not built yet: only the simulated cluster can
-    // run addon stages. Refuse rather than report an addon as installed when it is not.
-    if settings.provider != kat_provider::ProviderName::Sim {
-        if let Some((name, _)) = cfg.addons.all().into_iter().find(|(_, a)| a.enabled) {
-            return Err(settings
-                .source
-                .error_at(
-                    &format!("addons.{name}.enabled"),
-                    format!("the `{name}` addon cannot be installed on a real cluster by this version of kat"),
-                )
-                .with_help("set `enabled: false`, or use --provider sim to rehearse the full graph")
-                .into());
-        }
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod environment;
 mod error;
+mod fetch;
 mod plan;
 mod providers;
 mod run;
@@ -11,8 +12,9 @@ mod status;
 
 pub use environment::Environment;
 pub use error::{Exit, KatError};
+pub use fetch::fetch_bundle;
 pub use plan::{plan, PlanArgs};
 pub use providers::{built_in, create_provider, list_providers};
 pub use run::{down, up, RunArgs};
 pub use settings::{resolve, Overrides, Settings};
-pub use status::{kubeconfig_path, status};
+pub use status::{kubeconfig_path, render_blueprint, status};

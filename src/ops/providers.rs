@@ -6,6 +6,7 @@ use kat_provider::{Provider, ProviderError, ProviderName, ProviderRequest};
 
 pub fn built_in(name: ProviderName) -> bool {
     matches!(name, ProviderName::Sim if cfg!(feature = "sim"))
+        || matches!(name, ProviderName::Kubeconfig if cfg!(feature = "kubeconfig"))
         || matches!(name, ProviderName::Eks if cfg!(feature = "eks"))
 }
 
@@ -16,6 +17,10 @@ pub fn create_provider(
     match name {
         #[cfg(feature = "sim")]
         ProviderName::Sim => Ok(Arc::new(kat_provider_sim::SimProvider::new(req)?)),
+        #[cfg(feature = "kubeconfig")]
+        ProviderName::Kubeconfig => Ok(Arc::new(kat_provider_kubeconfig::KubeconfigProvider::new(
+            req,
+        )?)),
         #[cfg(feature = "eks")]
         ProviderName::Eks => Ok(Arc::new(kat_provider_eks::EksProvider::new(req)?)),
         other => {

@@ -50,6 +50,10 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
     let started = Instant::now();
     let preflight = OpContext::detached(&env.settings.env, "preflight");
     env.provider.preflight(&preflight).await?;
+    if dir == Direction::Up {
+        check_blueprint(env, &selected)?;
+        prepare_addons(env, &selected)?;
+    }
 
     let record_start = |s: &mut crate::state::StateFile| {
         s.provider = Some(env.settings.provider.to_string());
@@ -134,6 +138,34 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         leftovers,
     });
     Ok(exit)
+}
+
+/// The blueprint renders with this configuration (no missing value, no template error), checked
+/// before the first stage starts. `down` needs no values, so it does not check.
+fn check_blueprint(
+    env: &Environment,
+    selected: &std::collections::BTreeSet<String>,
+) -> Result<(), KatError> {
+    match &env.blueprint {
+        Some(b) if selected.contains("blueprint") => b
+            .check(&env.settings.env)
+            .map_err(|e| KatError::Usage(e.to_string())),
+        _ => Ok(()),
+    }
+}
+
+/// Every selected addon's manifests are fetched, verified against kat.lock and overlaid before the
+/// first stage starts, so a bad source stops the run before anything is applied.
+fn prepare_addons(
+    env: &Environment,
+    selected: &std::collections::BTreeSet<String>,
+) -> Result<(), KatError> {
+    tokio::task::block_in_place(|| {
+        for source in env.addons.iter().filter(|s| selected.contains(s.def().id)) {
+            source.prepare()?;
+        }
+        Ok(())
+    })
 }
 
 fn ordered(env: &Environment, dir: Direction) -> Vec<String> {

@@ -15,6 +15,12 @@ pub struct Overrides {
     pub region: Option<String>,
     pub context: Option<String>,
     pub state_dir: Option<PathBuf>,
+    /// `--offline --bundle DIR`: addon artifacts come only from this bundle.
+    pub offline_bundle: Option<PathBuf>,
+    /// `--force-conflicts`: take over fields other field managers own.
+    pub force_conflicts: bool,
+    /// `--set key=value`: blueprint values over kat.yaml's.
+    pub values: Vec<(String, serde_json::Value)>,
 }
 
 #[derive(Debug, Clone)]
@@ -25,6 +31,11 @@ pub struct Settings {
     pub provider: ProviderName,
     /// This environment's directory: `<state.dir>/<env>`.
     pub state_dir: PathBuf,
+    /// Where addon artifacts come from.
+    pub fetch: crate::addons::FetchMode,
+    /// `kat.lock`, next to kat.yaml.
+    pub lock_file: PathBuf,
+    pub force_conflicts: bool,
 }
 
 pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
@@ -63,13 +74,39 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
             }
         }
     }
+    if !o.values.is_empty() {
+        let bp = config.blueprint.as_mut().ok_or_else(|| {
+            ConfigError::setting(
+                "--set",
+                "sets a blueprint value, but no blueprint is chosen; add --blueprint NAME",
+            )
+        })?;
+        for (k, v) in &o.values {
+            bp.values.insert(k.clone(), v.clone());
+        }
+    }
     validate(&config, &source)?;
     let base = o
         .state_dir
         .clone()
         .unwrap_or_else(|| config.state.dir.clone());
+    let fetch = match &o.offline_bundle {
+        Some(bundle) => crate::addons::FetchMode::Offline {
+            bundle: bundle.clone(),
+        },
+        None => crate::addons::FetchMode::Online { cache: cache_dir() },
+    };
+    let config_dir = source
+        .path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     Ok(Settings {
         state_dir: base.join(&env),
+        lock_file: config_dir.join("kat.lock"),
+        force_conflicts: o.force_conflicts,
+        fetch,
         config,
         source,
         env,
@@ -120,4 +157,14 @@ fn validate(config: &KatConfig, source: &ConfigSource) -> Result<(), ConfigError
         ));
     }
     Ok(())
+}
+
+/// `KAT_CACHE_DIR`, else `$XDG_CACHE_HOME/kat`, else `~/.cache/kat`; artifacts under `artifacts/`.
+fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("KAT_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("kat")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kat")))
+        .unwrap_or_else(|| PathBuf::from(".kat/cache"));
+    base.join("artifacts")
 }

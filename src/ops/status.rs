@@ -108,3 +108,38 @@ pub fn kubeconfig_path(env: &Environment) -> Result<(String, Option<String>), Ka
         ))),
     }
 }
+
+/// `kat render`: the configured blueprint's manifests for this configuration, with the API versions
+/// every supported cluster serves and `<registry>` for images the registry stage would hold.
+pub fn render_blueprint(
+    o: &super::Overrides,
+) -> Result<Vec<crate::blueprint::RenderedFile>, KatError> {
+    let mut o = o.clone();
+    // Rendering needs no cluster: without a provider, render as for a multi-node cloud cluster.
+    if o.provider.is_none() {
+        o.provider = Some(kat_provider::ProviderName::Sim);
+    }
+    let settings = super::resolve(&o)?;
+    let Some(cfg) = &settings.config.blueprint else {
+        return Err(KatError::Usage(
+            "no blueprint chosen: pass --blueprint NAME (see `kat blueprints`) or set `blueprint.name`".into(),
+        ));
+    };
+    let usage = |e: &dyn std::fmt::Display| KatError::Usage(e.to_string());
+    let blueprint = crate::blueprint::load(&cfg.name).map_err(|e| usage(&e))?;
+    let source = crate::stages::BlueprintSource::new(
+        &settings,
+        blueprint,
+        false,
+        settings.config.registry.enabled,
+    )
+    .map_err(|e| usage(&e))?;
+    let registry = settings
+        .config
+        .registry
+        .enabled
+        .then(|| "<registry>".to_string());
+    source
+        .render(&settings.env, &Default::default(), registry)
+        .map_err(|e| usage(&e))
+}

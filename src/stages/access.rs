@@ -6,20 +6,28 @@ use std::sync::Arc;
 use kat_provider::{KubeAccess, OpContext, Provider, ProviderError, Workloads};
 use tokio::sync::OnceCell;
 
+use crate::kube::{ApplyOptions, KubeWorkloads};
+
 pub struct ClusterAccess {
     provider: Arc<dyn Provider>,
     /// The kubeconfig stage is part of the graph; without it (an existing cluster's provider always
     /// has one) the access comes from the provider alone.
     has_kubeconfig_stage: bool,
     cell: OnceCell<Arc<dyn Workloads>>,
+    options: ApplyOptions,
 }
 
 impl ClusterAccess {
-    pub fn new(provider: Arc<dyn Provider>, has_kubeconfig_stage: bool) -> Self {
+    pub fn new(
+        provider: Arc<dyn Provider>,
+        has_kubeconfig_stage: bool,
+        options: ApplyOptions,
+    ) -> Self {
         ClusterAccess {
             provider,
             has_kubeconfig_stage,
             cell: OnceCell::new(),
+            options,
         }
     }
 
@@ -42,7 +50,7 @@ impl ClusterAccess {
                 match self.provider.kube_access(&recorded).await? {
                     KubeAccess::Workloads(w) => Ok(w),
                     KubeAccess::Kubeconfig { path, context } => {
-                        connect(&path, context.as_deref(), cx).await
+                        connect(&path, context.as_deref(), cx, self.options).await
                     }
                 }
             })
@@ -53,11 +61,11 @@ impl ClusterAccess {
 
 async fn connect(
     path: &std::path::Path,
-    _context: Option<&str>,
-    _cx: &OpContext,
+    context: Option<&str>,
+    cx: &OpContext,
+    opts: ApplyOptions,
 ) -> Result<Arc<dyn Workloads>, ProviderError> {
-    Err(ProviderError::Unsupported {
-        provider: "this build".into(),
-        what: format!("applying to a real cluster (kubeconfig {})", path.display()),
-    })
+    cx.step(format!("connecting to the cluster ({})", path.display()));
+    let w = KubeWorkloads::connect(Some(path), context, &cx.env, opts).await?;
+    Ok(Arc::new(w))
 }

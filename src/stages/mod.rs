@@ -3,7 +3,7 @@
 //! so every provider fits the same graph.
 
 mod access;
-mod addons;
+mod blueprint;
 mod workload;
 
 use std::sync::Arc;
@@ -11,9 +11,10 @@ use std::sync::Arc;
 use kat_provider::{Provider, Role};
 
 pub use access::ClusterAccess;
-pub use addons::{AddonSource, ADDONS};
+pub use blueprint::{database_mode, BlueprintSource, DATABASE_SECRET};
 pub use workload::{SetSource, WorkloadStage};
 
+use crate::addons::AddonSource;
 use crate::config::KatConfig;
 use crate::engine::{ComponentStage, Node, Stage, StageGraph};
 
@@ -90,6 +91,8 @@ pub struct GraphInputs<'a> {
     pub access: Arc<ClusterAccess>,
     /// The blueprint's manifest source, when one is configured.
     pub blueprint: Option<Arc<dyn SetSource>>,
+    /// The enabled addons' sources, by stage id.
+    pub addons: Vec<Arc<AddonSource>>,
 }
 
 pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
@@ -111,15 +114,11 @@ pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
     }
     let platform = || vec!["nodes".to_string(), "kubeconfig".to_string()];
     let mut blueprint_deps = platform();
-    for addon in ADDONS {
-        let cfg = inputs.config.addons.get(addon.id);
-        if !cfg.enabled {
-            continue;
-        }
+    for source in &inputs.addons {
+        let addon = source.def();
         let mut deps = platform();
         deps.extend(addon.after.iter().map(|s| s.to_string()));
-        let source = Arc::new(AddonSource::new(addon, cfg.clone()));
-        let stage = WorkloadStage::new(addon.id, source, inputs.access.clone());
+        let stage = WorkloadStage::new(addon.id, source.clone(), inputs.access.clone());
         present.push(node(addon.id, deps, addon.title, Arc::new(stage), timeouts));
         if addon.before_blueprint {
             blueprint_deps.push(addon.id.to_string());

@@ -18,7 +18,8 @@ use crate::engine::Stage;
 #[async_trait]
 pub trait SetSource: Send + Sync {
     fn desired(&self) -> Value;
-    async fn build(&self, api: &ApiVersions) -> Result<ManifestSet, ProviderError>;
+    /// The set for this cluster's API versions; `cx.upstream` has the outputs of earlier stages.
+    async fn build(&self, api: &ApiVersions, cx: &OpContext) -> Result<ManifestSet, ProviderError>;
 }
 
 pub struct WorkloadStage {
@@ -45,7 +46,7 @@ impl WorkloadStage {
     ) -> Result<(Arc<dyn kat_provider::Workloads>, ManifestSet), ProviderError> {
         let target = self.access.get(cx).await?;
         let api = target.api_versions(cx).await?;
-        let set = self.source.build(&api).await?;
+        let set = self.source.build(&api, cx).await?;
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(set.clone());
         Ok((target, set))
     }

@@ -49,4 +49,6 @@ pub struct Capabilities {
     pub registry: bool,
     /// All workloads share one node (decides NodePort versus ingress exposure).
     pub single_node: bool,
+    /// Nothing real is created (the `sim` provider): addon manifests need not be fetched.
+    pub simulated: bool,
 }

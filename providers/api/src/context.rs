@@ -30,6 +30,9 @@ pub struct OpContext {
     pub stage: String,
     /// Outputs of every stage that has finished, by stage id.
     pub upstream: Arc<BTreeMap<String, Outputs>>,
+    /// What this stage itself recorded last time (empty the first time or without state): what
+    /// to prune, what to compare against.
+    pub previous: Arc<Outputs>,
     /// Set on Ctrl-C: finish the call in flight, then return [`ProviderError::Interrupted`] at the
     /// next wait instead of starting another.
     pub cancel: CancellationToken,
@@ -47,6 +50,7 @@ impl OpContext {
             env: env.to_string(),
             stage: stage.to_string(),
             upstream: Arc::new(BTreeMap::new()),
+            previous: Arc::new(Outputs::default()),
             cancel: CancellationToken::new(),
             deadline: None,
             timeout: None,

@@ -20,6 +20,26 @@ pub struct Manifest {
     pub object: Value,
 }
 
+impl Manifest {
+    fn field(&self, pointer: &str) -> &str {
+        self.object
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// `Kind/namespace/name` (namespace empty for cluster-scoped objects), for messages and
+    /// inventories.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            self.field("/kind"),
+            self.field("/metadata/namespace"),
+            self.field("/metadata/name")
+        )
+    }
+}
+
 /// The objects one stage owns. Applying a set prunes what an earlier apply of the same set made and
 /// the set no longer contains.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,11 +58,12 @@ pub struct ApiVersions {
     pub pdb: String,
 }
 
+/// What every supported cluster (Kubernetes 1.20 and later) serves.
 impl Default for ApiVersions {
     fn default() -> Self {
         ApiVersions {
-            hpa: "autoscaling/v2".into(),
-            pdb: "policy/v1".into(),
+            hpa: "autoscaling/v2beta2".into(),
+            pdb: "policy/v1beta1".into(),
         }
     }
 }
@@ -89,20 +110,5 @@ pub trait Workloads: Send + Sync {
     /// Objects labelled for this environment that are still present (after `down`).
     async fn leftovers(&self, _cx: &OpContext) -> Result<Vec<String>, ProviderError> {
         Ok(Vec::new())
-    }
-
-    /// The object in the set as JSON, for error messages.
-    fn describe(&self, manifest: &Manifest) -> String {
-        let kind = manifest
-            .object
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("?");
-        let name = manifest
-            .object
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("?");
-        format!("{kind}/{name}")
     }
 }

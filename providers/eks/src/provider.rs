@@ -109,6 +109,7 @@ impl Provider for EksProvider {
             load_balancer: LoadBalancerKind::AwsNlb,
             registry: true,
             single_node: false,
+            simulated: false,
         }
     }
 

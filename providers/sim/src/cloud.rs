@@ -217,6 +217,7 @@ impl Cloud {
     ) -> Result<(), ProviderError> {
         cx.check(&format!("{op} {}", want.key))?;
         let latency = self.admit(op, &want.key)?;
+        tracing::debug!(op, resource = %want.key, ?latency, "sim: request accepted");
         let ready = ready_at(latency);
         self.with_world(|w| {
             w.calls.push(CallRecord {

@@ -208,6 +208,7 @@ impl Provider for SimProvider {
             load_balancer: LoadBalancerKind::ClusterDefault,
             registry: true,
             single_node: false,
+            simulated: true,
         }
     }
 

@@ -33,24 +33,7 @@ fn ops(set: &str) -> Ops {
 
 /// What the simulated cluster remembers of a set: which objects, so a changed set is an update.
 fn spec(set: &ManifestSet) -> Value {
-    let objects: Vec<String> = set
-        .manifests
-        .iter()
-        .map(|m| {
-            let kind = m.object.get("kind").and_then(Value::as_str).unwrap_or("?");
-            let name = m
-                .object
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("?");
-            let ns = m
-                .object
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            format!("{kind}/{ns}/{name}")
-        })
-        .collect();
+    let objects: Vec<String> = set.manifests.iter().map(|m| m.describe()).collect();
     let fingerprint = set.manifests.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, m| {
         m.object
             .to_string()

@@ -1,5 +1,6 @@
 //! One function per command: parse what it needs, call `ops`, print.
 
+mod blueprints;
 mod down;
 mod kubeconfig;
 mod plan;
@@ -20,6 +21,9 @@ pub async fn run(cli: Cli) -> Result<Exit, KatError> {
         Command::Status => status::run(g).await,
         Command::Init { force } => schema::init(g, *force),
         Command::Providers => providers::run(g),
+        Command::Fetch => status::fetch(g),
+        Command::Blueprints => blueprints::list(g),
+        Command::Render { out } => blueprints::render(g, out),
         Command::Kubeconfig => kubeconfig::run(g),
         Command::Schema => schema::run(),
         Command::Completions { shell } => schema::completions(*shell),

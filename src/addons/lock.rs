@@ -1,0 +1,81 @@
+//! `kat.lock`, next to kat.yaml: the SHA-256 of every artifact the first fetch saw. Later fetches
+//! must match it, so an environment built next month installs the same bytes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::AddonError;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockFile {
+    /// URL → `sha256:<hex>`.
+    #[serde(default)]
+    pub artifacts: BTreeMap<String, String>,
+    #[serde(skip)]
+    path: PathBuf,
+}
+
+impl LockFile {
+    pub fn load(path: &Path) -> Result<LockFile, AddonError> {
+        let io = |message: String| AddonError::Io {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut lock = match std::fs::read_to_string(path) {
+            Ok(text) => serde_yaml_ng::from_str::<LockFile>(&text).map_err(|e| {
+                io(format!(
+                    "not a kat lock file ({e}); delete it to re-pin every artifact"
+                ))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => LockFile::default(),
+            Err(e) => return Err(io(e.to_string())),
+        };
+        lock.path = path.to_path_buf();
+        Ok(lock)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Checks `digest` against the pin, or pins it. Returns whether the lock changed.
+    pub fn check(&mut self, addon: &str, url: &str, digest: &str) -> Result<bool, AddonError> {
+        match self.artifacts.get(url) {
+            Some(expected) if expected == digest => Ok(false),
+            Some(expected) => Err(AddonError::Mismatch {
+                addon: addon.into(),
+                url: url.into(),
+                expected: expected.clone(),
+                actual: digest.into(),
+                lock: self.path.display().to_string(),
+            }),
+            None => {
+                self.artifacts.insert(url.into(), digest.into());
+                Ok(true)
+            }
+        }
+    }
+
+    pub fn save(&self) -> Result<(), AddonError> {
+        let mut text = String::from("# Written by kat: the SHA-256 of every addon artifact it installed.\n# Commit it next to kat.yaml; a changed upstream file is then refused.\n");
+        text.push_str(&serde_yaml_ng::to_string(self).expect("lock serializes"));
+        kat_provider::fsutil::write_atomic(&self.path, text.as_bytes(), 0o644).map_err(|e| {
+            AddonError::Io {
+                path: self.path.clone(),
+                message: e.to_string(),
+            }
+        })
+    }
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(bytes);
+    format!(
+        "sha256:{}",
+        hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}

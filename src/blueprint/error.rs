@@ -1,0 +1,107 @@
+//! Blueprint errors. Each names the blueprint, the file (and line when minijinja knows it), the
+//! value or key at fault, and what the user can do about it.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum BlueprintError {
+    #[error("no builtin blueprint `{name}`; builtin blueprints are: {known}. To load one from disk, pass a path (`./my-blueprint`)")]
+    UnknownBuiltin { name: String, known: String },
+
+    #[error("cannot read blueprint at `{path}`: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("blueprint `{blueprint}`: {file} is invalid: {message}")]
+    Invalid {
+        blueprint: String,
+        file: String,
+        message: String,
+    },
+
+    #[error(
+        "blueprint `{blueprint}`: unknown value `{key}`; the values it accepts are: {allowed}"
+    )]
+    UnknownValue {
+        blueprint: String,
+        key: String,
+        allowed: String,
+    },
+
+    #[error("blueprint `{blueprint}`: value `{key}` is required ({description}); set it with `blueprint.values.{key}` in kat.yaml or `--set {key}=...`")]
+    MissingValue {
+        blueprint: String,
+        key: String,
+        description: String,
+    },
+
+    #[error(
+        "blueprint `{blueprint}` does not support database mode `{mode}`; it supports: {supported}"
+    )]
+    UnsupportedDatabase {
+        blueprint: String,
+        mode: String,
+        supported: String,
+    },
+
+    #[error("blueprint `{blueprint}`: database mode `rds` needs the name of the Secret holding host, port, dbname, username and password (`database.secret`)")]
+    MissingDatabaseSecret { blueprint: String },
+
+    #[error("blueprint `{blueprint}`: image `{image}` is built from source ({source_url}) and pushed to the environment's registry, but this environment has no registry; use a provider with a registry or configure one")]
+    NoRegistry {
+        blueprint: String,
+        image: String,
+        source_url: String,
+    },
+
+    #[error("blueprint `{blueprint}`: {file}{line}: {message}")]
+    Template {
+        blueprint: String,
+        file: String,
+        /// `:N` when minijinja reports a line, else empty.
+        line: String,
+        message: String,
+    },
+
+    #[error("{source_ref}: {message}")]
+    Manifest {
+        /// `file#index` (index counts documents from 0, empty ones included).
+        source_ref: String,
+        message: String,
+    },
+}
+
+impl BlueprintError {
+    pub(crate) fn invalid(blueprint: &str, file: &str, message: impl Into<String>) -> Self {
+        BlueprintError::Invalid {
+            blueprint: blueprint.to_string(),
+            file: file.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Turns a minijinja error into one that names the template file and line.
+    pub(crate) fn template(blueprint: &str, fallback_file: &str, err: &minijinja::Error) -> Self {
+        let name = err.name().unwrap_or(fallback_file);
+        // Shared macros are named as imported; a blueprint's own templates by their path.
+        let file = if name.starts_with(super::source::LIB_PREFIX) {
+            name.to_string()
+        } else {
+            format!("templates/{name}")
+        };
+        let line = err.line().map(|l| format!(":{l}")).unwrap_or_default();
+        let message = match err.detail() {
+            Some(detail) => format!("{} ({detail})", err.kind()),
+            None => err.kind().to_string(),
+        };
+        BlueprintError::Template {
+            blueprint: blueprint.to_string(),
+            file,
+            line,
+            message,
+        }
+    }
+}

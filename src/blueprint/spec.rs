@@ -1,0 +1,201 @@
+//! `blueprint.yaml`: what a blueprint is made of, as data. Templates read it through the render
+//! context (`components.<name>.port`, `images.<key>`), so ports, exposed paths and autoscaling are
+//! written once.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The summary `kat blueprints` lists, and the whole of `blueprint.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlueprintInfo {
+    pub name: String,
+    pub description: String,
+    /// Where the application's source lives.
+    pub source: String,
+    /// The namespace workloads go to unless a component names its own.
+    pub namespace: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseInfo>,
+    pub components: Vec<ComponentInfo>,
+    /// Image key → where the image comes from. Components refer to images by key.
+    pub images: BTreeMap<String, ImageSpec>,
+    /// Settings the user may override (`blueprint.values` in kat.yaml, `--set key=value`).
+    #[serde(default)]
+    pub values: BTreeMap<String, ValueSpec>,
+    /// Anything the reader should know: images that are not published, images that need root.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseInfo {
+    /// `postgres`, `mongodb`, ...
+    pub engine: String,
+    /// The database modes the blueprint renders: `in-cluster`, `rds`.
+    pub modes: Vec<String>,
+    /// The components that connect to the database; its NetworkPolicy admits only these, and in
+    /// `rds` mode the connection Secret must exist in their namespaces.
+    pub clients: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentInfo {
+    pub name: String,
+    pub description: String,
+    /// Key into `images`.
+    pub image: String,
+    /// Overrides the blueprint's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The container port its Service targets; none for workers without a Service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// HTTP paths routed to it from outside the cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose: Vec<String>,
+    /// Environment variables the application reads, and what for.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// The component is the blueprint's database (only rendered in `in-cluster` mode).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub database: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscaling {
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    pub cpu_utilization: u32,
+}
+
+/// One image: a published reference, an image kat builds from source, or one the user supplies.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSpec {
+    /// `repository:tag`, pinned (never `latest`).
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Source to build from (a git URL with `#ref:dir`); the image is pushed to the environment's
+    /// registry, so its reference is prefixed with the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    /// The image is not published: the named (required) value holds its reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueSpec {
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    /// No default: rendering fails until the user sets it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
+}
+
+impl BlueprintInfo {
+    pub fn component(&self, name: &str) -> Option<&ComponentInfo> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    pub fn namespace_of(&self, component: &ComponentInfo) -> String {
+        component
+            .namespace
+            .clone()
+            .unwrap_or_else(|| self.namespace.clone())
+    }
+
+    /// Every namespace the blueprint's workloads use, in first-seen order.
+    pub fn namespaces(&self) -> Vec<String> {
+        let mut all = vec![self.namespace.clone()];
+        for c in &self.components {
+            let ns = self.namespace_of(c);
+            if !all.contains(&ns) {
+                all.push(ns);
+            }
+        }
+        all
+    }
+
+    /// Checks what serde cannot: references between sections and pinned tags. Returns the first
+    /// problem as a sentence.
+    pub fn validate(&self) -> Result<(), String> {
+        for c in &self.components {
+            if !self.images.contains_key(&c.image) {
+                return Err(format!(
+                    "component `{}` uses image `{}`, which `images` does not declare",
+                    c.name, c.image
+                ));
+            }
+        }
+        for (key, image) in &self.images {
+            match (&image.reference, &image.value) {
+                (Some(r), None) => check_pinned(key, r)?,
+                (None, Some(v)) => {
+                    if !self.values.contains_key(v) {
+                        return Err(format!(
+                            "image `{key}` takes its reference from value `{v}`, which `values` does not declare"
+                        ));
+                    }
+                    if image.build.is_some() {
+                        return Err(format!("image `{key}` cannot both be built and come from a value"));
+                    }
+                }
+                _ => {
+                    return Err(format!(
+                        "image `{key}` needs exactly one of `ref` (a pinned published image) or `value` (supplied by the user)"
+                    ))
+                }
+            }
+        }
+        for (key, v) in &self.values {
+            if v.required == v.default.is_some() {
+                return Err(format!(
+                    "value `{key}` needs either a `default` or `required: true`, not both or neither"
+                ));
+            }
+        }
+        if let Some(db) = &self.database {
+            for client in &db.clients {
+                if self.component(client).is_none() {
+                    return Err(format!("database client `{client}` is not a component"));
+                }
+            }
+            if let Some(bad) = db
+                .modes
+                .iter()
+                .find(|m| !["in-cluster", "rds"].contains(&m.as_str()))
+            {
+                return Err(format!(
+                    "database mode `{bad}` is not one of in-cluster, rds"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Pinned means a tag other than `latest`, or a digest.
+fn check_pinned(key: &str, reference: &str) -> Result<(), String> {
+    if reference.contains("@sha256:") {
+        return Ok(());
+    }
+    // The tag follows the last ':' after the last '/', so a registry port is not mistaken for it.
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    match last.split_once(':') {
+        Some((_, tag)) if !tag.is_empty() && tag != "latest" => Ok(()),
+        _ => Err(format!(
+            "image `{key}` (`{reference}`) is not pinned: give it a tag other than `latest`, or a digest"
+        )),
+    }
+}

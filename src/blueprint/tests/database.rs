@@ -1,0 +1,127 @@
+//! The database: reachable only from its clients, and absent from the cluster in rds mode.
+
+use super::support::*;
+use crate::blueprint::{load, BlueprintError};
+
+#[test]
+fn database_admits_only_its_clients_on_its_port() {
+    for bp in BUILTINS {
+        let info = load(bp).unwrap().info().clone();
+        let Some(db) = &info.database else { continue };
+        let component = info
+            .components
+            .iter()
+            .find(|c| c.database)
+            .expect("database component");
+        let port = component.port.expect("database port");
+        let objects = objects(bp, &context("in-cluster", false));
+        let workload = named(&objects, "StatefulSet", &component.name)
+            .unwrap_or_else(|| panic!("{bp}: no StatefulSet {}", component.name));
+        let policies = policies_for(&objects, workload);
+        assert!(!policies.is_empty(), "{bp}: database has no NetworkPolicy");
+
+        // (namespace, pod labels) of each client.
+        let clients: Vec<(&str, &serde_json::Value)> = db
+            .clients
+            .iter()
+            .map(|c| named(&objects, "Deployment", c).expect("client"))
+            .map(|w| (namespace_of(w), pod_labels(w)))
+            .collect();
+        for policy in policies {
+            let rules = policy["spec"]["ingress"].as_array().expect("ingress rules");
+            assert!(!rules.is_empty(), "{bp}: database policy admits nothing");
+            for rule in rules {
+                let only_db_port = serde_json::json!([{"port": port, "protocol": "TCP"}]);
+                assert_eq!(rule["ports"], only_db_port, "{bp}");
+                let peers = rule["from"].as_array().filter(|p| !p.is_empty());
+                let peers = peers.unwrap_or_else(|| panic!("{bp}: a rule admits every source"));
+                for peer in peers {
+                    // Without a namespaceSelector a peer is in the policy's own namespace.
+                    let peer_ns = peer["namespaceSelector"]["matchLabels"]
+                        ["kubernetes.io/metadata.name"]
+                        .as_str()
+                        .unwrap_or(namespace_of(policy));
+                    let sel = &peer["podSelector"]["matchLabels"];
+                    assert!(
+                        clients
+                            .iter()
+                            .any(|(ns, labels)| *ns == peer_ns && matches(sel, labels)),
+                        "{bp}: peer {peer} is not a database client"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn rds_mode_renders_no_database_and_reads_the_secret() {
+    for bp in BUILTINS {
+        let blueprint = load(bp).unwrap();
+        let info = blueprint.info().clone();
+        if !info
+            .database
+            .as_ref()
+            .is_some_and(|d| d.modes.iter().any(|m| m == "rds"))
+        {
+            continue;
+        }
+        let cx = context("rds", false);
+        let objects = objects(bp, &cx);
+        assert!(
+            kind(&objects, "StatefulSet").is_empty(),
+            "{bp}: rds renders a StatefulSet"
+        );
+        assert!(kind(&objects, "PersistentVolumeClaim").is_empty(), "{bp}");
+        for w in workloads(&objects) {
+            for c in containers(w) {
+                assert!(
+                    !c["image"].as_str().unwrap().contains("postgres"),
+                    "{bp}: {}",
+                    c["image"]
+                );
+            }
+        }
+        for client in &info.database.as_ref().unwrap().clients {
+            let w = named(&objects, "Deployment", client).expect("client");
+            let text = serde_json::to_string(w).unwrap();
+            for key in ["host", "password"] {
+                let wanted = format!("\"secretKeyRef\":{{\"key\":\"{key}\",\"name\":\"kat-db\"}}");
+                assert!(
+                    text.contains(&wanted),
+                    "{bp}: {client} does not read {key} from kat-db"
+                );
+            }
+        }
+        assert!(!blueprint.database_secret_namespaces().is_empty(), "{bp}");
+    }
+}
+
+#[test]
+fn unsupported_database_mode_names_the_supported_ones() {
+    let err = render("voting-app", &context("rds", false)).unwrap_err();
+    assert!(
+        matches!(err, BlueprintError::UnsupportedDatabase { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("in-cluster"), "{err}");
+}
+
+#[test]
+fn rds_mode_without_a_secret_is_an_error() {
+    let mut cx = context("rds", false);
+    cx.database.secret = None;
+    let err = render("nanomon", &cx).unwrap_err();
+    assert!(
+        matches!(err, BlueprintError::MissingDatabaseSecret { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn needs_database_follows_the_blueprint() {
+    for bp in BUILTINS {
+        assert!(load(bp).unwrap().needs_database(), "{bp}");
+    }
+    assert_eq!(load("todo").unwrap().database_secret_namespaces(), ["be"]);
+}

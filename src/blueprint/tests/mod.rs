@@ -1,0 +1,8 @@
+//! Behaviour of the builtin blueprints and the renderer.
+
+mod database;
+mod embedded;
+mod errors;
+mod exposure;
+mod support;
+mod workloads;

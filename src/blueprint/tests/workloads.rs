@@ -1,0 +1,168 @@
+//! Every builtin, in every variant it supports, renders workloads that meet the baseline:
+//! resources, probes, securityContext, TCP Service ports, NetworkPolicies, pinned images.
+
+use super::support::*;
+use crate::blueprint::builtin;
+
+#[test]
+fn builtin_lists_the_five_blueprints() {
+    let names: Vec<String> = builtin().into_iter().map(|b| b.name).collect();
+    assert_eq!(names, BUILTINS);
+}
+
+#[test]
+fn every_container_has_resources_probes_and_security_context() {
+    for bp in BUILTINS {
+        for cx in variants(bp) {
+            let objects = objects(bp, &cx);
+            assert!(!workloads(&objects).is_empty(), "{bp}: no workloads");
+            for w in workloads(&objects) {
+                let pod = &w["spec"]["template"]["spec"];
+                let where_ = format!("{bp} ({}) {}", cx.database.mode, w["metadata"]["name"]);
+                assert!(
+                    pod["securityContext"].is_object(),
+                    "{where_}: pod securityContext"
+                );
+                for c in containers(w) {
+                    let name = format!("{where_}/{}", c["name"]);
+                    for k in ["requests", "limits"] {
+                        for r in ["cpu", "memory"] {
+                            assert!(
+                                c["resources"][k][r].is_string(),
+                                "{name}: resources.{k}.{r}"
+                            );
+                        }
+                    }
+                    assert!(c["securityContext"].is_object(), "{name}: securityContext");
+                    assert_eq!(
+                        c["securityContext"]["allowPrivilegeEscalation"], false,
+                        "{name}"
+                    );
+                    let is_init = pod["initContainers"]
+                        .as_array()
+                        .is_some_and(|i| i.iter().any(|x| x["name"] == c["name"]));
+                    if !is_init {
+                        assert!(c["readinessProbe"].is_object(), "{name}: readinessProbe");
+                        assert!(c["livenessProbe"].is_object(), "{name}: livenessProbe");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_service_port_is_tcp_and_selects_a_workload() {
+    for bp in BUILTINS {
+        for cx in variants(bp) {
+            let objects = objects(bp, &cx);
+            for svc in kind(&objects, "Service") {
+                let name = &svc["metadata"]["name"];
+                for port in svc["spec"]["ports"].as_array().expect("ports") {
+                    assert_eq!(port["protocol"], "TCP", "{bp}: Service {name}");
+                }
+                let selected = workloads(&objects).into_iter().any(|w| {
+                    namespace_of(w) == namespace_of(svc)
+                        && matches(&svc["spec"]["selector"], pod_labels(w))
+                });
+                assert!(selected, "{bp}: Service {name} selects no workload");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_workload_is_covered_by_a_network_policy() {
+    for bp in BUILTINS {
+        for cx in variants(bp) {
+            let objects = objects(bp, &cx);
+            for w in workloads(&objects) {
+                assert!(
+                    !policies_for(&objects, w).is_empty(),
+                    "{bp}: {} has no NetworkPolicy",
+                    w["metadata"]["name"]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn workloads_without_a_service_take_no_ingress() {
+    for bp in BUILTINS {
+        let info = crate::blueprint::load(bp).unwrap().info().clone();
+        for cx in variants(bp) {
+            let objects = objects(bp, &cx);
+            for c in info.components.iter().filter(|c| c.port.is_none()) {
+                let w = named(&objects, "Deployment", &c.name)
+                    .unwrap_or_else(|| panic!("{bp}: no Deployment {}", c.name));
+                let policies = policies_for(&objects, w);
+                assert!(!policies.is_empty(), "{bp}: {}", c.name);
+                for p in policies {
+                    assert_eq!(
+                        p["spec"]["ingress"],
+                        serde_json::json!([]),
+                        "{bp}: {}",
+                        c.name
+                    );
+                }
+                let svc = kind(&objects, "Service")
+                    .into_iter()
+                    .any(|s| matches(&s["spec"]["selector"], pod_labels(w)));
+                assert!(!svc, "{bp}: {} has a Service", c.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn images_are_pinned_and_api_versions_exist_on_1_20() {
+    let allowed = [
+        "v1",
+        "apps/v1",
+        "batch/v1",
+        "networking.k8s.io/v1",
+        "autoscaling/v2beta2",
+    ];
+    for bp in BUILTINS {
+        for reference in crate::blueprint::load(bp).unwrap().images() {
+            assert!(!reference.ends_with(":latest"), "{bp}: {reference}");
+        }
+        for cx in variants(bp) {
+            for m in objects(bp, &cx) {
+                let api = m.object["apiVersion"].as_str().unwrap_or("");
+                assert!(allowed.contains(&api), "{}: apiVersion {api}", m.source);
+            }
+            for w in workloads(&objects(bp, &cx)) {
+                for c in containers(w) {
+                    let image = c["image"].as_str().unwrap_or("");
+                    assert!(
+                        image.contains(':') && !image.ends_with(":latest"),
+                        "{bp}: {image}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn namespaces_are_created_before_anything_in_them() {
+    for bp in BUILTINS {
+        for cx in variants(bp) {
+            let mut created: Vec<String> = Vec::new();
+            for m in objects(bp, &cx) {
+                let ns = namespace_of(&m.object);
+                if m.object["kind"] == "Namespace" {
+                    created.push(m.object["metadata"]["name"].as_str().unwrap().to_string());
+                } else {
+                    assert!(
+                        created.iter().any(|c| c == ns),
+                        "{}: namespace `{ns}` not yet created",
+                        m.source
+                    );
+                }
+            }
+        }
+    }
+}

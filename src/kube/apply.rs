@@ -1,0 +1,330 @@
+//! Turning a manifest into a request: validate, label, default the namespace, resolve its kind, and
+//! server-side apply it as field manager `kat`, telling created, updated and unchanged apart.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kat_provider::{ChangeAction, Manifest};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::Client;
+use serde_json::Value;
+
+use super::discovery::{DiscoveryCache, Resolved};
+use super::error::{self, KubeError};
+use super::inventory::ObjectRef;
+use super::labels;
+
+pub const FIELD_MANAGER: &str = "kat";
+/// Where namespaced objects without a namespace go.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// A manifest ready to send.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub source: String,
+    pub object: Value,
+    pub r: ObjectRef,
+    /// None for a custom resource whose CRD is in the same set and not yet served.
+    pub resolved: Option<Resolved>,
+}
+
+/// A kind a CRD in the set will define, so it may be unknown to the server until that CRD is applied.
+struct PendingKind {
+    api_versions: Vec<String>,
+    kind: String,
+    namespaced: bool,
+}
+
+fn pending_kinds(manifests: &[Manifest]) -> Vec<PendingKind> {
+    manifests
+        .iter()
+        .map(|m| &m.object)
+        .filter(|o| o.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition"))
+        .filter_map(|o| {
+            let spec = o.get("spec")?;
+            let group = spec.get("group")?.as_str()?;
+            let kind = spec.pointer("/names/kind")?.as_str()?;
+            let mut versions: Vec<String> = spec
+                .get("versions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.get("name").and_then(Value::as_str))
+                .map(|v| format!("{group}/{v}"))
+                .collect();
+            // v1beta1 CRDs (still served on 1.20) may name one `version`.
+            if let Some(v) = spec.get("version").and_then(Value::as_str) {
+                versions.push(format!("{group}/{v}"));
+            }
+            Some(PendingKind {
+                api_versions: versions,
+                kind: kind.to_string(),
+                namespaced: spec.get("scope").and_then(Value::as_str) != Some("Cluster"),
+            })
+        })
+        .collect()
+}
+
+fn str_field<'a>(o: &'a Value, pointer: &str) -> Option<&'a str> {
+    o.pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// Validates and labels every manifest and resolves its kind. Fails before any request is sent
+/// when one is malformed or of a kind nobody serves.
+pub async fn prepare(
+    manifests: &[Manifest],
+    env: &str,
+    stage: &str,
+    discovery: &DiscoveryCache,
+) -> Result<Vec<Prepared>, KubeError> {
+    let pending = pending_kinds(manifests);
+    let mut out = Vec::with_capacity(manifests.len());
+    for m in manifests {
+        let invalid = |message: &str| KubeError::Invalid {
+            source_ref: m.source.clone(),
+            message: message.to_string(),
+        };
+        if !m.object.is_object() {
+            return Err(invalid("is not a Kubernetes object (a YAML mapping)"));
+        }
+        let api_version =
+            str_field(&m.object, "/apiVersion").ok_or_else(|| invalid("has no apiVersion"))?;
+        let kind = str_field(&m.object, "/kind").ok_or_else(|| invalid("has no kind"))?;
+        let name = str_field(&m.object, "/metadata/name")
+            .ok_or_else(|| invalid(&format!("{kind} has no metadata.name")))?;
+        let (resolved, namespaced) = match discovery.resolve(api_version, kind).await {
+            Some(r) => {
+                let namespaced = r.namespaced;
+                (Some(r), namespaced)
+            }
+            None => match pending
+                .iter()
+                .find(|p| p.kind == kind && p.api_versions.iter().any(|v| v == api_version))
+            {
+                Some(p) => (None, p.namespaced),
+                None => {
+                    return Err(KubeError::UnknownKind {
+                        source_ref: m.source.clone(),
+                        api_version: api_version.to_string(),
+                        kind: kind.to_string(),
+                    })
+                }
+            },
+        };
+        let mut object = m.object.clone();
+        let namespace = if namespaced {
+            let ns = str_field(&object, "/metadata/namespace")
+                .unwrap_or(DEFAULT_NAMESPACE)
+                .to_string();
+            object["metadata"]["namespace"] = Value::String(ns.clone());
+            Some(ns)
+        } else {
+            // A namespace on a cluster-scoped object is meaningless; the API server would refuse it.
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.remove("namespace");
+            }
+            None
+        };
+        if api_version == "v1" && kind == "Service" {
+            default_service_protocols(&mut object);
+        }
+        labels::stamp(&mut object, env, stage);
+        out.push(Prepared {
+            source: m.source.clone(),
+            r: ObjectRef {
+                api_version: api_version.to_string(),
+                kind: kind.to_string(),
+                namespace,
+                name: name.to_string(),
+            },
+            object,
+            resolved,
+        });
+    }
+    Ok(out)
+}
+
+/// Writes the default `protocol: TCP` into Service ports that leave it out. Server-side apply
+/// before Kubernetes 1.21 rejects such ports (protocol is part of the list's key and was not
+/// defaulted in time, structured-merge-diff issue 183); the value is the API's own default, so
+/// this changes nothing on newer servers.
+fn default_service_protocols(service: &mut Value) {
+    let Some(ports) = service
+        .pointer_mut("/spec/ports")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+        port.entry("protocol")
+            .or_insert_with(|| Value::String("TCP".into()));
+    }
+}
+
+pub fn api_for(
+    client: &Client,
+    resolved: &Resolved,
+    namespace: Option<&str>,
+) -> Api<DynamicObject> {
+    match (resolved.namespaced, namespace) {
+        (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &resolved.resource),
+        _ => Api::all_with(client.clone(), &resolved.resource),
+    }
+}
+
+/// The outcome of applying one object.
+pub struct Outcome {
+    /// None: the object was already as desired.
+    pub change: Option<ChangeAction>,
+    /// The object as the server holds it after the apply.
+    pub live: Value,
+}
+
+fn patch_params(force: bool) -> PatchParams {
+    let p = PatchParams::apply(FIELD_MANAGER);
+    if force {
+        p.force()
+    } else {
+        p
+    }
+}
+
+fn map_apply_error(p: &Prepared, op: &str, e: kube::Error) -> KubeError {
+    match error::conflicts(&e) {
+        Some(conflicts) => KubeError::Conflict {
+            object: p.r.to_string(),
+            source_ref: p.source.clone(),
+            conflicts,
+        },
+        None => KubeError::api(op, &p.r, Some(&p.source), e),
+    }
+}
+
+/// What tells whether an apply by kat wrote: kat's own managedFields entry (its time moves
+/// when kat's apply changed the object) and the generation. The resourceVersion alone is not
+/// enough: a controller may write between our read and our apply (the token controller adds a
+/// ServiceAccount's secret), which is not a change kat made.
+#[derive(Debug, PartialEq)]
+struct WriteMark {
+    resource_version: Option<String>,
+    generation: Option<i64>,
+    kat_entry: Option<(Option<String>, Option<String>)>,
+}
+
+fn write_mark(meta: &ObjectMeta) -> WriteMark {
+    let kat_entry = meta.managed_fields.as_ref().and_then(|fields| {
+        fields
+            .iter()
+            .find(|f| {
+                f.manager.as_deref() == Some(FIELD_MANAGER)
+                    && f.operation.as_deref() == Some("Apply")
+            })
+            .map(|f| {
+                (
+                    f.time.as_ref().map(|t| t.0.to_string()),
+                    f.fields_v1.as_ref().map(|v| v.0.to_string()),
+                )
+            })
+    });
+    WriteMark {
+        resource_version: meta.resource_version.clone(),
+        generation: meta.generation,
+        kat_entry,
+    }
+}
+
+/// Server-side applies one object and tells created, updated and unchanged apart (the API server
+/// does not write when an apply changes nothing).
+pub async fn apply_one(client: &Client, p: &Prepared, force: bool) -> Result<Outcome, KubeError> {
+    let resolved = p
+        .resolved
+        .as_ref()
+        .expect("kinds are resolved before their phase");
+    let api = api_for(client, resolved, p.r.namespace.as_deref());
+    let before = api
+        .get_metadata_opt(&p.r.name)
+        .await
+        .map_err(|e| KubeError::api("get", &p.r, Some(&p.source), e))?
+        .map(|m| write_mark(&m.metadata));
+    let after = api
+        .patch(&p.r.name, &patch_params(force), &Patch::Apply(&p.object))
+        .await
+        .map_err(|e| map_apply_error(p, "server-side apply", e))?;
+    let after_mark = write_mark(&after.metadata);
+    let change = match before {
+        None => Some(ChangeAction::Create),
+        Some(b) if b.resource_version == after_mark.resource_version => None,
+        Some(b) if b.kat_entry != after_mark.kat_entry || b.generation != after_mark.generation => {
+            Some(ChangeAction::Update)
+        }
+        Some(_) => None,
+    };
+    Ok(Outcome {
+        change,
+        live: serde_json::to_value(&after).unwrap_or(Value::Null),
+    })
+}
+
+/// What applying one object would do, by a server-side dry run against the live object.
+pub async fn plan_one(
+    client: &Client,
+    p: &Prepared,
+    force: bool,
+) -> Result<Option<ChangeAction>, KubeError> {
+    let Some(resolved) = p.resolved.as_ref() else {
+        // Its CRD is not applied yet, so it cannot exist.
+        return Ok(Some(ChangeAction::Create));
+    };
+    let api = api_for(client, resolved, p.r.namespace.as_deref());
+    let Some(live) = api
+        .get_opt(&p.r.name)
+        .await
+        .map_err(|e| KubeError::api("get", &p.r, Some(&p.source), e))?
+    else {
+        return Ok(Some(ChangeAction::Create));
+    };
+    let dry = api
+        .patch(
+            &p.r.name,
+            &patch_params(force).dry_run(),
+            &Patch::Apply(&p.object),
+        )
+        .await
+        .map_err(|e| map_apply_error(p, "server-side apply (dry run)", e))?;
+    let same = comparable(serde_json::to_value(&live).unwrap_or_default())
+        == comparable(serde_json::to_value(&dry).unwrap_or_default());
+    Ok((!same).then_some(ChangeAction::Update))
+}
+
+/// An object without what every write touches, so a dry run that changes nothing compares equal.
+fn comparable(mut o: Value) -> Value {
+    if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in ["managedFields", "resourceVersion", "generation"] {
+            meta.remove(k);
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn service_ports_get_the_default_protocol() {
+        let mut svc = json!({"spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]}});
+        default_service_protocols(&mut svc);
+        assert_eq!(svc["spec"]["ports"][0]["protocol"], "TCP");
+        assert_eq!(svc["spec"]["ports"][1]["protocol"], "UDP");
+    }
+
+    #[test]
+    fn dry_run_comparison_ignores_write_bookkeeping() {
+        let a = json!({"metadata": {"name": "x", "resourceVersion": "1", "managedFields": []}, "data": {"k": "v"}});
+        let b = json!({"metadata": {"name": "x", "resourceVersion": "2"}, "data": {"k": "v"}});
+        assert_eq!(comparable(a.clone()), comparable(b));
+        let c = json!({"metadata": {"name": "x"}, "data": {"k": "w"}});
+        assert_ne!(comparable(a), comparable(c));
+    }
+}

@@ -1,0 +1,160 @@
+//! Connecting: the kubeconfig the way kubectl reads it, a `/version` round trip so a dead server
+//! fails here rather than halfway through an apply, and the discovery cache.
+
+use std::path::{Path, PathBuf};
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+use super::discovery::DiscoveryCache;
+use super::error::KubeError;
+
+/// How `apply` behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// Take over fields another field manager owns instead of failing.
+    pub force_conflicts: bool,
+    /// Requests in flight at once (applies, deletes); at least 1.
+    pub concurrency: usize,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            force_conflicts: false,
+            concurrency: 8,
+        }
+    }
+}
+
+/// API versions that differ between the Kubernetes releases kat supports, as this server serves
+/// them. Renderers ask this rather than assuming a version.
+pub use kat_provider::ApiVersions;
+
+/// kat's Kubernetes layer for one environment on one cluster.
+pub struct KubeWorkloads {
+    pub(crate) client: Client,
+    pub(crate) env: String,
+    pub(crate) opts: ApplyOptions,
+    pub(crate) discovery: DiscoveryCache,
+    pub(crate) server: String,
+}
+
+impl KubeWorkloads {
+    /// Connects with `kubeconfig` (None: `KUBECONFIG`, a colon-separated list merged like kubectl
+    /// merges it, else `~/.kube/config`) and `context` (None: the file's current context).
+    pub async fn connect(
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+        env: &str,
+        opts: ApplyOptions,
+    ) -> Result<KubeWorkloads, KubeError> {
+        let (client, server) = client_for(kubeconfig, context).await?;
+        client
+            .apiserver_version()
+            .await
+            .map_err(|e| KubeError::Connect {
+                server: server.clone(),
+                message: e.to_string(),
+            })?;
+        let discovery = DiscoveryCache::load(client.clone()).await?;
+        Ok(KubeWorkloads {
+            client,
+            env: env.to_string(),
+            opts: ApplyOptions {
+                concurrency: opts.concurrency.max(1),
+                ..opts
+            },
+            discovery,
+            server,
+        })
+    }
+
+    /// HPA and PDB versions by discovery, newest served first.
+    pub async fn api_versions(&self) -> ApiVersions {
+        let hpa = if self.discovery.serves("autoscaling", "v2").await {
+            "autoscaling/v2"
+        } else {
+            "autoscaling/v2beta2"
+        };
+        let pdb = if self.discovery.serves("policy", "v1").await {
+            "policy/v1"
+        } else {
+            "policy/v1beta1"
+        };
+        ApiVersions {
+            hpa: hpa.into(),
+            pdb: pdb.into(),
+        }
+    }
+
+    /// The API server URL from the kubeconfig.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// The explicit file, else kubectl's rules: the `KUBECONFIG` list merged (first value wins, files
+/// that do not exist skipped, as kubectl skips them), else `~/.kube/config`.
+fn read_kubeconfig(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Result<Kubeconfig, KubeError> {
+    if let Some(p) = kubeconfig {
+        let path = Some(p.to_path_buf());
+        return Kubeconfig::read_from(p).map_err(|e| KubeError::kubeconfig(&path, context, e));
+    }
+    let listed: Vec<PathBuf> = std::env::var_os("KUBECONFIG")
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if listed.is_empty() {
+        return Kubeconfig::read().map_err(|e| KubeError::kubeconfig(&None, context, e));
+    }
+    let existing: Vec<&PathBuf> = listed.iter().filter(|p| p.exists()).collect();
+    let described = Some(PathBuf::from(format!(
+        "KUBECONFIG={}",
+        std::env::join_paths(&listed)
+            .map(|j| j.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    )));
+    if existing.is_empty() {
+        return Err(KubeError::kubeconfig(
+            &described,
+            context,
+            "none of its files exists",
+        ));
+    }
+    existing
+        .into_iter()
+        .try_fold(Kubeconfig::default(), |merged, p| {
+            Kubeconfig::read_from(p).and_then(|c| merged.merge(c))
+        })
+        .map_err(|e| KubeError::kubeconfig(&described, context, e))
+}
+
+/// A client for the context, and the server URL it talks to (for messages and outputs).
+pub(crate) async fn client_for(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Result<(Client, String), KubeError> {
+    let path: Option<PathBuf> = kubeconfig.map(Path::to_path_buf);
+    let kc = read_kubeconfig(kubeconfig, context)?;
+    let options = KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..Default::default()
+    };
+    let config = Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .map_err(|e| KubeError::kubeconfig(&path, context, e))?;
+    let server = config.cluster_url.to_string();
+    let client = Client::try_from(config).map_err(|e| KubeError::kubeconfig(&path, context, e))?;
+    Ok((client, server))
+}

@@ -1,0 +1,110 @@
+//! Which kinds the server serves, cached for the life of a [`super::KubeWorkloads`]. A kind missing
+//! from the cache is looked up once more on its own (it may come from a CRD applied a moment ago)
+//! before it is called unknown; `refresh` reloads everything after a set applied CRDs.
+
+use std::collections::HashMap;
+
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
+use kube::Client;
+use tokio::sync::RwLock;
+
+use super::error::KubeError;
+
+/// A served kind: where its API lives and whether it is namespaced.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub resource: ApiResource,
+    pub namespaced: bool,
+}
+
+pub struct DiscoveryCache {
+    client: Client,
+    full: RwLock<Discovery>,
+    /// Kinds found one by one since the last full discovery.
+    extra: RwLock<HashMap<(String, String), Resolved>>,
+}
+
+impl DiscoveryCache {
+    pub async fn load(client: Client) -> Result<Self, KubeError> {
+        let full = run(&client).await?;
+        Ok(DiscoveryCache {
+            client,
+            full: RwLock::new(full),
+            extra: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// Reloads every group: after CRDs were applied, so prune and leftovers see their kinds.
+    pub async fn refresh(&self) -> Result<(), KubeError> {
+        let fresh = run(&self.client).await?;
+        *self.full.write().await = fresh;
+        self.extra.write().await.clear();
+        Ok(())
+    }
+
+    /// `apiVersion` + `kind` to its API, or None when the server does not serve it.
+    pub async fn resolve(&self, api_version: &str, kind: &str) -> Option<Resolved> {
+        let gvk = gvk(api_version, kind);
+        if let Some((ar, caps)) = self.full.read().await.resolve_gvk(&gvk) {
+            return Some(resolved(ar, &caps));
+        }
+        let key = (api_version.to_string(), kind.to_string());
+        if let Some(r) = self.extra.read().await.get(&key) {
+            return Some(r.clone());
+        }
+        let (ar, caps) = kube::discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .ok()?;
+        let r = resolved(ar, &caps);
+        self.extra.write().await.insert(key, r.clone());
+        Some(r)
+    }
+
+    /// Whether `group` serves `version` (for choosing HPA and PDB versions).
+    pub async fn serves(&self, group: &str, version: &str) -> bool {
+        self.full
+            .read()
+            .await
+            .get(group)
+            .is_some_and(|g| g.versions().any(|v| v == version))
+    }
+
+    /// Every kind that can be listed and deleted, once per group at its preferred version, for
+    /// finding objects by label.
+    pub async fn listable(&self) -> Vec<Resolved> {
+        let full = self.full.read().await;
+        let mut out = Vec::new();
+        for group in full.groups() {
+            for (ar, caps) in group.recommended_resources() {
+                // Events copy no labels of ours, and are the biggest list by far.
+                if ar.kind == "Event" {
+                    continue;
+                }
+                if caps.supports_operation("list") && caps.supports_operation("delete") {
+                    out.push(resolved(ar, &caps));
+                }
+            }
+        }
+        out
+    }
+}
+
+async fn run(client: &Client) -> Result<Discovery, KubeError> {
+    Discovery::new(client.clone())
+        .run()
+        .await
+        .map_err(|e| KubeError::api("discover", "the API server's resources", None, e))
+}
+
+fn resolved(ar: ApiResource, caps: &ApiCapabilities) -> Resolved {
+    Resolved {
+        resource: ar,
+        namespaced: caps.scope == Scope::Namespaced,
+    }
+}
+
+pub fn gvk(api_version: &str, kind: &str) -> GroupVersionKind {
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    GroupVersionKind::gvk(group, version, kind)
+}

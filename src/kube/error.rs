@@ -1,0 +1,199 @@
+//! What can go wrong talking to the API server, and how it reads at the provider boundary: every
+//! message names the object, the manifest (`file#index`) and what to do about it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kat_provider::ProviderError;
+
+/// A field another manager owns, from the API server's conflict causes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// `.spec.replicas`
+    pub field: String,
+    /// The other field manager, such as `kubectl` or `helm`.
+    pub manager: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KubeError {
+    #[error("kubeconfig {path}: {message}")]
+    Kubeconfig {
+        path: String,
+        context: Option<String>,
+        message: String,
+    },
+    #[error("cannot reach the API server {server}: {message}")]
+    Connect { server: String, message: String },
+    #[error("{source_ref}: {message}")]
+    Invalid { source_ref: String, message: String },
+    #[error("{source_ref}: {kind} ({api_version}) is not served by this cluster")]
+    UnknownKind {
+        source_ref: String,
+        api_version: String,
+        kind: String,
+    },
+    #[error("{object} ({source_ref}): conflicts with other field managers: {}", describe_conflicts(.conflicts))]
+    Conflict {
+        object: String,
+        source_ref: String,
+        conflicts: Vec<Conflict>,
+    },
+    #[error("{operation} {object}{}: {message}", source_suffix(.source_ref))]
+    Api {
+        operation: String,
+        object: String,
+        source_ref: Option<String>,
+        message: String,
+        retryable: bool,
+    },
+    #[error("{object} failed: {message}")]
+    Failed { object: String, message: String },
+    #[error("not ready: {report}")]
+    NotReady { report: String, after: Duration },
+    #[error("interrupted")]
+    Interrupted,
+}
+
+fn describe_conflicts(conflicts: &[Conflict]) -> String {
+    conflicts
+        .iter()
+        .map(|c| format!("field {} is owned by manager \"{}\"", c.field, c.manager))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn source_suffix(source: &Option<String>) -> String {
+    source
+        .as_ref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default()
+}
+
+impl KubeError {
+    pub(crate) fn kubeconfig(
+        path: &Option<PathBuf>,
+        context: Option<&str>,
+        message: impl ToString,
+    ) -> Self {
+        KubeError::Kubeconfig {
+            path: path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "(KUBECONFIG or ~/.kube/config)".into()),
+            context: context.map(str::to_string),
+            message: message.to_string(),
+        }
+    }
+
+    /// Wraps a kube-rs error of one request.
+    pub(crate) fn api(
+        operation: &str,
+        object: impl ToString,
+        source: Option<&str>,
+        err: kube::Error,
+    ) -> Self {
+        let retryable = match &err {
+            kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+            kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+            _ => false,
+        };
+        let message = match &err {
+            kube::Error::Api(s) if !s.message.is_empty() => s.message.clone(),
+            other => other.to_string(),
+        };
+        KubeError::Api {
+            operation: operation.to_string(),
+            object: object.to_string(),
+            source_ref: source.map(str::to_string),
+            message,
+            retryable,
+        }
+    }
+}
+
+/// The HTTP status of an API error, if the server answered.
+pub(crate) fn status_code(err: &kube::Error) -> Option<u16> {
+    match err {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+pub(crate) fn is_not_found(err: &kube::Error) -> bool {
+    status_code(err) == Some(404)
+}
+
+/// The conflicts of a server-side apply 409, if that is what the error is.
+pub(crate) fn conflicts(err: &kube::Error) -> Option<Vec<Conflict>> {
+    let kube::Error::Api(status) = err else {
+        return None;
+    };
+    if status.code != 409 {
+        return None;
+    }
+    let causes = status
+        .details
+        .as_ref()
+        .map(|d| d.causes.as_slice())
+        .unwrap_or(&[]);
+    let found: Vec<Conflict> = causes
+        .iter()
+        .filter(|c| c.reason == "FieldManagerConflict")
+        .map(|c| Conflict {
+            field: c.field.clone(),
+            // The cause reads `conflict with "kubectl" using apps/v1`.
+            manager: c
+                .message
+                .split('"')
+                .nth(1)
+                .unwrap_or(c.message.as_str())
+                .to_string(),
+        })
+        .collect();
+    (!found.is_empty()).then_some(found)
+}
+
+impl From<KubeError> for ProviderError {
+    fn from(e: KubeError) -> Self {
+        match e {
+            KubeError::Kubeconfig { path, context, message } => ProviderError::Credentials {
+                message: format!("cannot use the kubeconfig: {message}"),
+                tried: match context {
+                    Some(c) => format!("file {path}, context `{c}`"),
+                    None => format!("file {path}, its current context"),
+                },
+                hint: "point `provider.kubeconfig.path` (or KUBECONFIG) at a kubeconfig and `--context` at one of its contexts; `kubectl config get-contexts` lists them".into(),
+            },
+            KubeError::Connect { server, message } => ProviderError::Api {
+                operation: "connect to".into(),
+                resource: server,
+                message: format!("{message}; check that the cluster is running and the kubeconfig's server address is reachable"),
+                retryable: true,
+            },
+            KubeError::Invalid { source_ref, message } => ProviderError::config(source_ref, message),
+            KubeError::UnknownKind { source_ref, api_version, kind } => ProviderError::config(
+                source_ref,
+                format!("kind {kind} of apiVersion {api_version} is not served by this cluster; check the spelling, or add the CustomResourceDefinition that defines it to the set (or an earlier stage)"),
+            ),
+            KubeError::Conflict { object, source_ref, conflicts } => ProviderError::Api {
+                operation: "server-side apply".into(),
+                resource: format!("{object} ({source_ref})"),
+                message: format!(
+                    "{}; another tool manages these fields. Remove them from the manifest, or rerun with --force-conflicts to take them over",
+                    describe_conflicts(&conflicts)
+                ),
+                retryable: false,
+            },
+            KubeError::Api { operation, object, source_ref, message, retryable } => ProviderError::Api {
+                operation,
+                resource: format!("{object}{}", source_suffix(&source_ref)),
+                message,
+                retryable,
+            },
+            KubeError::Failed { object, message } => ProviderError::api("wait for", object, message),
+            KubeError::NotReady { report, after } => ProviderError::Timeout { what: report, after },
+            KubeError::Interrupted => ProviderError::Interrupted,
+        }
+    }
+}

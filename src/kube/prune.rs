@@ -1,0 +1,98 @@
+//! Finding kat's objects by label across every kind the server serves: what prune removes, what
+//! `destroy` deletes when no inventory was recorded, and what `leftovers` reports.
+
+use std::collections::HashSet;
+
+use futures::{stream, StreamExt, TryStreamExt};
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::Client;
+
+use super::apply::FIELD_MANAGER;
+use super::discovery::{DiscoveryCache, Resolved};
+use super::error::{status_code, KubeError};
+use super::inventory::ObjectRef;
+
+/// An object found by label.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub r: ObjectRef,
+    pub resolved: Resolved,
+}
+
+/// Every object matching `selector` that kat applied, once each. Labels alone are not proof:
+/// controllers copy them (the endpoints controller gives a Service's labels to its Endpoints), so
+/// an object counts only when field manager `kat` applied it. Objects a controller owns go with
+/// their owner and are left out too.
+pub async fn find_labelled(
+    client: &Client,
+    discovery: &DiscoveryCache,
+    selector: &str,
+    concurrency: usize,
+) -> Result<Vec<Found>, KubeError> {
+    let kinds = discovery.listable().await;
+    let lists: Vec<Vec<(String, Found)>> = stream::iter(kinds)
+        .map(|resolved| list_kind(client, resolved, selector))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect()
+        .await?;
+    // The same object can be served by two groups (Ingress in extensions and networking.k8s.io
+    // on 1.20); its uid tells.
+    let mut seen = HashSet::new();
+    let mut out: Vec<Found> = lists
+        .into_iter()
+        .flatten()
+        .filter(|(uid, _)| seen.insert(uid.clone()))
+        .map(|(_, f)| f)
+        .collect();
+    out.sort_by(|a, b| a.r.cmp(&b.r));
+    Ok(out)
+}
+
+async fn list_kind(
+    client: &Client,
+    resolved: Resolved,
+    selector: &str,
+) -> Result<Vec<(String, Found)>, KubeError> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resolved.resource);
+    let list = match api
+        .list_metadata(&ListParams::default().labels(selector))
+        .await
+    {
+        Ok(l) => l,
+        // An aggregated API whose backend is down (503) or a kind removed since discovery (404)
+        // cannot hold objects we can reach either way.
+        Err(e) if matches!(status_code(&e), Some(404 | 503)) => return Ok(Vec::new()),
+        Err(e) => return Err(KubeError::api("list", &resolved.resource.plural, None, e)),
+    };
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|o| {
+            o.metadata.managed_fields.as_ref().is_some_and(|fields| {
+                fields.iter().any(|f| {
+                    f.manager.as_deref() == Some(FIELD_MANAGER)
+                        && f.operation.as_deref() == Some("Apply")
+                })
+            })
+        })
+        .filter(|o| {
+            !o.metadata
+                .owner_references
+                .as_ref()
+                .is_some_and(|refs| refs.iter().any(|r| r.controller == Some(true)))
+        })
+        .map(|o| {
+            let uid = o.metadata.uid.clone().unwrap_or_default();
+            let found = Found {
+                r: ObjectRef {
+                    api_version: resolved.resource.api_version.clone(),
+                    kind: resolved.resource.kind.clone(),
+                    namespace: o.metadata.namespace.clone(),
+                    name: o.metadata.name.clone().unwrap_or_default(),
+                },
+                resolved: resolved.clone(),
+            };
+            (uid, found)
+        })
+        .collect())
+}

@@ -1,0 +1,491 @@
+//! [`Workloads`] for a real API server: the phases of an apply, the waits between them, prune, and
+//! the read-only plan and verify.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use futures::{stream, StreamExt, TryStreamExt};
+use kat_provider::{
+    Applied, Change, ManifestSet, OpContext, Outputs, ProviderError, Verified, Workloads,
+};
+use serde_json::Value;
+
+use super::apply::{self, apply_one, plan_one, Prepared};
+use super::client::KubeWorkloads;
+use super::delete::delete_all;
+use super::diagnose::explain;
+use super::discovery::Resolved;
+use super::error::KubeError;
+use super::inventory::ObjectRef;
+use super::labels::{env_selector, set_selector};
+use super::order::{self, Phase, Webhook};
+use super::prune::{find_labelled, Found};
+use super::wait::{self, lb_addresses, readiness, wait_ready, waits_for, Readiness};
+
+/// `cx.check` in this module's error type: a passed deadline reads as "not ready".
+pub(crate) fn check(cx: &OpContext, what: &str) -> Result<(), KubeError> {
+    cx.check(what).map_err(|e| match e {
+        ProviderError::Timeout { what, after } => KubeError::NotReady {
+            report: what,
+            after,
+        },
+        _ => KubeError::Interrupted,
+    })
+}
+
+/// Runs `fut` until it ends, the run is interrupted or the stage deadline passes.
+pub(crate) async fn guard<T>(
+    cx: &OpContext,
+    what: &str,
+    fut: impl Future<Output = T>,
+) -> Result<T, KubeError> {
+    let deadline = async {
+        match cx.deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        out = fut => Ok(out),
+        _ = cx.cancel.cancelled() => Err(KubeError::Interrupted),
+        _ = deadline => Err(KubeError::NotReady { report: what.to_string(), after: cx.timeout.unwrap_or_default() }),
+    }
+}
+
+/// Identity across API versions and groups: prune must not delete `apps/v1` Deployment x because
+/// the set names it as another version, nor an Ingress the set applied as `networking.k8s.io`
+/// because the server also serves it (the same object) as `extensions/v1beta1`.
+fn identity(r: &ObjectRef) -> (String, Option<String>, String) {
+    (r.kind.clone(), r.namespace.clone(), r.name.clone())
+}
+
+impl KubeWorkloads {
+    async fn prepare(&self, set: &ManifestSet) -> Result<Vec<Prepared>, KubeError> {
+        let prepared =
+            apply::prepare(&set.manifests, &self.env, &set.name, &self.discovery).await?;
+        let mut seen: HashMap<_, &str> = HashMap::new();
+        for p in &prepared {
+            if let Some(first) = seen.insert(identity(&p.r), &p.source) {
+                return Err(KubeError::Invalid {
+                    source_ref: p.source.clone(),
+                    message: format!("{} is also defined in {first}; keep one", p.r),
+                });
+            }
+        }
+        Ok(prepared)
+    }
+
+    async fn apply_set(&self, set: &ManifestSet, cx: &OpContext) -> Result<Applied, KubeError> {
+        let prepared = self.prepare(set).await?;
+        let hooks = {
+            let pairs: Vec<_> = prepared.iter().map(|p| (p.r.clone(), &p.object)).collect();
+            order::webhooks(&pairs)
+        };
+        let mut phases: BTreeMap<Phase, Vec<Prepared>> = BTreeMap::new();
+        for p in prepared {
+            let plural = p
+                .resolved
+                .as_ref()
+                .map(|r| r.resource.plural.clone())
+                .unwrap_or_else(|| format!("{}s", p.r.kind.to_lowercase()));
+            phases
+                .entry(order::phase(&p.r, &plural, &hooks))
+                .or_default()
+                .push(p);
+        }
+
+        let mut changes = Vec::new();
+        let mut live: Vec<(Prepared, Value)> = Vec::new();
+        for (phase, mut batch) in phases {
+            if phase == Phase::AfterWebhooks {
+                self.wait_webhooks(&hooks, &live, cx).await?;
+            }
+            for p in batch.iter_mut().filter(|p| p.resolved.is_none()) {
+                p.resolved = Some(
+                    self.discovery
+                        .resolve(&p.r.api_version, &p.r.kind)
+                        .await
+                        .ok_or_else(|| KubeError::UnknownKind {
+                            source_ref: p.source.clone(),
+                            api_version: p.r.api_version.clone(),
+                            kind: p.r.kind.clone(),
+                        })?,
+                );
+            }
+            cx.step(format!("applying {} objects", batch.len()));
+            let force = self.opts.force_conflicts;
+            let applied: Vec<(Prepared, apply::Outcome)> = stream::iter(batch)
+                .map(|p| async move {
+                    check(cx, &format!("applying {}", p.r))?;
+                    let out = apply_one(&self.client, &p, force).await?;
+                    Ok::<_, KubeError>((p, out))
+                })
+                .buffer_unordered(self.opts.concurrency)
+                .try_collect()
+                .await?;
+            let mut crds = Vec::new();
+            for (p, out) in applied {
+                if let Some(action) = out.change {
+                    changes.push(Change::new(action, p.r.to_string()));
+                }
+                if order::is_crd(&p.r) {
+                    crds.push((p.clone(), out.live.clone()));
+                }
+                live.push((p, out.live));
+            }
+            if !crds.is_empty() {
+                // Custom resources of these kinds are refused until their CRD is Established.
+                self.wait_ready_all(&crds, cx).await?;
+                self.discovery.refresh().await?;
+            }
+        }
+
+        let inventory: Vec<ObjectRef> = live.iter().map(|(p, _)| p.r.clone()).collect();
+        // Finding what to prune takes a list per kind; it runs while the workloads roll out so
+        // it adds nothing once they are ready. Deleting waits until they are.
+        let (ready, strays) = futures::join!(
+            self.wait_ready_all(&live, cx),
+            self.strays(&set.name, &inventory)
+        );
+        let (ready, strays) = (ready?, strays?);
+        let mut outputs = Outputs::new();
+        for (p, state) in live.iter().map(|(p, v)| (p, ready.get(&p.r).unwrap_or(v))) {
+            let addrs = lb_addresses(state);
+            if p.r.kind == "Service" && !addrs.is_empty() {
+                outputs.show(
+                    format!(
+                        "Service {}/{}",
+                        p.r.namespace.as_deref().unwrap_or(""),
+                        p.r.name
+                    ),
+                    addrs.join(", "),
+                );
+            }
+        }
+        outputs.set("inventory", &inventory);
+
+        if !strays.is_empty() {
+            cx.step(format!(
+                "pruning {} objects no longer in the set",
+                strays.len()
+            ));
+            changes.extend(delete_all(&self.client, strays, cx, self.opts.concurrency).await?);
+        }
+        changes.sort_by(|a, b| a.resource.cmp(&b.resource));
+        Ok(Applied { changes, outputs })
+    }
+
+    /// Objects labelled with this env and stage that `keep` does not list.
+    async fn strays(&self, set_name: &str, keep: &[ObjectRef]) -> Result<Vec<Found>, KubeError> {
+        let keep: HashSet<_> = keep.iter().map(identity).collect();
+        let found = find_labelled(
+            &self.client,
+            &self.discovery,
+            &set_selector(&self.env, set_name),
+            self.opts.concurrency,
+        )
+        .await?;
+        Ok(found
+            .into_iter()
+            .filter(|f| !keep.contains(&identity(&f.r)))
+            .collect())
+    }
+
+    /// Waits until every object that has a notion of ready is; returns their ready states. On
+    /// the deadline the error explains each object still waited for.
+    async fn wait_ready_all(
+        &self,
+        objects: &[(Prepared, Value)],
+        cx: &OpContext,
+    ) -> Result<HashMap<ObjectRef, Value>, KubeError> {
+        let mut targets: Vec<(ObjectRef, Resolved)> = Vec::new();
+        for (p, state) in objects {
+            if !waits_for(&p.r, state) {
+                continue;
+            }
+            match readiness(&p.r, state) {
+                Readiness::Ready => {}
+                Readiness::Failed(why) => {
+                    return Err(KubeError::Failed {
+                        object: p.r.to_string(),
+                        message: why,
+                    })
+                }
+                Readiness::Waiting(_) => targets.push((
+                    p.r.clone(),
+                    p.resolved.clone().expect("applied objects are resolved"),
+                )),
+            }
+        }
+        if targets.is_empty() {
+            return Ok(HashMap::new());
+        }
+        cx.step(format!("waiting for {} objects to be ready", targets.len()));
+        let pending: Arc<Mutex<BTreeMap<ObjectRef, Resolved>>> =
+            Arc::new(Mutex::new(targets.iter().cloned().collect()));
+        let waits = targets.iter().map(|(r, resolved)| {
+            let pending = pending.clone();
+            async move {
+                let state = wait_ready(&self.client, resolved, r).await?;
+                pending.lock().expect("not poisoned").remove(r);
+                Ok::<_, KubeError>((r.clone(), state))
+            }
+        });
+        let all = futures::future::try_join_all(waits);
+        match guard(cx, "", all).await {
+            Ok(done) => Ok(done?.into_iter().collect()),
+            Err(KubeError::NotReady { after, .. }) => {
+                let left: Vec<_> = pending
+                    .lock()
+                    .expect("not poisoned")
+                    .clone()
+                    .into_iter()
+                    .collect();
+                let reasons: Vec<String> = stream::iter(left)
+                    .map(|(r, resolved)| async move { explain(&self.client, &resolved, &r).await })
+                    .buffered(self.opts.concurrency)
+                    .collect()
+                    .await;
+                Err(KubeError::NotReady {
+                    report: format!("these objects to be ready: {}", reasons.join(" | ")),
+                    after,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits until each webhook's Service has a ready endpoint, so objects it intercepts are not
+    /// refused (or let through unchecked) while its backend starts.
+    async fn wait_webhooks(
+        &self,
+        hooks: &[Webhook],
+        live: &[(Prepared, Value)],
+        cx: &OpContext,
+    ) -> Result<(), KubeError> {
+        let Some(endpoints) = self.discovery.resolve("v1", "Endpoints").await else {
+            return Ok(());
+        };
+        for h in hooks {
+            let r = ObjectRef {
+                api_version: "v1".into(),
+                kind: "Endpoints".into(),
+                namespace: Some(h.service_namespace.clone()),
+                name: h.service_name.clone(),
+            };
+            let what = format!(
+                "webhook Service {}/{} (called by {}) to have a ready endpoint",
+                h.service_namespace, h.service_name, h.config
+            );
+            cx.step(format!("waiting for {what}"));
+            let ready = wait::watch_until(&self.client, &endpoints, &r, |o| {
+                o.filter(|o| wait::endpoints_ready(o)).map(|_| ())
+            });
+            match guard(cx, &what, ready).await {
+                Ok(()) => {}
+                Err(KubeError::NotReady { report, after }) => {
+                    // The backend is most likely a workload of the set in the Service's namespace.
+                    let mut parts = vec![report];
+                    for (p, _) in live.iter().filter(|(p, v)| {
+                        p.r.namespace.as_deref() == Some(h.service_namespace.as_str())
+                            && waits_for(&p.r, v)
+                    }) {
+                        if let Some(resolved) = &p.resolved {
+                            parts.push(explain(&self.client, resolved, &p.r).await);
+                        }
+                    }
+                    return Err(KubeError::NotReady {
+                        report: parts.join(" | "),
+                        after,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    async fn plan_set(&self, set: &ManifestSet) -> Result<Vec<Change>, KubeError> {
+        let prepared = self.prepare(set).await?;
+        let force = self.opts.force_conflicts;
+        let planned: Vec<Option<Change>> = stream::iter(prepared.iter().cloned())
+            .map(|p| async move {
+                let action = plan_one(&self.client, &p, force).await?;
+                Ok::<_, KubeError>(action.map(|a| Change::new(a, p.r.to_string())))
+            })
+            .buffered(self.opts.concurrency)
+            .try_collect()
+            .await?;
+        let mut changes: Vec<Change> = planned.into_iter().flatten().collect();
+        let keep: Vec<ObjectRef> = prepared.iter().map(|p| p.r.clone()).collect();
+        for f in self.strays(&set.name, &keep).await? {
+            changes.push(Change::new(
+                kat_provider::ChangeAction::Delete,
+                f.r.to_string(),
+            ));
+        }
+        Ok(changes)
+    }
+
+    /// The recorded inventory resolved to kinds; a kind no longer served (its CRD is gone) has
+    /// no objects left to delete.
+    async fn recorded_objects(&self, recorded: &Outputs) -> Option<Vec<Found>> {
+        let inventory: Vec<ObjectRef> = recorded
+            .get("inventory")
+            .filter(|i: &Vec<ObjectRef>| !i.is_empty())?;
+        let mut out = Vec::new();
+        for r in inventory {
+            if let Some(resolved) = self.discovery.resolve(&r.api_version, &r.kind).await {
+                out.push(Found { r, resolved });
+            }
+        }
+        Some(out)
+    }
+
+    async fn verify_set(
+        &self,
+        set: &ManifestSet,
+        recorded: &Outputs,
+    ) -> Result<Verified, KubeError> {
+        let objects = match self.recorded_objects(recorded).await {
+            Some(o) => o,
+            None => self
+                .prepare(set)
+                .await?
+                .into_iter()
+                .filter_map(|p| {
+                    Some(Found {
+                        r: p.r,
+                        resolved: p.resolved?,
+                    })
+                })
+                .collect(),
+        };
+        let problems: Vec<Option<String>> = stream::iter(objects)
+            .map(|f| async move {
+                let api = apply::api_for(&self.client, &f.resolved, f.r.namespace.as_deref());
+                let live = api
+                    .get_opt(&f.r.name)
+                    .await
+                    .map_err(|e| KubeError::api("get", &f.r, None, e))?;
+                Ok::<_, KubeError>(match live {
+                    None => Some(format!("{} is missing", f.r)),
+                    Some(o) => match readiness(&f.r, &serde_json::to_value(&o).unwrap_or_default())
+                    {
+                        Readiness::Ready => None,
+                        Readiness::Waiting(why) | Readiness::Failed(why) => {
+                            Some(format!("{} is not ready: {why}", f.r))
+                        }
+                    },
+                })
+            })
+            .buffered(self.opts.concurrency)
+            .try_collect()
+            .await?;
+        let problems: Vec<String> = problems.into_iter().flatten().collect();
+        Ok(if problems.is_empty() {
+            Verified::Intact
+        } else {
+            Verified::Drifted(problems.join("; "))
+        })
+    }
+
+    async fn destroy_set(
+        &self,
+        set_name: &str,
+        cx: &OpContext,
+        recorded: &Outputs,
+    ) -> Result<Applied, KubeError> {
+        let objects = match self.recorded_objects(recorded).await {
+            Some(o) => o,
+            None => {
+                find_labelled(
+                    &self.client,
+                    &self.discovery,
+                    &set_selector(&self.env, set_name),
+                    self.opts.concurrency,
+                )
+                .await?
+            }
+        };
+        let changes = delete_all(&self.client, objects, cx, self.opts.concurrency).await?;
+        Ok(Applied {
+            changes,
+            outputs: Outputs::new(),
+        })
+    }
+}
+
+#[async_trait]
+impl Workloads for KubeWorkloads {
+    async fn plan(&self, set: &ManifestSet, _cx: &OpContext) -> Result<Vec<Change>, ProviderError> {
+        Ok(self.plan_set(set).await?)
+    }
+
+    async fn apply(&self, set: &ManifestSet, cx: &OpContext) -> Result<Applied, ProviderError> {
+        Ok(self.apply_set(set, cx).await?)
+    }
+
+    async fn verify(
+        &self,
+        set: &ManifestSet,
+        _cx: &OpContext,
+        recorded: &Outputs,
+    ) -> Result<Verified, ProviderError> {
+        Ok(self.verify_set(set, recorded).await?)
+    }
+
+    async fn destroy(
+        &self,
+        set_name: &str,
+        cx: &OpContext,
+        recorded: &Outputs,
+    ) -> Result<Applied, ProviderError> {
+        Ok(self.destroy_set(set_name, cx, recorded).await?)
+    }
+
+    async fn api_versions(
+        &self,
+        _cx: &OpContext,
+    ) -> Result<kat_provider::ApiVersions, ProviderError> {
+        Ok(KubeWorkloads::api_versions(self).await)
+    }
+
+    async fn plan_destroy(
+        &self,
+        set_name: &str,
+        _cx: &OpContext,
+        recorded: &Outputs,
+    ) -> Result<Vec<Change>, ProviderError> {
+        let objects = match self.recorded_objects(recorded).await {
+            Some(o) => o,
+            None => {
+                let selector = set_selector(&self.env, set_name);
+                find_labelled(
+                    &self.client,
+                    &self.discovery,
+                    &selector,
+                    self.opts.concurrency,
+                )
+                .await?
+            }
+        };
+        Ok(objects
+            .into_iter()
+            .map(|f| Change::new(kat_provider::ChangeAction::Delete, f.r.to_string()))
+            .collect())
+    }
+
+    async fn leftovers(&self, _cx: &OpContext) -> Result<Vec<String>, ProviderError> {
+        let found = find_labelled(
+            &self.client,
+            &self.discovery,
+            &env_selector(&self.env),
+            self.opts.concurrency,
+        )
+        .await?;
+        Ok(found.into_iter().map(|f| f.r.to_string()).collect())
+    }
+}

@@ -1,0 +1,158 @@
+//! The blueprint stage's manifests: the application rendered for this environment (its values, the
+//! database mode, how the cluster exposes things, the registry the registry stage made, the API
+//! versions the cluster serves).
+
+use async_trait::async_trait;
+use kat_provider::{ApiVersions, ManifestSet, OpContext, ProviderError};
+use serde_json::{json, Map, Value};
+
+use super::workload::SetSource;
+use crate::addons::{issuer_from, AddonError};
+use crate::blueprint::{
+    parse_manifests, Blueprint, BlueprintError, ClusterContext, DatabaseContext, IngressContext,
+    RenderContext, RenderedFile,
+};
+use crate::ops::Settings;
+
+/// The Kubernetes Secret (in each client namespace) that holds a managed database's connection
+/// settings, written by the database stage.
+pub const DATABASE_SECRET: &str = "kat-database";
+
+pub struct BlueprintSource {
+    pub blueprint: Blueprint,
+    pub values: Map<String, Value>,
+    pub database_mode: String,
+    pub cluster: ClusterContext,
+    pub ingress: IngressContext,
+    /// Whether a registry stage exists (its URL is known only once it ran).
+    pub registry: bool,
+    /// `registry.url` from kat.yaml: a registry the user already has.
+    pub registry_url: Option<String>,
+}
+
+/// kat.yaml's database mode as blueprints name it.
+pub fn database_mode(settings: &Settings) -> String {
+    serde_json::to_value(settings.config.database.mode)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// How the blueprint is exposed: through ingress-nginx when it is installed, with certificates
+/// from cert-manager's issuer when that is installed too.
+fn ingress_context(settings: &Settings) -> Result<IngressContext, AddonError> {
+    let addons = &settings.config.addons;
+    let host = ["ingress-nginx", "cert-manager"].iter().find_map(|a| {
+        addons
+            .get(a)
+            .settings
+            .get("host")
+            .and_then(|h| h.as_str())
+            .map(str::to_string)
+    });
+    let tls_issuer = if addons.cert_manager.enabled {
+        Some(
+            issuer_from(&addons.cert_manager.settings)?
+                .name()
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    Ok(IngressContext {
+        class: addons.ingress_nginx.enabled.then(|| "nginx".to_string()),
+        host,
+        tls_issuer,
+    })
+}
+
+impl BlueprintSource {
+    /// `registry`: the environment has a registry stage (the provider makes one and it is enabled).
+    pub fn new(
+        settings: &Settings,
+        blueprint: Blueprint,
+        single_node: bool,
+        registry: bool,
+    ) -> Result<Self, AddonError> {
+        Ok(BlueprintSource {
+            values: settings
+                .config
+                .blueprint
+                .as_ref()
+                .map(|b| b.values.clone())
+                .unwrap_or_default(),
+            database_mode: database_mode(settings),
+            cluster: ClusterContext {
+                provider: settings.provider.to_string(),
+                single_node,
+            },
+            ingress: ingress_context(settings)?,
+            registry,
+            registry_url: settings.config.registry.url.clone(),
+            blueprint,
+        })
+    }
+
+    /// The rendered files, as `kat render` writes them.
+    pub fn render(
+        &self,
+        env: &str,
+        api: &ApiVersions,
+        registry: Option<String>,
+    ) -> Result<Vec<RenderedFile>, BlueprintError> {
+        self.blueprint.render(&self.context(env, api, registry))
+    }
+
+    fn context(&self, env: &str, api: &ApiVersions, registry: Option<String>) -> RenderContext {
+        RenderContext {
+            env: env.to_string(),
+            values: self.values.clone(),
+            database: DatabaseContext {
+                mode: self.database_mode.clone(),
+                secret: (self.database_mode == "rds").then(|| DATABASE_SECRET.to_string()),
+            },
+            cluster: self.cluster.clone(),
+            ingress: self.ingress.clone(),
+            registry,
+            api: api.clone(),
+        }
+    }
+
+    /// Renders with the defaults of a 1.20 cluster and a placeholder registry, so that a missing
+    /// value or a template error stops `up` before anything is touched.
+    pub fn check(&self, env: &str) -> Result<(), BlueprintError> {
+        let registry = self.registry_url.clone().or_else(|| {
+            self.registry
+                .then(|| "registry.invalid/placeholder".to_string())
+        });
+        let files = self.render(env, &ApiVersions::default(), registry)?;
+        parse_manifests(&files).map(|_| ())
+    }
+}
+
+#[async_trait]
+impl SetSource for BlueprintSource {
+    fn desired(&self) -> Value {
+        json!({
+            "blueprint": self.blueprint.info().name,
+            "values": self.values,
+            "database": self.database_mode,
+            "single_node": self.cluster.single_node,
+            "ingress": [self.ingress.class, self.ingress.host, self.ingress.tls_issuer],
+        })
+    }
+
+    async fn build(&self, api: &ApiVersions, cx: &OpContext) -> Result<ManifestSet, ProviderError> {
+        let registry = cx
+            .input::<String>("registry", "url")
+            .ok()
+            .or_else(|| self.registry_url.clone());
+        let invalid = |e: BlueprintError| ProviderError::config("blueprint", e.to_string());
+        let files = self.render(&cx.env, api, registry).map_err(invalid)?;
+        let manifests = parse_manifests(&files).map_err(invalid)?;
+        Ok(ManifestSet {
+            name: "blueprint".into(),
+            manifests,
+        })
+    }
+}

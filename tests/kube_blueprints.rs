@@ -1,0 +1,153 @@
+//! Every blueprint through the real binary on a real API server (the testbed): `up` with the
+//! kubeconfig provider becomes ready, a second `up` changes nothing, `down` leaves no labelled
+//! object; a broken image is reported with its reason.
+
+mod common;
+#[path = "kube_support/mod.rs"]
+mod kube_support;
+
+use common::*;
+
+fn kubeconfig() -> String {
+    kube_support::kubeconfig().display().to_string()
+}
+
+/// kat.yaml for an existing cluster (the testbed).
+fn config(env: &str, blueprint: &str, extra: &str) -> String {
+    format!(
+        "environment: {env}\nprovider:\n  name: kubeconfig\n  kubeconfig:\n    path: {}\nblueprint:\n  name: {blueprint}\n{extra}",
+        kubeconfig()
+    )
+}
+
+/// Objects of `env` still on the cluster, by kat's environment label.
+fn labelled(env: &str) -> String {
+    let out = std::process::Command::new("kubectl")
+        .args([
+            "--kubeconfig",
+            &kubeconfig(),
+            "get",
+            "all,configmaps,secrets,ingress,networkpolicies,pvc,namespaces",
+            "-A",
+            "-l",
+            &format!("kat.dev/environment={env}"),
+            "-o",
+            "name",
+        ])
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn lifecycle(env: &str, blueprint: &str, extra: &str, args: &[&str]) {
+    let sb = Sandbox::new(&config(env, blueprint, extra));
+    let up: Vec<&str> = [&["up"][..], args].concat();
+    let (code, events, stderr) = sb.run_json(&up);
+    assert_eq!(code, 0, "{blueprint}: {stderr}\n{:#?}", summary(&events));
+    assert_eq!(result_of(&events, "blueprint"), "changed");
+    assert!(
+        !labelled(env).is_empty(),
+        "{blueprint}: objects are labelled with the environment"
+    );
+
+    let (code, events, stderr) = sb.run_json(&up);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        summary(&events)["result"],
+        "no-changes",
+        "{blueprint}: {:#?}",
+        summary(&events)
+    );
+
+    let down: Vec<&str> = [&["down"][..], args].concat();
+    let (code, events, stderr) = sb.run_json(&down);
+    assert_eq!(code, 0, "{blueprint}: {stderr}\n{:#?}", summary(&events));
+    assert_eq!(
+        labelled(env),
+        "",
+        "{blueprint}: down leaves no labelled object"
+    );
+}
+
+#[test]
+fn nanomon_deploys_idempotently_and_leaves_nothing() {
+    lifecycle("bp-nanomon", "nanomon", "", &[]);
+}
+
+#[test]
+fn voting_app_deploys_idempotently_and_leaves_nothing() {
+    lifecycle("bp-voting", "voting-app", "", &[]);
+}
+
+#[test]
+fn ratings_deploys_from_an_existing_registry() {
+    lifecycle(
+        "bp-ratings",
+        "ratings",
+        "registry:\n  url: registry.example.com/workshop\n",
+        &[],
+    );
+}
+
+#[test]
+fn fastapi_react_deploys_from_an_existing_registry() {
+    lifecycle(
+        "bp-fastapi",
+        "fastapi-react",
+        "registry:\n  url: registry.example.com/workshop\n",
+        &[],
+    );
+}
+
+#[test]
+fn todo_deploys_with_the_images_the_user_names() {
+    lifecycle(
+        "bp-todo",
+        "todo",
+        "",
+        &[
+            "--set",
+            "frontend_image=registry.example.com/todo-fe:1.0",
+            "--set",
+            "api_image=registry.example.com/todo-api:1.0",
+        ],
+    );
+}
+
+#[test]
+fn a_broken_image_is_reported_with_its_reason() {
+    let env = "bp-broken";
+    let sb = Sandbox::new(&config(
+        env,
+        "todo",
+        "timeouts:\n  stages:\n    blueprint: 8s\n",
+    ));
+    let args = [
+        "up",
+        "--set",
+        "frontend_image=registry.example.com/todo-fe:1.0",
+        "--set",
+        "api_image=registry.example.com/pull-error:1.0",
+    ];
+    let (code, events, _) = sb.run_json(&args);
+    assert_eq!(code, 1);
+    let failed = events
+        .iter()
+        .find(|e| is(e, "stage_failed", "blueprint"))
+        .expect("the blueprint stage failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("ImagePullBackOff") && error.contains("registry.example.com/pull-error:1.0"),
+        "{error}"
+    );
+    // Deleting namespaces takes longer than the tight budget that made the failure quick.
+    sb.write_config(&config(env, "todo", ""));
+    let (code, _, stderr) = sb.run_json(&["down"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(labelled(env), "");
+}
