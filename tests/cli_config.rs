@@ -93,10 +93,17 @@ fn flags_are_checked_and_override_the_file() {
         &["up", "--provider", "gcp"],
         &["unknown provider `gcp`"],
     );
+    if !cfg!(feature = "eks") {
+        fails_with(
+            "",
+            &["up", "--provider", "eks"],
+            &["without the `eks` feature", "--features eks"],
+        );
+    }
     fails_with(
         "",
-        &["up", "--provider", "eks"],
-        &["without the `eks` feature", "--features eks"],
+        &["up", "--provider", "aks"],
+        &["not implemented yet", "kubeconfig"],
     );
     fails_with(
         "provider: {name: sim}\n",

@@ -90,11 +90,47 @@ impl DiscoveryCache {
     }
 }
 
+/// A full discovery fails when one group does not answer: an aggregated API whose backend is not
+/// ready (metrics.k8s.io while metrics-server starts) answers 503, a CRD deleted a moment ago 404.
+/// kubectl carries on without such groups, and so does kat, with a warning naming them.
 async fn run(client: &Client) -> Result<Discovery, KubeError> {
+    let err = |e| KubeError::api("discover", "the API server's resources", None, e);
+    let first = match Discovery::new(client.clone()).run().await {
+        Ok(d) => return Ok(d),
+        Err(e) => e,
+    };
+    let broken = unanswering_groups(client).await.map_err(err)?;
+    if broken.is_empty() {
+        // The failing group is gone by now; one more full pass sees a consistent server.
+        return Discovery::new(client.clone()).run().await.map_err(err);
+    }
+    tracing::warn!(
+        "API groups {} do not answer discovery ({first}); kat carries on without them",
+        broken.join(", ")
+    );
+    let names: Vec<&str> = broken.iter().map(String::as_str).collect();
     Discovery::new(client.clone())
+        .exclude(&names)
         .run()
         .await
-        .map_err(|e| KubeError::api("discover", "the API server's resources", None, e))
+        .map_err(err)
+}
+
+async fn unanswering_groups(client: &Client) -> Result<Vec<String>, kube::Error> {
+    let mut broken = Vec::new();
+    for group in client.list_api_groups().await?.groups {
+        for version in &group.versions {
+            if client
+                .list_api_group_resources(&version.group_version)
+                .await
+                .is_err()
+            {
+                broken.push(group.name.clone());
+                break;
+            }
+        }
+    }
+    Ok(broken)
 }
 
 fn resolved(ar: ApiResource, caps: &ApiCapabilities) -> Resolved {

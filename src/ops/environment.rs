@@ -75,7 +75,7 @@ impl Environment {
             other => other.into(),
         })?;
         check_capabilities(&settings, provider.as_ref())?;
-        let blueprint = blueprint_source(&settings, blueprint, provider.as_ref())?;
+        let blueprint = blueprint_source(&settings, blueprint, &provider)?;
         let apply_options = ApplyOptions {
             force_conflicts: settings.force_conflicts,
             ..Default::default()
@@ -203,7 +203,7 @@ fn load_blueprint(settings: &Settings) -> Result<Option<Blueprint>, KatError> {
 fn blueprint_source(
     settings: &Settings,
     blueprint: Option<Blueprint>,
-    provider: &dyn Provider,
+    provider: &Arc<dyn Provider>,
 ) -> Result<Option<Arc<BlueprintSource>>, KatError> {
     let Some(blueprint) = blueprint else {
         return Ok(None);
@@ -215,7 +215,8 @@ fn blueprint_source(
         provider.capabilities().single_node,
         registry,
     )
-    .map_err(|e| KatError::Usage(e.to_string()))?;
+    .map_err(|e| KatError::Usage(e.to_string()))?
+    .with_secrets(provider.clone());
     Ok(Some(Arc::new(source)))
 }
 

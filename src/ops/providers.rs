@@ -23,6 +23,11 @@ pub fn create_provider(
         )?)),
         #[cfg(feature = "eks")]
         ProviderName::Eks => Ok(Arc::new(kat_provider_eks::EksProvider::new(req)?)),
+        ProviderName::Aks | ProviderName::Microk8s => Err(ProviderError::Unsupported {
+            provider: name.to_string(),
+            what: "this version of kat (the provider is not implemented yet); use `kubeconfig` to layer onto such a cluster you created yourself".into(),
+        }),
+        #[allow(unreachable_patterns)]
         other => {
             let _ = req;
             Err(ProviderError::Unsupported {

@@ -2,8 +2,10 @@
 //! database mode, how the cluster exposes things, the registry the registry stage made, the API
 //! versions the cluster serves).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use kat_provider::{ApiVersions, ManifestSet, OpContext, ProviderError};
+use kat_provider::{ApiVersions, ManifestSet, OpContext, Provider, ProviderError};
 use serde_json::{json, Map, Value};
 
 use super::workload::SetSource;
@@ -14,9 +16,7 @@ use crate::blueprint::{
 };
 use crate::ops::Settings;
 
-/// The Kubernetes Secret (in each client namespace) that holds a managed database's connection
-/// settings, written by the database stage.
-pub const DATABASE_SECRET: &str = "kat-database";
+pub use super::database_secret::DATABASE_SECRET;
 
 pub struct BlueprintSource {
     pub blueprint: Blueprint,
@@ -28,6 +28,8 @@ pub struct BlueprintSource {
     pub registry: bool,
     /// `registry.url` from kat.yaml: a registry the user already has.
     pub registry_url: Option<String>,
+    /// Reads the managed database's password from the cloud's secret store (`database: rds`).
+    pub secrets: Option<Arc<dyn Provider>>,
 }
 
 /// kat.yaml's database mode as blueprints name it.
@@ -90,7 +92,14 @@ impl BlueprintSource {
             registry,
             registry_url: settings.config.registry.url.clone(),
             blueprint,
+            secrets: None,
         })
+    }
+
+    /// The provider that recorded the managed database's secret reference.
+    pub fn with_secrets(mut self, provider: Arc<dyn Provider>) -> Self {
+        self.secrets = Some(provider);
+        self
     }
 
     /// The rendered files, as `kat render` writes them.
@@ -149,7 +158,15 @@ impl SetSource for BlueprintSource {
             .or_else(|| self.registry_url.clone());
         let invalid = |e: BlueprintError| ProviderError::config("blueprint", e.to_string());
         let files = self.render(&cx.env, api, registry).map_err(invalid)?;
-        let manifests = parse_manifests(&files).map_err(invalid)?;
+        let mut manifests = parse_manifests(&files).map_err(invalid)?;
+        if self.database_mode == "rds" {
+            let provider = self.secrets.as_ref().ok_or_else(|| {
+                ProviderError::Other("no provider to read the database secret from".into())
+            })?;
+            let secrets =
+                super::database_secret::secrets(provider.as_ref(), cx, &manifests).await?;
+            manifests.extend(secrets);
+        }
         Ok(ManifestSet {
             name: "blueprint".into(),
             manifests,

@@ -4,6 +4,7 @@
 
 mod access;
 mod blueprint;
+mod database_secret;
 mod workload;
 
 use std::sync::Arc;

@@ -27,6 +27,7 @@ pub fn region_of(env: &str) -> &'static str {
         "k8s" => "eu-west-2",
         "triple" => "eu-central-1",
         "byo" => "ap-southeast-1",
+        "whole" => "ap-northeast-1",
         _ => "eu-north-1",
     }
 }

@@ -187,6 +187,22 @@ pub struct EksConfig {
     /// Control-plane log types sent to CloudWatch (`kat down` deletes the log group).
     #[serde(default = "default_log_types")]
     pub log_types: Vec<String>,
+    /// Reach the Kubernetes API through this kubeconfig instead of the cluster's endpoint with a
+    /// token kat mints: for a private endpoint reached through a bastion, VPN or tunnel. kat still
+    /// writes its own `kat-<env>` kubeconfig for the real endpoint.
+    #[serde(default)]
+    pub api_access: Option<ApiAccess>,
+}
+
+/// A kubeconfig (and context) through which kat reaches a cluster's API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiAccess {
+    /// Path to the kubeconfig file.
+    pub kubeconfig: PathBuf,
+    /// Context in it; its current context when empty.
+    #[serde(default)]
+    pub context: Option<String>,
 }
 
 fn default_az_count() -> u8 {
@@ -219,6 +235,7 @@ impl Default for EksConfig {
             access_entry: true,
             addons: default_addons(),
             log_types: default_log_types(),
+            api_access: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::component::Component;
 use crate::config::{DatabaseConfig, ProviderConfig, Tags};
 use crate::context::OpContext;
 use crate::error::ProviderError;
-use crate::outputs::Outputs;
+use crate::outputs::{Outputs, SecretRef};
 use crate::workloads::Workloads;
 
 /// The provider-owned roles of the graph. The Kubernetes-layer stages (addons, blueprint) are the
@@ -121,4 +121,14 @@ pub trait Provider: Send + Sync {
 
     /// After `down`: every resource carrying this environment's tags that still exists.
     async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError>;
+
+    /// The value behind a [`SecretRef`] this provider recorded (a managed database's password in
+    /// the cloud's secret store), read only to be written into a Kubernetes Secret: never printed,
+    /// logged or kept in kat's state.
+    async fn secret_value(&self, secret: &SecretRef) -> Result<String, ProviderError> {
+        Err(ProviderError::Unsupported {
+            provider: self.name().into(),
+            what: format!("reading secret `{}` from {}", secret.name, secret.store),
+        })
+    }
 }

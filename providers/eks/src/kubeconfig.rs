@@ -120,6 +120,12 @@ pub async fn access(s: &Shared, recorded: &Outputs) -> Result<KubeAccess, Provid
         what: format!("EKS cluster {}", s.names.cluster()),
     })?;
     let _ = recorded;
+    if let Some(via) = &s.req.config.eks.api_access {
+        return Ok(KubeAccess::Kubeconfig {
+            path: via.kubeconfig.clone(),
+            context: via.context.clone(),
+        });
+    }
     write(s, &found).await?;
     Ok(KubeAccess::Kubeconfig {
         path: path(s),

@@ -19,6 +19,7 @@ mod oidc;
 mod provider;
 mod registry;
 mod retry;
+mod secrets;
 mod step;
 mod tags;
 mod teardown;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kat_provider::{
     AutoscalerKind, Capabilities, Component, DatabaseMode, KubeAccess, Leftover, LoadBalancerKind,
-    ManagedDatabase, OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role,
+    ManagedDatabase, OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role, SecretRef,
 };
 use tokio::sync::OnceCell;
 
@@ -148,5 +148,9 @@ impl Provider for EksProvider {
 
     async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError> {
         crate::teardown::sweep::sweep(&self.shared, cx).await
+    }
+
+    async fn secret_value(&self, secret: &SecretRef) -> Result<String, ProviderError> {
+        crate::secrets::value(&*self.shared.aws().await, secret).await
     }
 }

@@ -62,17 +62,19 @@ impl SimComponent {
                 let db = self.wants.last().map(|w| id(&w.key)).unwrap_or_default();
                 let host = format!("{db}.db.sim.kat.local");
                 let secret = SecretRef {
-                    store: "kubernetes".into(),
-                    name: "kat-system/kat-database".into(),
-                    key: None,
+                    store: crate::provider::SECRET_STORE.into(),
+                    name: format!("{db}/master"),
+                    key: Some("password".into()),
                 };
                 o.set("host", &host)
                     .set("port", 5432)
+                    .set("user", "kat")
+                    .set("database", "app")
                     .set("secret", &secret);
                 o.show(
                     "Database",
                     format!(
-                        "postgresql://{host}:5432 (credentials in Secret {})",
+                        "postgresql://{host}:5432/app (password in the simulated store {})",
                         secret.name
                     ),
                 );

@@ -3,9 +3,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kat_provider::{
     AutoscalerKind, Capabilities, Component, DatabaseMode, KubeAccess, Leftover, LoadBalancerKind,
-    ManagedDatabase, OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role,
+    ManagedDatabase, OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role, SecretRef,
 };
 use serde_json::json;
+
+/// Where the simulated database's password "lives".
+pub const SECRET_STORE: &str = "sim-secrets";
 
 use crate::cloud::{Cloud, Ops, Want};
 use crate::components::{SimComponent, SimKubeconfig};
@@ -243,6 +246,19 @@ impl Provider for SimProvider {
 
     async fn kube_access(&self, _kubeconfig: &Outputs) -> Result<KubeAccess, ProviderError> {
         Ok(KubeAccess::Workloads(self.workloads.clone()))
+    }
+
+    /// The simulated cloud keeps no secrets: any reference it recorded reads as a fixed value,
+    /// which only ever reaches simulated workloads.
+    async fn secret_value(&self, secret: &SecretRef) -> Result<String, ProviderError> {
+        if secret.store == SECRET_STORE {
+            Ok(format!("simulated-password-for-{}", secret.name))
+        } else {
+            Err(ProviderError::Other(format!(
+                "secret `{}` is in `{}`, not the simulated store",
+                secret.name, secret.store
+            )))
+        }
     }
 
     async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError> {
