@@ -167,3 +167,44 @@ fn monitoring_and_dashboard_become_ready_idempotently_and_down_removes_them() {
     assert_eq!(code, Some(0), "{stderr}\n{:#?}", summary(&events));
     assert_eq!(labelled(env), "", "down leaves no labelled object");
 }
+
+#[test]
+fn bad_monitoring_and_dashboard_settings_stop_up_before_anything_is_applied() {
+    for (addon, settings, expected) in [
+        (
+            "monitoring",
+            "{retention: 7d}",
+            "addons.monitoring.settings.retention: unknown setting",
+        ),
+        (
+            "dashboard",
+            "{access: root}",
+            "addons.dashboard.settings.access: `root`; allowed: view, admin",
+        ),
+    ] {
+        let env = "mon-bad";
+        let server = FixtureServer::start();
+        // The dashboard's (stand-in) release manifest; monitoring is kat's own.
+        let source = match addon {
+            "dashboard" => format!(
+                ", url: \"{}\"",
+                server.serve("/recommended.yaml", DASHBOARD)
+            ),
+            _ => String::new(),
+        };
+        let sb = Sandbox::new(&format!(
+            "environment: {env}\nprovider:\n  name: kubeconfig\n  kubeconfig:\n    path: {}\naddons:\n  {addon}: {{enabled: true, settings: {settings}{source}}}\n",
+            kubeconfig()
+        ));
+        let cache = tempfile::tempdir().unwrap();
+        let out = sb
+            .cmd(&["up"])
+            .env("KAT_CACHE_DIR", cache.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{addon}: {stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert_eq!(labelled(env), "", "{addon}: nothing was applied");
+    }
+}

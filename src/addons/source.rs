@@ -132,7 +132,9 @@ impl AddonSource {
 
     /// The objects kat renders for itself, from the outputs of earlier stages.
     fn rendered(&self, cx: &OpContext) -> Result<Vec<Manifest>, AddonError> {
-        if self.fetcher.is_none() || self.def.url.is_some() || self.config.helm.is_some() {
+        // A fetched file (upstream's, or `addons.<name>.url` replacing kat's own) or a chart is
+        // the whole addon.
+        if self.fetcher.is_none() || self.config.helm.is_some() || self.artifact()?.is_some() {
             return Ok(Vec::new());
         }
         let objects = match self.def.id {
@@ -163,7 +165,7 @@ impl AddonSource {
 
     /// The images of an addon kat renders without earlier stages' outputs (for `kat fetch`).
     pub fn rendered_images(&self) -> Result<Vec<String>, AddonError> {
-        if self.def.id != "monitoring" || self.config.helm.is_some() {
+        if self.def.id != "monitoring" || self.config.helm.is_some() || self.artifact()?.is_some() {
             return Ok(Vec::new());
         }
         let version = self.def.version(self.config.version.as_deref())?;
@@ -337,5 +339,57 @@ impl SetSource for AddonSource {
             name: self.def.id.to_string(),
             manifests,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addons::{FetchMode, LockFile, ADDONS};
+    use kat_provider::LoadBalancerKind;
+
+    fn monitoring(config: AddonConfig) -> AddonSource {
+        let dir = std::env::temp_dir().join("kat-source-test");
+        let lock = LockFile::load(&dir.join("kat.lock")).unwrap();
+        let fetcher = Fetcher::new(FetchMode::Online { cache: dir.clone() }, lock);
+        let caps = Capabilities {
+            creates_cluster: false,
+            managed_database: None,
+            autoscaler: AutoscalerKind::NotApplicable,
+            load_balancer: LoadBalancerKind::ClusterDefault,
+            registry: false,
+            single_node: false,
+            simulated: false,
+        };
+        let def = ADDONS.iter().find(|a| a.id == "monitoring").unwrap();
+        AddonSource::new(
+            def,
+            config,
+            caps,
+            Some(Arc::new(fetcher)),
+            dir,
+            AddonTarget::default(),
+        )
+    }
+
+    #[test]
+    fn kat_renders_monitoring_unless_a_url_replaces_it() {
+        let cx = OpContext::detached("t", "monitoring");
+        let own = monitoring(AddonConfig::default()).rendered(&cx).unwrap();
+        assert!(own.iter().any(|m| m.object["kind"] == "Deployment"));
+        assert!(own[0].source.starts_with("kat's monitoring#"));
+        let mirrored = monitoring(AddonConfig {
+            url: Some("http://mirror.invalid/monitoring.yaml".into()),
+            ..Default::default()
+        });
+        assert!(mirrored.rendered(&cx).unwrap().is_empty());
+        assert!(mirrored.rendered_images().unwrap().is_empty());
+        assert_eq!(
+            monitoring(AddonConfig::default())
+                .rendered_images()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 }

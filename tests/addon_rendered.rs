@@ -1,5 +1,6 @@
-//! The URLs the monitoring and dashboard stages add to their outputs: built from the ingress
-//! controller's address, and not mistaken for drift by the next `up`.
+//! The addons kat renders or completes, through the binary without a cluster: the URLs the
+//! monitoring and dashboard stages add to their outputs (built from the ingress controller's
+//! address, not mistaken for drift by the next `up`), and monitoring's images in `kat fetch`.
 
 mod common;
 
@@ -49,4 +50,28 @@ fn addon_urls_follow_the_ingress_address_and_a_second_up_changes_nothing() {
     assert!(drifted.is_empty(), "{drifted:#?}");
     let (code, _, stderr) = sb.run_json(&["down", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn kat_fetch_lists_the_pinned_monitoring_images() {
+    let sb = Sandbox::new(
+        "provider:\n  name: sim\naddons:\n  monitoring: {enabled: true, version: 2.54.1}\n",
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let out = sb
+        .cmd(&["fetch", "--bundle", "bundle"])
+        .env("KAT_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let images = std::fs::read_to_string(sb.path().join("bundle/images.txt")).unwrap();
+    assert_eq!(
+        images,
+        "docker.io/grafana/grafana:11.2.2\nquay.io/prometheus/prometheus:v2.54.1\n"
+    );
 }
