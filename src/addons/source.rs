@@ -189,8 +189,11 @@ impl AddonSource {
             Some(url) => {
                 out.show(label, url.clone());
             }
+            None if self.exposure.controller => {
+                out.show(label, format!("{path}/ on the ingress controller's address (not known yet: `kubectl -n ingress-nginx get service ingress-nginx-controller`)"));
+            }
             None => {
-                out.show(label, format!("{path}/ on the ingress controller's address (none known: enable addons.ingress-nginx or set its `host`)"));
+                out.show(label, format!("{path}/ through an ingress controller: enable addons.ingress-nginx (or use `kubectl port-forward`)"));
             }
         }
         match self.def.id {
