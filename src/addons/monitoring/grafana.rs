@@ -84,6 +84,8 @@ fn deployment(i: &Inputs<'_>, config_digest: &str) -> Value {
         env("GF_ANALYTICS_REPORTING_ENABLED", "false"),
         env("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
         env("GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES", "false"),
+        // Nor plugin downloads at start (a release without this setting ignores it).
+        env("GF_PLUGINS_PREINSTALL_DISABLED", "true"),
         // Logs to stdout only: the root filesystem is read-only.
         env("GF_LOG_MODE", "console"),
     ];
