@@ -55,10 +55,11 @@ pub const ADDONS: &[AddonDef] = &[
     },
     AddonDef {
         id: "monitoring",
-        title: "monitoring: Prometheus and Grafana",
+        title: "monitoring: Prometheus and Grafana at /monitoring-grafana",
         after: &["ingress-nginx"],
         before_blueprint: false,
-        versions: &["0.14.0"],
+        // The Prometheus release; each comes with a pinned Grafana (see monitoring/mod.rs).
+        versions: &["2.55.1", "2.54.1"],
         url: None,
     },
     AddonDef {

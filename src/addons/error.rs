@@ -59,6 +59,8 @@ pub enum AddonError {
     },
     #[error("{}: {message}", path.display())]
     Io { path: PathBuf, message: String },
+    #[error("addon `{addon}`: the system's random number source failed ({message}), so no password could be generated")]
+    Random { addon: String, message: String },
 }
 
 impl AddonError {

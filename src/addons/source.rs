@@ -7,16 +7,19 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use kat_provider::{
-    ApiVersions, AutoscalerKind, Capabilities, Manifest, ManifestSet, OpContext, ProviderError,
+    ApiVersions, AutoscalerKind, Capabilities, Manifest, ManifestSet, OpContext, Outputs,
+    ProviderError,
 };
 use serde_json::{json, Value};
 
 use super::autoscaler;
 use super::catalog::{AddonDef, Artifact};
 use super::error::AddonError;
+use super::expose::Exposure;
 use super::fetch::Fetcher;
 use super::issuer::{issuer_from, issuer_objects};
-use super::{helm, overlay};
+use super::monitoring::{self, BlueprintRef};
+use super::{dashboard, helm, overlay, password};
 use crate::config::AddonConfig;
 use crate::stages::SetSource;
 
@@ -31,6 +34,8 @@ pub struct AddonSource {
     provider: String,
     region: Option<String>,
     kubernetes_version: Option<String>,
+    exposure: Exposure,
+    blueprint: Option<BlueprintRef>,
 }
 
 /// Where the addon runs, for the stages kat renders and for messages.
@@ -39,6 +44,10 @@ pub struct AddonTarget {
     pub provider: String,
     pub region: Option<String>,
     pub kubernetes_version: Option<String>,
+    /// How addon UIs are reached through the ingress (Grafana, the dashboard).
+    pub exposure: Exposure,
+    /// The environment's blueprint, for the monitoring dashboard of its namespaces.
+    pub blueprint: Option<BlueprintRef>,
 }
 
 impl AddonSource {
@@ -60,6 +69,8 @@ impl AddonSource {
             provider: target.provider,
             region: target.region,
             kubernetes_version: target.kubernetes_version,
+            exposure: target.exposure,
+            blueprint: target.blueprint,
         }
     }
 
@@ -106,6 +117,11 @@ impl AddonSource {
                 }
                 Ok(())
             }
+            "monitoring" => {
+                monitoring::check_settings(&self.config.settings)?;
+                monitoring::Release::of(self.def.version(self.config.version.as_deref())?)?;
+                Ok(())
+            }
             other => Err(AddonError::Unsupported {
                 addon: other.into(),
                 provider: self.provider.clone(),
@@ -116,9 +132,85 @@ impl AddonSource {
 
     /// The objects kat renders for itself, from the outputs of earlier stages.
     fn rendered(&self, cx: &OpContext) -> Result<Vec<Manifest>, AddonError> {
-        if self.fetcher.is_none() || self.def.url.is_some() || self.config.helm.is_some() {
+        // A fetched file (upstream's, or `addons.<name>.url` replacing kat's own) or a chart is
+        // the whole addon.
+        if self.fetcher.is_none() || self.config.helm.is_some() || self.artifact()?.is_some() {
             return Ok(Vec::new());
         }
+        let objects = match self.def.id {
+            "monitoring" => self.monitoring_objects()?,
+            _ => self.autoscaler_objects(cx)?,
+        };
+        Ok(objects
+            .into_iter()
+            .enumerate()
+            .map(|(i, object)| Manifest {
+                source: format!("kat's {}#{i}", self.def.id),
+                object,
+            })
+            .collect())
+    }
+
+    fn monitoring_objects(&self) -> Result<Vec<Value>, AddonError> {
+        let release = monitoring::Release::of(self.def.version(self.config.version.as_deref())?)?;
+        // A fresh one each time; applied create-only, so only the first ever reaches the cluster.
+        let admin_password = password::generate(self.def.id)?;
+        Ok(monitoring::render(&monitoring::Inputs {
+            release,
+            exposure: &self.exposure,
+            blueprint: self.blueprint.as_ref(),
+            admin_password: &admin_password,
+        }))
+    }
+
+    /// The images of an addon kat renders without earlier stages' outputs (for `kat fetch`).
+    pub fn rendered_images(&self) -> Result<Vec<String>, AddonError> {
+        if self.def.id != "monitoring" || self.config.helm.is_some() || self.artifact()?.is_some() {
+            return Ok(Vec::new());
+        }
+        let version = self.def.version(self.config.version.as_deref())?;
+        Ok(monitoring::Release::of(version)?.images())
+    }
+
+    /// URLs of the addon's web UI and how to sign in (never a secret itself), shown after `up`.
+    pub fn outputs(&self, cx: &OpContext) -> Outputs {
+        let mut out = Outputs::new();
+        let (label, path, https) = match self.def.id {
+            "monitoring" => ("Grafana", monitoring::GRAFANA_PATH, false),
+            // The dashboard signs in only over HTTPS.
+            "dashboard" => ("Kubernetes dashboard", dashboard::PATH, true),
+            _ => return out,
+        };
+        let url = super::expose::base_url(&self.exposure, &self.caps, cx, https)
+            .map(|base| format!("{base}{path}/"));
+        // Set even when unknown, so the keys this adds are the same at every run (see verify).
+        out.set(format!("{}_url", self.def.id), &url);
+        match &url {
+            Some(url) => {
+                out.show(label, url.clone());
+            }
+            None if self.exposure.controller => {
+                out.show(label, format!("{path}/ on the ingress controller's address (not known yet: `kubectl -n ingress-nginx get service ingress-nginx-controller`)"));
+            }
+            None => {
+                out.show(label, format!("{path}/ through an ingress controller: enable addons.ingress-nginx (or use `kubectl port-forward`)"));
+            }
+        }
+        match self.def.id {
+            "monitoring" => out.show(
+                "Grafana sign-in",
+                format!("user admin; password: kubectl -n {} get secret {} -o jsonpath='{{.data.admin-password}}' | base64 -d",
+                        monitoring::NAMESPACE, monitoring::ADMIN_SECRET),
+            ),
+            _ => out.show(
+                "Kubernetes dashboard sign-in",
+                format!("token: {}", dashboard::token_command()),
+            ),
+        };
+        out
+    }
+
+    fn autoscaler_objects(&self, cx: &OpContext) -> Result<Vec<Value>, AddonError> {
         let kubernetes = self
             .kubernetes_version
             .clone()
@@ -132,20 +224,12 @@ impl AddonSource {
         let role = cx
             .input::<String>("identity", "cluster_autoscaler_role_arn")
             .ok();
-        let objects = autoscaler::render(&autoscaler::AutoscalerInputs {
+        Ok(autoscaler::render(&autoscaler::AutoscalerInputs {
             cluster: &cluster,
             region: self.region.as_deref().unwrap_or(""),
             release: &release,
             role_arn: role.as_deref(),
-        });
-        Ok(objects
-            .into_iter()
-            .enumerate()
-            .map(|(i, object)| Manifest {
-                source: format!("kat's cluster-autoscaler#{i}"),
-                object,
-            })
-            .collect())
+        }))
     }
 
     /// Fetches, verifies, parses and overlays the manifests.
@@ -175,6 +259,11 @@ impl AddonSource {
         if self.def.id == "cert-manager" {
             // The issuer is part of the addon: blueprints ask for certificates from it.
             objects.extend(issuer_objects(&issuer_from(&self.config.settings)?));
+        }
+        if self.def.id == "dashboard" {
+            // Served at /dashboard, and an account to sign in with.
+            let access = dashboard::access_from(&self.config.settings)?;
+            objects.extend(dashboard::extra_objects(access, &self.exposure));
         }
         overlay::apply_overlays(
             self.def.id,
@@ -220,8 +309,20 @@ fn parse(addon: &str, origin: &str, text: &str) -> Result<Vec<Value>, AddonError
 #[async_trait]
 impl SetSource for AddonSource {
     fn desired(&self) -> Value {
-        json!({ "addon": self.def.id, "version": self.config.version, "settings": self.config.settings,
-                "url": self.config.url, "helm": self.config.helm })
+        let mut desired = json!({ "addon": self.def.id, "version": self.config.version, "settings": self.config.settings,
+                "url": self.config.url, "helm": self.config.helm });
+        // Only the addons whose objects depend on them, so other addons' digests stay as they were.
+        if matches!(self.def.id, "monitoring" | "dashboard") {
+            desired["exposure"] = json!(self.exposure);
+        }
+        if self.def.id == "monitoring" {
+            desired["blueprint"] = json!(self.blueprint);
+        }
+        desired
+    }
+
+    fn outputs(&self, cx: &OpContext) -> Outputs {
+        AddonSource::outputs(self, cx)
     }
 
     async fn build(
@@ -241,5 +342,57 @@ impl SetSource for AddonSource {
             name: self.def.id.to_string(),
             manifests,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addons::{FetchMode, LockFile, ADDONS};
+    use kat_provider::LoadBalancerKind;
+
+    fn monitoring(config: AddonConfig) -> AddonSource {
+        let dir = std::env::temp_dir().join("kat-source-test");
+        let lock = LockFile::load(&dir.join("kat.lock")).unwrap();
+        let fetcher = Fetcher::new(FetchMode::Online { cache: dir.clone() }, lock);
+        let caps = Capabilities {
+            creates_cluster: false,
+            managed_database: None,
+            autoscaler: AutoscalerKind::NotApplicable,
+            load_balancer: LoadBalancerKind::ClusterDefault,
+            registry: false,
+            single_node: false,
+            simulated: false,
+        };
+        let def = ADDONS.iter().find(|a| a.id == "monitoring").unwrap();
+        AddonSource::new(
+            def,
+            config,
+            caps,
+            Some(Arc::new(fetcher)),
+            dir,
+            AddonTarget::default(),
+        )
+    }
+
+    #[test]
+    fn kat_renders_monitoring_unless_a_url_replaces_it() {
+        let cx = OpContext::detached("t", "monitoring");
+        let own = monitoring(AddonConfig::default()).rendered(&cx).unwrap();
+        assert!(own.iter().any(|m| m.object["kind"] == "Deployment"));
+        assert!(own[0].source.starts_with("kat's monitoring#"));
+        let mirrored = monitoring(AddonConfig {
+            url: Some("http://mirror.invalid/monitoring.yaml".into()),
+            ..Default::default()
+        });
+        assert!(mirrored.rendered(&cx).unwrap().is_empty());
+        assert!(mirrored.rendered_images().unwrap().is_empty());
+        assert_eq!(
+            monitoring(AddonConfig::default())
+                .rendered_images()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 }

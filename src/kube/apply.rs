@@ -15,6 +15,16 @@ use super::labels;
 pub const FIELD_MANAGER: &str = "kat";
 /// Where namespaced objects without a namespace go.
 pub const DEFAULT_NAMESPACE: &str = "default";
+/// Annotation (value `"true"`) of an object kat creates when it is missing and otherwise leaves
+/// as it is: a Secret with a generated password, which each render would generate anew.
+pub const CREATE_ONLY: &str = "kat.dev/create-only";
+
+fn is_create_only(o: &Value) -> bool {
+    o.pointer("/metadata/annotations")
+        .and_then(|a| a.get(CREATE_ONLY))
+        .and_then(Value::as_str)
+        == Some("true")
+}
 
 /// A manifest ready to send.
 #[derive(Debug, Clone)]
@@ -241,6 +251,18 @@ pub async fn apply_one(client: &Client, p: &Prepared, force: bool) -> Result<Out
         .as_ref()
         .expect("kinds are resolved before their phase");
     let api = api_for(client, resolved, p.r.namespace.as_deref());
+    if is_create_only(&p.object) {
+        if let Some(live) = api
+            .get_opt(&p.r.name)
+            .await
+            .map_err(|e| KubeError::api("get", &p.r, Some(&p.source), e))?
+        {
+            return Ok(Outcome {
+                change: None,
+                live: serde_json::to_value(&live).unwrap_or(Value::Null),
+            });
+        }
+    }
     let before = api
         .get_metadata_opt(&p.r.name)
         .await
@@ -283,6 +305,9 @@ pub async fn plan_one(
     else {
         return Ok(Some(ChangeAction::Create));
     };
+    if is_create_only(&p.object) {
+        return Ok(None);
+    }
     let dry = api
         .patch(
             &p.r.name,
@@ -317,6 +342,17 @@ mod tests {
         default_service_protocols(&mut svc);
         assert_eq!(svc["spec"]["ports"][0]["protocol"], "TCP");
         assert_eq!(svc["spec"]["ports"][1]["protocol"], "UDP");
+    }
+
+    #[test]
+    fn only_a_true_create_only_annotation_counts() {
+        assert!(is_create_only(
+            &json!({"metadata": {"annotations": {CREATE_ONLY: "true"}}})
+        ));
+        assert!(!is_create_only(
+            &json!({"metadata": {"annotations": {CREATE_ONLY: "false"}}})
+        ));
+        assert!(!is_create_only(&json!({"metadata": {}})));
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod prune;
 mod wait;
 mod workloads;
 
+pub use apply::CREATE_ONLY;
 pub use client::{ApiVersions, ApplyOptions, KubeWorkloads};
 pub use error::{Conflict, KubeError};
 pub use inventory::ObjectRef;

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::error::KatError;
 use super::providers::create_provider;
 use super::settings::Settings;
-use crate::addons::{AddonSource, AddonTarget, Fetcher, LockFile, ADDONS};
+use crate::addons::{AddonSource, AddonTarget, BlueprintRef, Exposure, Fetcher, LockFile, ADDONS};
 use crate::blueprint::Blueprint;
 use crate::engine::{digest, Engine, Reporter, StageGraph};
 use crate::kube::ApplyOptions;
@@ -75,6 +75,10 @@ impl Environment {
             other => other.into(),
         })?;
         check_capabilities(&settings, provider.as_ref())?;
+        let blueprint_ref = blueprint.as_ref().map(|b| BlueprintRef {
+            name: b.info().name.clone(),
+            namespaces: b.info().namespaces(),
+        });
         let blueprint = blueprint_source(&settings, blueprint, &provider)?;
         let apply_options = ApplyOptions {
             force_conflicts: settings.force_conflicts,
@@ -85,7 +89,7 @@ impl Environment {
             provider.component(Role::Kubeconfig).is_some(),
             apply_options,
         ));
-        let addons = addon_sources(&settings, provider.as_ref())?;
+        let addons = addon_sources(&settings, provider.as_ref(), blueprint_ref)?;
         let graph = build_graph(&GraphInputs {
             config: cfg,
             provider: provider.clone(),
@@ -126,8 +130,15 @@ impl Environment {
 fn addon_sources(
     settings: &Settings,
     provider: &dyn Provider,
+    blueprint: Option<BlueprintRef>,
 ) -> Result<Vec<Arc<AddonSource>>, KatError> {
     let caps = provider.capabilities();
+    let ingress = crate::stages::ingress_context(settings)?;
+    let exposure = Exposure {
+        host: ingress.host,
+        tls_issuer: ingress.tls_issuer,
+        controller: ingress.class.is_some(),
+    };
     let fetcher = if caps.simulated {
         None
     } else {
@@ -145,6 +156,8 @@ fn addon_sources(
                 provider: settings.provider.to_string(),
                 region: settings.config.provider.region.clone(),
                 kubernetes_version: settings.config.provider.kubernetes_version.clone(),
+                exposure: exposure.clone(),
+                blueprint: blueprint.clone(),
             };
             Arc::new(AddonSource::new(
                 def,

@@ -26,6 +26,7 @@ pub fn fetch_bundle(env: &Environment, bundle: &Path) -> Result<Exit, KatError> 
     for source in &env.addons {
         let id = source.def().id;
         let Some(artifact) = source.artifact()? else {
+            images.extend(source.rendered_images()?);
             println!("{id:<20} rendered at `up` time (helm chart or kat's own manifest): nothing to bundle");
             continue;
         };

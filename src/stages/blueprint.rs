@@ -42,7 +42,7 @@ pub fn database_mode(settings: &Settings) -> String {
 
 /// How the blueprint is exposed: through ingress-nginx when it is installed, with certificates
 /// from cert-manager's issuer when that is installed too.
-fn ingress_context(settings: &Settings) -> Result<IngressContext, AddonError> {
+pub fn ingress_context(settings: &Settings) -> Result<IngressContext, AddonError> {
     let addons = &settings.config.addons;
     let host = ["ingress-nginx", "cert-manager"].iter().find_map(|a| {
         addons

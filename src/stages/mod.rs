@@ -12,7 +12,7 @@ use std::sync::Arc;
 use kat_provider::{Provider, Role};
 
 pub use access::ClusterAccess;
-pub use blueprint::{database_mode, BlueprintSource, DATABASE_SECRET};
+pub use blueprint::{database_mode, ingress_context, BlueprintSource, DATABASE_SECRET};
 pub use workload::{SetSource, WorkloadStage};
 
 use crate::addons::AddonSource;

@@ -20,6 +20,11 @@ pub trait SetSource: Send + Sync {
     fn desired(&self) -> Value;
     /// The set for this cluster's API versions; `cx.upstream` has the outputs of earlier stages.
     async fn build(&self, api: &ApiVersions, cx: &OpContext) -> Result<ManifestSet, ProviderError>;
+    /// What the stage shows besides what the Kubernetes layer reports (an addon's URL), from the
+    /// outputs of earlier stages. Never a secret: outputs are journaled and printed.
+    fn outputs(&self, _cx: &OpContext) -> Outputs {
+        Outputs::new()
+    }
 }
 
 pub struct WorkloadStage {
@@ -72,12 +77,21 @@ impl Stage for WorkloadStage {
 
     async fn apply(&self, cx: &OpContext) -> Result<Applied, ProviderError> {
         let (target, set) = self.set(cx).await?;
-        target.apply(&set, cx).await
+        let mut applied = target.apply(&set, cx).await?;
+        let own = self.source.outputs(cx);
+        applied.outputs.values.extend(own.values);
+        applied.outputs.shown.extend(own.shown);
+        Ok(applied)
     }
 
     async fn verify(&self, cx: &OpContext, recorded: &Outputs) -> Result<Verified, ProviderError> {
         let (target, set) = self.set(cx).await?;
-        target.verify(&set, cx, recorded).await
+        // The target compares what it recorded itself, without the source's own outputs.
+        let own = self.source.outputs(cx);
+        let mut theirs = recorded.clone();
+        theirs.values.retain(|k, _| !own.values.contains_key(k));
+        theirs.shown.retain(|k, _| !own.shown.contains_key(k));
+        target.verify(&set, cx, &theirs).await
     }
 
     async fn plan_destroy(
