@@ -189,4 +189,29 @@ fn kubeconfig_is_written_owner_only_and_printed() {
             & 0o777,
         0o600
     );
+
+    // --merge: into $KUBECONFIG's first file, beside what is there, and current.
+    let mine = sb.path().join("home-kube-config");
+    std::fs::write(&mine, "apiVersion: v1\nkind: Config\nclusters:\n- name: mine\n  cluster: {server: 'https://mine'}\ncontexts:\n- name: mine\n  context: {cluster: mine, user: mine}\nusers:\n- name: mine\n  user: {}\ncurrent-context: mine\n").unwrap();
+    let out = sb
+        .cmd(&["kubeconfig", "--merge"])
+        .env("KUBECONFIG", &mine)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = std::fs::read_to_string(&mine).unwrap();
+    assert!(merged.contains("current-context: kat-kc"), "{merged}");
+    assert!(merged.contains("https://mine"), "{merged}");
+    assert_eq!(
+        std::fs::metadata(&mine).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // --exec: sim has no exec plugin, and says so.
+    let out = sb.run(&["kubeconfig", "--exec"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exec-plugin"));
 }

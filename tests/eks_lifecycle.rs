@@ -87,6 +87,24 @@ fn up_twice_then_down_leaves_nothing_tagged() {
     );
     let kc = &t.sb.state("life")["stages"]["kubeconfig"]["outputs"]["values"];
     assert_eq!(kc["context"], "kat-life");
+    // The exec-plugin variant: the same endpoint, `aws eks get-token`, no token in it.
+    let out = t.cmd(&["kubeconfig", "--exec"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exec = String::from_utf8_lossy(&out.stdout);
+    assert!(exec.contains("command: aws"), "{exec}");
+    assert!(
+        exec.contains("--cluster-name, kat-life, --region, us-east-1"),
+        "{exec}"
+    );
+    assert!(
+        exec.contains(outputs["Kubernetes API"].as_str().unwrap()),
+        "{exec}"
+    );
+    assert!(!exec.contains("k8s-aws-v1."), "{exec}");
     // With nothing recorded, kube_access finds the cluster by name and re-mints the token.
     std::fs::remove_file(&kubeconfig).unwrap();
     let access =

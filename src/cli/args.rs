@@ -155,7 +155,16 @@ pub enum Command {
         out: std::path::PathBuf,
     },
     /// Print the kubeconfig path of the environment (`export KUBECONFIG=$(kat kubeconfig)`)
-    Kubeconfig,
+    Kubeconfig {
+        /// Print a kubeconfig whose credentials come from the cloud CLI each time (an exec plugin,
+        /// e.g. `aws eks get-token`) instead of the token kat minted
+        #[arg(long)]
+        exec: bool,
+        /// Merge the environment's context into your kubeconfig (`$KUBECONFIG`'s first file, else
+        /// ~/.kube/config; created with mode 0600) and make it current
+        #[arg(long)]
+        merge: bool,
+    },
     /// Print the JSON Schema of kat.yaml (for editors)
     Schema,
     /// Print shell completions

@@ -3,6 +3,7 @@
 mod environment;
 mod error;
 mod fetch;
+mod kubeconfig_merge;
 mod plan;
 mod providers;
 mod run;
@@ -13,8 +14,9 @@ mod status;
 pub use environment::Environment;
 pub use error::{Exit, KatError};
 pub use fetch::fetch_bundle;
+pub use kubeconfig_merge::{merge_into, user_kubeconfig};
 pub use plan::{plan, PlanArgs};
 pub use providers::{built_in, create_provider, list_providers};
 pub use run::{down, up, RunArgs};
 pub use settings::{resolve, Overrides, Settings};
-pub use status::{kubeconfig_path, render_blueprint, status};
+pub use status::{exec_kubeconfig, kubeconfig_path, render_blueprint, status};

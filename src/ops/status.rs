@@ -109,6 +109,21 @@ pub fn kubeconfig_path(env: &Environment) -> Result<(String, Option<String>), Ka
     }
 }
 
+/// `kat kubeconfig --exec`: the provider's exec-plugin kubeconfig for the environment's cluster.
+pub async fn exec_kubeconfig(env: &Environment) -> Result<String, KatError> {
+    kubeconfig_path(env)?;
+    let snapshot = env.engine.journal.snapshot();
+    let recorded = snapshot
+        .stages
+        .get("kubeconfig")
+        .map(|r| r.outputs.clone())
+        .unwrap_or_default();
+    env.provider
+        .exec_kubeconfig(&recorded)
+        .await
+        .map_err(|e| KatError::Failure(e.to_string()))
+}
+
 /// `kat render`: the configured blueprint's manifests for this configuration, with the API versions
 /// every supported cluster serves and `<registry>` for images the registry stage would hold.
 pub fn render_blueprint(

@@ -122,6 +122,16 @@ pub trait Provider: Send + Sync {
     /// After `down`: every resource carrying this environment's tags that still exists.
     async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError>;
 
+    /// A kubeconfig for the cluster whose credentials come from the cloud's CLI each time kubectl
+    /// needs them (an exec plugin), for users who prefer that to the token kat minted.
+    async fn exec_kubeconfig(&self, kubeconfig: &Outputs) -> Result<String, ProviderError> {
+        let _ = kubeconfig;
+        Err(ProviderError::Unsupported {
+            provider: self.name().into(),
+            what: "an exec-plugin kubeconfig (its credentials need no refreshing)".into(),
+        })
+    }
+
     /// The value behind a [`SecretRef`] this provider recorded (a managed database's password in
     /// the cloud's secret store), read only to be written into a Kubernetes Secret: never printed,
     /// logged or kept in kat's state.

@@ -113,6 +113,21 @@ fn has_server(p: &Path, endpoint: &str) -> bool {
     std::fs::read_to_string(p).is_ok_and(|t| t.contains(&format!("server: {endpoint}\n")))
 }
 
+/// `kat kubeconfig --exec`: the same cluster entry, credentials from `aws eks get-token`.
+pub async fn exec_variant(s: &Shared) -> Result<String, ProviderError> {
+    let found = find(s).await?.ok_or_else(|| ProviderError::Gone {
+        what: format!("EKS cluster {}", s.names.cluster()),
+    })?;
+    let aws = s.aws().await;
+    Ok(exec_kubeconfig(
+        &context(s),
+        &found.endpoint,
+        &found.ca,
+        &s.names.cluster(),
+        &aws.region,
+    ))
+}
+
 /// `kube_access`: re-mints the token into the file; with nothing recorded, finds the cluster by
 /// name (and answers Gone when there is none).
 pub async fn access(s: &Shared, recorded: &Outputs) -> Result<KubeAccess, ProviderError> {

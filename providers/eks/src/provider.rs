@@ -150,6 +150,10 @@ impl Provider for EksProvider {
         crate::teardown::sweep::sweep(&self.shared, cx).await
     }
 
+    async fn exec_kubeconfig(&self, _kubeconfig: &Outputs) -> Result<String, ProviderError> {
+        crate::kubeconfig::exec_variant(&self.shared).await
+    }
+
     async fn secret_value(&self, secret: &SecretRef) -> Result<String, ProviderError> {
         crate::secrets::value(&*self.shared.aws().await, secret).await
     }

@@ -2,17 +2,54 @@ use crate::cli::args::GlobalArgs;
 use crate::ops::{self, Environment, Exit, KatError};
 use crate::ui::{self, OutputMode};
 
-pub fn run(g: &GlobalArgs) -> Result<Exit, KatError> {
+pub async fn run(g: &GlobalArgs, exec: bool, merge: bool) -> Result<Exit, KatError> {
     let settings = ops::resolve(&g.overrides())?;
     let env = Environment::open(settings, None, ui::reporter(g.output, g.verbosity()))?;
     let (path, context) = ops::kubeconfig_path(&env)?;
+    if !exec && !merge {
+        if g.output == OutputMode::Json {
+            println!(
+                "{}",
+                serde_json::json!({"kubeconfig": path, "context": context})
+            );
+        } else {
+            println!("{path}");
+        }
+        return Ok(Exit::Ok);
+    }
+    let text = if exec {
+        ops::exec_kubeconfig(&env).await?
+    } else {
+        std::fs::read_to_string(&path).map_err(|e| {
+            KatError::Failure(format!(
+                "cannot read {path}: {e}; run `kat up` so the kubeconfig stage writes it again"
+            ))
+        })?
+    };
+    if !merge {
+        print!("{text}");
+        return Ok(Exit::Ok);
+    }
+    let context = context.ok_or_else(|| {
+        KatError::Failure(
+            "the kubeconfig stage recorded no context name; run `kat up` again".into(),
+        )
+    })?;
+    let dest = ops::user_kubeconfig()?;
+    ops::merge_into(&text, &context, &dest)?;
     if g.output == OutputMode::Json {
         println!(
             "{}",
-            serde_json::json!({"kubeconfig": path, "context": context})
+            serde_json::json!({"merged_into": dest, "context": context})
         );
     } else {
-        println!("{path}");
+        println!(
+            "context {context} merged into {} and made current",
+            dest.display()
+        );
+        if !exec && env.settings.provider == kat_provider::ProviderName::Eks {
+            println!("its token expires in 15 minutes on eks: `kat kubeconfig --exec --merge` writes one that does not");
+        }
     }
     Ok(Exit::Ok)
 }

@@ -24,7 +24,7 @@ pub async fn run(cli: Cli) -> Result<Exit, KatError> {
         Command::Fetch => status::fetch(g),
         Command::Blueprints => blueprints::list(g),
         Command::Render { out } => blueprints::render(g, out),
-        Command::Kubeconfig => kubeconfig::run(g),
+        Command::Kubeconfig { exec, merge } => kubeconfig::run(g, *exec, *merge).await,
         Command::Schema => schema::run(),
         Command::Completions { shell } => schema::completions(*shell),
     }
