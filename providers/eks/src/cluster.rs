@@ -153,8 +153,10 @@ impl Cluster {
             .name(name)
             .role_arn(role)
             .resources_vpc_config(vpc)
-            // Unset: EKS picks its default version, which it keeps at a supported recent one.
-            .set_version(self.s.req.config.kubernetes_version.clone())
+            .set_version(match &self.s.req.config.kubernetes_version {
+                Some(v) => Some(v.clone()),
+                None => newest_version(aws).await,
+            })
             .logging(logging)
             .access_config(
                 CreateAccessConfigRequest::builder()
@@ -322,5 +324,45 @@ impl Converge for Cluster {
 
     async fn teardown(&self, pass: &mut Pass<'_>) -> Result<(), ProviderError> {
         self.delete(pass).await
+    }
+}
+
+/// The newest Kubernetes version EKS offers in standard support, for a cluster whose version
+/// kat.yaml leaves open. `None` (EKS then picks its default, a recent one) when the API cannot
+/// say: emulators and older partitions lack DescribeClusterVersions.
+async fn newest_version(aws: &Aws) -> Option<String> {
+    let out = match aws.eks.describe_cluster_versions().send().await {
+        Ok(out) => out,
+        Err(e) => {
+            tracing::debug!("DescribeClusterVersions: {e}; leaving the version to EKS");
+            return None;
+        }
+    };
+    newest(out.cluster_versions().iter().filter_map(|v| {
+        let supported = v
+            .version_status()
+            .is_none_or(|s| s.as_str() == "STANDARD_SUPPORT");
+        v.cluster_version().filter(|_| supported)
+    }))
+}
+
+/// The highest `major.minor` of `versions` (numerically: 1.10 is above 1.9).
+fn newest<'a>(versions: impl Iterator<Item = &'a str>) -> Option<String> {
+    versions
+        .filter_map(|v| {
+            let (major, minor) = v.split_once('.')?;
+            Some(((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?), v))
+        })
+        .max_by_key(|(k, _)| *k)
+        .map(|(_, v)| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn newest_version_compares_numerically() {
+        let got = super::newest(["1.9", "1.31", "1.10", "x"].into_iter());
+        assert_eq!(got.as_deref(), Some("1.31"));
+        assert_eq!(super::newest(std::iter::empty()), None);
     }
 }
