@@ -25,21 +25,18 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    /// The n-th interval (0-based), with up to ±20% jitter so that twenty clusters created at once
-    /// do not poll in lockstep.
-    pub fn interval(&self, n: u32, jitter_seed: u64) -> Duration {
+    /// The n-th interval (0-based), with up to ±20% jitter drawn at random, so that twenty
+    /// clusters created at once (or twenty deletes refused alike) do not poll in lockstep.
+    pub fn interval(&self, n: u32) -> Duration {
+        self.interval_at(n, rand::random::<f64>())
+    }
+
+    /// The n-th interval with the jitter fixed: `unit` in `0..1` places it in the ±20% band.
+    pub fn interval_at(&self, n: u32, unit: f64) -> Duration {
         let base = self.first.as_secs_f64() * self.factor.powi(n as i32);
         let capped = base.min(self.max.as_secs_f64());
-        let unit = (splitmix(jitter_seed ^ n as u64) % 1000) as f64 / 1000.0; // 0..1
-        Duration::from_secs_f64(capped * (0.8 + 0.4 * unit))
+        Duration::from_secs_f64(capped * (0.8 + 0.4 * unit.clamp(0.0, 1.0)))
     }
-}
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 /// Calls `probe` until it returns `Some`, sleeping per `backoff` in between.
@@ -53,15 +50,12 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, ProviderError>>,
 {
-    let seed = what
-        .bytes()
-        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
     let mut n = 0;
     loop {
         if let Some(done) = probe().await? {
             return Ok(done);
         }
-        cx.sleep(backoff.interval(n, seed), what).await?;
+        cx.sleep(backoff.interval(n), what).await?;
         n = n.saturating_add(1);
     }
 }
@@ -77,10 +71,22 @@ mod tests {
             max: Duration::from_secs(1),
             factor: 2.0,
         };
-        let first = b.interval(0, 7).as_secs_f64();
-        assert!((0.08..=0.12).contains(&first), "{first}");
-        let late = b.interval(20, 7).as_secs_f64();
-        assert!((0.8..=1.2).contains(&late), "{late}");
+        let mut firsts = Vec::new();
+        for _ in 0..50 {
+            let first = b.interval(0).as_secs_f64();
+            assert!((0.08..=0.12).contains(&first), "{first}");
+            firsts.push(first);
+            let late = b.interval(20).as_secs_f64();
+            assert!((0.8..=1.2).contains(&late), "{late}");
+        }
+        firsts.dedup();
+        assert!(firsts.len() > 1, "the jitter varies between draws");
+        let low = b.interval_at(3, 0.0).as_secs_f64();
+        let high = b.interval_at(3, 1.0).as_secs_f64();
+        assert!(
+            (low - 0.64).abs() < 1e-6 && (high - 0.96).abs() < 1e-6,
+            "{low} {high}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

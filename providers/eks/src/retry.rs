@@ -42,14 +42,13 @@ where
         max: Duration::from_secs(20),
         factor: 1.7,
     };
-    let seed = what.len() as u64;
     let mut n = 0;
     loop {
         match call().await {
             Ok(v) => return Ok(v),
             Err(e) if transient(&e) && n + 1 < ATTEMPTS => {
                 cx.step(format!("{what}: {e}; retrying"));
-                match cx.sleep(backoff.interval(n, seed), what).await {
+                match cx.sleep(backoff.interval(n), what).await {
                     Ok(()) => n += 1,
                     Err(ProviderError::Interrupted) => {
                         return Err(RetryError::Stopped(ProviderError::Interrupted))
