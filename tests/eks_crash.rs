@@ -56,5 +56,5 @@ fn kill_9_mid_up_then_rerun_creates_nothing_twice() {
     assert_eq!(groups.nodegroups().len(), 1);
     let (code, events, stderr, _) = t.run(&["down"]);
     assert_eq!(code, 0, "{stderr}\n{events:#?}");
-    assert!(t.leftovers().is_empty(), "{:#?}", t.leftovers());
+    t.assert_nothing_left();
 }

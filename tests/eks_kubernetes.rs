@@ -139,5 +139,5 @@ fn cloud_on_moto_kubernetes_on_the_testbed_database_secret_from_secrets_manager(
     let (code, events, stderr, _) = t.run(&["down"]);
     assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
     assert_eq!(labelled("whole"), "", "down leaves no labelled object");
-    assert!(t.leftovers().is_empty(), "{:?}", t.leftovers());
+    t.assert_nothing_left();
 }

@@ -48,7 +48,7 @@ fn three_zones_with_a_nat_gateway_each() {
     }
     let (code, _, stderr, _) = t.run(&["down"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(t.leftovers().is_empty(), "{:#?}", t.leftovers());
+    t.assert_nothing_left();
 }
 
 #[test]
@@ -127,5 +127,5 @@ fn a_vpc_of_your_own_is_used_and_left_in_place() {
         )
         .unwrap();
     assert_eq!(subnets.subnets().len(), 4, "and its subnets");
-    assert!(t.leftovers().is_empty(), "{:#?}", t.leftovers());
+    t.assert_nothing_left();
 }

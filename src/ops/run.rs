@@ -97,10 +97,8 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         Direction::Up => engine.up(&selected, &opts).await,
         Direction::Down => engine.down(&selected, &opts).await,
     };
-    let leftovers = if dir == Direction::Down
-        && !report.failed()
-        && !report.interrupted
-        && !args.selection.is_partial()
+    // After every full `down`, failed ones too: a blocked teardown must still say what remains.
+    let leftovers = if dir == Direction::Down && !report.interrupted && !args.selection.is_partial()
     {
         sweep(env).await
     } else {

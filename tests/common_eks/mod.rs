@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use kat_provider::{
     DatabaseConfig, Leftover, OpContext, Provider, ProviderConfig, ProviderRequest,
 };
+use kat_provider_eks::sdk::tagging::types::TagFilter;
 use kat_provider_eks::{Aws, EksProvider};
 
 use crate::common::Sandbox;
@@ -28,6 +29,8 @@ pub fn region_of(env: &str) -> &'static str {
         "triple" => "eu-central-1",
         "byo" => "ap-southeast-1",
         "whole" => "ap-northeast-1",
+        "rdsoff" => "ca-central-1",
+        "guard" => "sa-east-1",
         _ => "eu-north-1",
     }
 }
@@ -264,6 +267,176 @@ impl Eks {
             .count();
         serde_json::json!({"vpcs": self.vpcs().len(), "subnets": subnets, "nat_gateways": nats,
                            "internet_gateways": igws, "elastic_ips": eips, "clusters": clusters})
+    }
+}
+
+impl Eks {
+    /// Everything of the environment still in AWS, found without kat's code (its sweep included):
+    /// the Resource Groups Tagging API for `kat:environment=<env>` and for the cluster tags
+    /// Kubernetes and the load balancer controller put on what they make, plus direct lists of the
+    /// kinds moto's tagging API does not cover (EKS, ECR, IAM, RDS subnet groups, log groups,
+    /// elastic IPs). Each entry names the resource.
+    pub fn remaining(&self) -> Vec<String> {
+        let rt = &self.rt;
+        let aws = &self.aws;
+        let cluster = format!("kat-{}", self.env);
+        let mut found: Vec<String> = Vec::new();
+        let filters = [
+            TagFilter::builder()
+                .key("kat:environment")
+                .values(&self.env)
+                .build(),
+            // `shared` marks what the cluster uses but does not own (a VPC of the user's).
+            TagFilter::builder()
+                .key(format!("kubernetes.io/cluster/{cluster}"))
+                .values("owned")
+                .build(),
+            TagFilter::builder()
+                .key("elbv2.k8s.aws/cluster")
+                .values(&cluster)
+                .build(),
+        ];
+        for f in filters {
+            let mut token: Option<String> = None;
+            loop {
+                let out = rt
+                    .block_on(
+                        aws.tagging
+                            .get_resources()
+                            .tag_filters(f.clone())
+                            .set_pagination_token(token.clone())
+                            .send(),
+                    )
+                    .expect("GetResources");
+                for m in out.resource_tag_mapping_list() {
+                    let arn = m.resource_arn().unwrap_or_default().to_string();
+                    if !found.contains(&arn) && !self.deleted_nat(&arn) {
+                        found.push(arn);
+                    }
+                }
+                token = out
+                    .pagination_token()
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        let clusters = rt.block_on(aws.eks.list_clusters().send()).unwrap();
+        found.extend(
+            clusters
+                .clusters()
+                .iter()
+                .filter(|c| **c == cluster)
+                .map(|c| format!("eks cluster {c}")),
+        );
+        let repos = rt.block_on(aws.ecr.describe_repositories().send()).unwrap();
+        found.extend(
+            repos
+                .repositories()
+                .iter()
+                .filter_map(|r| r.repository_name())
+                .filter(|n| n.starts_with(&format!("{cluster}/")))
+                .map(|n| format!("ecr repository {n}")),
+        );
+        let roles = rt.block_on(aws.iam.list_roles().send()).unwrap();
+        found.extend(
+            roles
+                .roles()
+                .iter()
+                .map(|r| r.role_name())
+                .filter(|n| n.starts_with(&format!("{cluster}-")))
+                .map(|n| format!("iam role {n}")),
+        );
+        let oidc = rt
+            .block_on(aws.iam.list_open_id_connect_providers().send())
+            .unwrap();
+        for p in oidc.open_id_connect_provider_list() {
+            let arn = p.arn().unwrap_or_default();
+            let tags = rt
+                .block_on(
+                    aws.iam
+                        .list_open_id_connect_provider_tags()
+                        .open_id_connect_provider_arn(arn)
+                        .send(),
+                )
+                .unwrap();
+            if tags
+                .tags()
+                .iter()
+                .any(|t| t.key() == "kat:environment" && t.value() == self.env)
+            {
+                found.push(format!("oidc provider {arn}"));
+            }
+        }
+        let groups = rt
+            .block_on(aws.rds.describe_db_subnet_groups().send())
+            .unwrap();
+        found.extend(
+            groups
+                .db_subnet_groups()
+                .iter()
+                .filter_map(|g| g.db_subnet_group_name())
+                .filter(|n| *n == cluster)
+                .map(|n| format!("db subnet group {n}")),
+        );
+        let logs = rt
+            .block_on(
+                aws.logs
+                    .describe_log_groups()
+                    .log_group_name_prefix(format!("/aws/eks/{cluster}/"))
+                    .send(),
+            )
+            .unwrap();
+        found.extend(
+            logs.log_groups()
+                .iter()
+                .filter_map(|g| g.log_group_name())
+                .map(|n| format!("log group {n}")),
+        );
+        let eips = rt
+            .block_on(
+                aws.ec2
+                    .describe_addresses()
+                    .filters(self.tag_filter())
+                    .send(),
+            )
+            .unwrap();
+        found.extend(
+            eips.addresses()
+                .iter()
+                .filter_map(|a| a.allocation_id())
+                .map(|a| format!("elastic ip {a}")),
+        );
+        found
+    }
+
+    /// Moto keeps a deleted NAT gateway (state `deleted`, as AWS shows it for a while), and its
+    /// tagging API lists it: it costs nothing and is not a leftover.
+    fn deleted_nat(&self, arn: &str) -> bool {
+        let Some(id) = arn.split(":natgateway/").nth(1) else {
+            return false;
+        };
+        let out = self.rt.block_on(
+            self.aws
+                .ec2
+                .describe_nat_gateways()
+                .nat_gateway_ids(id)
+                .send(),
+        );
+        out.map(|o| {
+            o.nat_gateways()
+                .iter()
+                .all(|n| n.state().map(|s| s.as_str()) == Some("deleted"))
+        })
+        .unwrap_or(false)
+    }
+
+    /// Asserts, through the AWS API and not kat's sweep, that nothing of the environment is left.
+    pub fn assert_nothing_left(&self) {
+        let left = self.remaining();
+        assert!(left.is_empty(), "still in AWS: {left:#?}");
     }
 }
 

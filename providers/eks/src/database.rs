@@ -295,9 +295,15 @@ impl Database {
         let res = format!("db-instance/{id}");
         if let Some(i) = describe(&aws, &id).await? {
             if i.deletion_protection() == Some(true) {
+                // Only `up` with the database on turns the protection off.
+                let on = if db.mode == kat_provider::DatabaseMode::Rds {
+                    ""
+                } else {
+                    "`mode: rds` and "
+                };
                 return Err(ProviderError::config(
                     "database.deletion_protection",
-                    format!("{res} has deletion protection; set `deletion_protection: false`, run `kat up`, then `kat down`"),
+                    format!("{res} has deletion protection; set {on}`deletion_protection: false`, run `kat up`, then `kat down`"),
                 ));
             }
             if i.db_instance_status() != Some("deleting") && pass.delete(&res)? {

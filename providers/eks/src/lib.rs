@@ -18,6 +18,7 @@ mod nodegroup;
 mod oidc;
 mod provider;
 mod registry;
+mod retired;
 mod retry;
 mod secrets;
 mod step;
@@ -33,9 +34,13 @@ pub use token::presigned_token;
 
 /// The SDK crates, for tests and tools that inspect or plant AWS resources with [`Aws`].
 pub mod sdk {
+    pub use aws_sdk_cloudwatchlogs as logs;
     pub use aws_sdk_ec2 as ec2;
+    pub use aws_sdk_ecr as ecr;
     pub use aws_sdk_eks as eks;
+    pub use aws_sdk_elasticloadbalancing as elb;
     pub use aws_sdk_elasticloadbalancingv2 as elbv2;
     pub use aws_sdk_iam as iam;
     pub use aws_sdk_rds as rds;
+    pub use aws_sdk_resourcegroupstagging as tagging;
 }

@@ -12,6 +12,7 @@ use tokio::sync::OnceCell;
 use crate::clients::Aws;
 use crate::extras::{ClusterExtras, EksExtras};
 use crate::names::Names;
+use crate::retired::Retired;
 use crate::step::Comp;
 
 /// What every component shares: the request, the names, and the AWS clients (built on first use,
@@ -132,13 +133,24 @@ impl Provider for EksProvider {
                 extras: self.extras.clone(),
             }))),
             Role::Kubeconfig => Some(Arc::new(Comp(crate::kubeconfig::Kubeconfig { s }))),
-            Role::Registry if self.shared.req.registry.is_some() => {
-                Some(Arc::new(Comp(crate::registry::Registry { s })))
+            // Offered even when kat.yaml turns them off, so that `down` still removes what an
+            // earlier configuration (or another runner's kat.yaml) made.
+            Role::Registry => {
+                let r = crate::registry::Registry { s };
+                if self.shared.req.registry.is_some() {
+                    Some(Arc::new(Comp(r)))
+                } else {
+                    Some(Arc::new(Retired::new(r, "registry.enabled")))
+                }
             }
-            Role::Database if self.shared.req.database.mode == DatabaseMode::Rds => {
-                Some(Arc::new(Comp(crate::database::Database { s })))
+            Role::Database => {
+                let d = crate::database::Database { s };
+                if self.shared.req.database.mode == DatabaseMode::Rds {
+                    Some(Arc::new(Comp(d)))
+                } else {
+                    Some(Arc::new(Retired::new(d, "database.mode: rds")))
+                }
             }
-            Role::Registry | Role::Database => None,
         }
     }
 
