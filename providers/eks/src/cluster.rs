@@ -265,6 +265,11 @@ impl Cluster {
         let name = self.s.names.cluster();
         let resource = format!("cluster/{name}");
         if describe(&aws, &name).await?.is_some() {
+            // Node groups the nodes stage did not delete (`down --only cluster`, one added by
+            // hand): what Kubernetes made is released first here too.
+            if !crate::nodegroup::list(&aws, &name).await?.is_empty() {
+                crate::teardown::leftovers::released(&aws, &self.s, pass).await?;
+            }
             crate::nodegroup::delete_all(&aws, pass, &name).await?;
             if pass.delete(&resource)? {
                 // ResourceInUse while a node group is still going: retried.
@@ -279,6 +284,8 @@ impl Cluster {
                 wait(&aws, pass, &name, true).await?;
             }
         }
+        // What only the nodes' and the control plane's departure frees (load balancers'
+        // security groups, volumes that were attached).
         crate::teardown::leftovers::kubernetes(&aws, &self.s, pass).await?;
         crate::oidc::delete_tagged(&aws, &self.s, pass).await?;
         crate::identity::delete_role(&aws, pass, &self.s.names.autoscaler_role()).await?;

@@ -80,6 +80,15 @@ async fn wait(
     .await
 }
 
+/// The cluster's node groups (none when the cluster is gone).
+pub async fn list(aws: &Aws, cluster: &str) -> Result<Vec<String>, ProviderError> {
+    match aws.eks.list_nodegroups().cluster_name(cluster).send().await {
+        Ok(out) => Ok(out.nodegroups().to_vec()),
+        Err(e) if is_not_found(crate::error::code(&e).as_deref()) => Ok(Vec::new()),
+        Err(e) => Err(pe("ListNodegroups", &format!("cluster/{cluster}"), e)),
+    }
+}
+
 /// Deletes every node group of the cluster (kat's, and any a user added by hand: the cluster
 /// cannot go while one exists) and waits until they are gone.
 pub async fn delete_all(
@@ -87,11 +96,7 @@ pub async fn delete_all(
     pass: &mut Pass<'_>,
     cluster: &str,
 ) -> Result<(), ProviderError> {
-    let groups = match aws.eks.list_nodegroups().cluster_name(cluster).send().await {
-        Ok(out) => out.nodegroups().to_vec(),
-        Err(e) if is_not_found(crate::error::code(&e).as_deref()) => return Ok(()),
-        Err(e) => return Err(pe("ListNodegroups", &format!("cluster/{cluster}"), e)),
-    };
+    let groups = list(aws, cluster).await?;
     for g in &groups {
         let resource = format!("nodegroup/{g}");
         if pass.delete(&resource)? {
@@ -263,6 +268,9 @@ impl Converge for Nodes {
         let aws = self.s.aws().await;
         let cluster = self.s.names.cluster();
         if crate::cluster::describe(&aws, &cluster).await?.is_some() {
+            // The Kubernetes layer's teardown (which depends on this stage) is done: wait for the
+            // controllers to release its load balancers and volumes while nodes still run them.
+            crate::teardown::leftovers::released(&aws, &self.s, pass).await?;
             delete_all(&aws, pass, &cluster).await?;
         }
         Ok(())

@@ -21,6 +21,12 @@ fn transient(e: &EksError) -> bool {
             *retryable
                 || is_throttle(Some(code))
                 || code == "DependencyViolation"
+                // A volume still attached while its node detaches it, or changing state.
+                || code == "VolumeInUse"
+                || code == "IncorrectState"
+                // A target group until its load balancer's listeners are gone (ELBv2's code).
+                || code == "ResourceInUse"
+                || code == "InvalidNetworkInterface.InUse"
                 || code == "ResourceInUseException"
                 || code == "InvalidDBInstanceState"
                 || code == "InvalidDBSubnetGroupStateFault"
@@ -73,6 +79,14 @@ pub enum RetryError {
 impl RetryError {
     pub fn is_dependency(&self) -> bool {
         matches!(self, RetryError::Failed(EksError::Api { code, .. }) if code == "DependencyViolation")
+    }
+
+    /// AWS refused because something still uses the resource (whatever the service calls it).
+    pub fn is_in_use(&self) -> bool {
+        self.is_dependency()
+            || matches!(self, RetryError::Failed(EksError::Api { code, .. })
+                if ["VolumeInUse", "ResourceInUse", "ResourceInUseException", "InvalidNetworkInterface.InUse", "DeleteConflict"]
+                    .contains(&code.as_str()))
     }
 }
 

@@ -9,11 +9,12 @@ use kat_provider::wait::{poll_until, Backoff};
 use kat_provider::ProviderError;
 
 use crate::clients::Aws;
-use crate::error::{api, pe, EksError};
+use crate::error::{api, pe};
 use crate::provider::Shared;
 use crate::retry::retrying;
 use crate::step::Pass;
 use crate::tags;
+use crate::teardown::blocked::{blocked, Holder};
 
 pub async fn run(s: &Shared, pass: &mut Pass<'_>) -> Result<(), ProviderError> {
     if s.byo_vpc() {
@@ -39,58 +40,20 @@ pub async fn run(s: &Shared, pass: &mut Pass<'_>) -> Result<(), ProviderError> {
                     .map_err(|e| api("DeleteVpc", &resource, e))
             })
             .await;
-            blocked(&aws, r, &resource, "vpc-id", &vpc).await?;
+            blocked(
+                &aws,
+                r,
+                &resource,
+                Holder::Enis {
+                    filter: "vpc-id",
+                    value: &vpc,
+                },
+            )
+            .await?;
         }
     }
     // Addresses whose NAT gateway went with an earlier, interrupted `down`.
     addresses(&aws, s, pass).await
-}
-
-/// Turns a persisting DependencyViolation into an error naming the network interfaces in the way.
-async fn blocked<T>(
-    aws: &Aws,
-    r: Result<T, crate::retry::RetryError>,
-    resource: &str,
-    filter: &str,
-    value: &str,
-) -> Result<(), ProviderError> {
-    match r {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_dependency() => {
-            let out = aws
-                .ec2
-                .describe_network_interfaces()
-                .filters(tags::filter(filter, value))
-                .send()
-                .await
-                .map_err(|e| pe("DescribeNetworkInterfaces", resource, e))?;
-            let enis: Vec<String> = out
-                .network_interfaces()
-                .iter()
-                .map(|n| {
-                    format!(
-                        "network interface {} ({})",
-                        n.network_interface_id().unwrap_or("?"),
-                        n.description().unwrap_or("no description")
-                    )
-                })
-                .collect();
-            let blocker = if enis.is_empty() {
-                "another resource AWS did not name".to_string()
-            } else {
-                enis.join(", ")
-            };
-            Err(EksError::Blocked {
-                resource: resource.to_string(),
-                blocker,
-            }
-            .into())
-        }
-        Err(e) if matches!(&e, crate::retry::RetryError::Failed(EksError::Api { code, .. }) if crate::error::is_not_found(Some(code))) => {
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 async fn nat_gateways(aws: &Aws, pass: &mut Pass<'_>, vpc: &str) -> Result<(), ProviderError> {
@@ -235,7 +198,16 @@ async fn security_groups(aws: &Aws, pass: &mut Pass<'_>, vpc: &str) -> Result<()
                     .map_err(|e| api("DeleteSecurityGroup", &resource, e))
             })
             .await;
-            blocked(aws, r, &resource, "group-id", &id).await?;
+            blocked(
+                aws,
+                r,
+                &resource,
+                Holder::Enis {
+                    filter: "group-id",
+                    value: &id,
+                },
+            )
+            .await?;
         }
     }
     Ok(())
@@ -262,7 +234,16 @@ async fn subnets(aws: &Aws, pass: &mut Pass<'_>, vpc: &str) -> Result<(), Provid
                     .map_err(|e| api("DeleteSubnet", &resource, e))
             })
             .await;
-            blocked(aws, r, &resource, "subnet-id", &id).await?;
+            blocked(
+                aws,
+                r,
+                &resource,
+                Holder::Enis {
+                    filter: "subnet-id",
+                    value: &id,
+                },
+            )
+            .await?;
         }
     }
     Ok(())

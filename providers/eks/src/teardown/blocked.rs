@@ -1,0 +1,114 @@
+//! What a delete AWS keeps refusing turns into: an error naming what holds the resource, so the
+//! user knows what to delete (or wait for) before `kat down` again. A resource already gone is
+//! success: teardown is idempotent.
+
+use kat_provider::ProviderError;
+
+use crate::clients::Aws;
+use crate::error::{is_not_found, pe, EksError};
+use crate::retry::RetryError;
+use crate::tags;
+
+/// Where to look for what holds a resource.
+pub enum Holder<'a> {
+    /// Network interfaces matching an EC2 filter (`vpc-id`, `group-id`, `subnet-id`).
+    Enis { filter: &'a str, value: &'a str },
+    /// The instances the volume is attached to.
+    Volume(&'a str),
+    /// The load balancers the target group still serves.
+    TargetGroup(&'a str),
+    /// The refusal's own message is all AWS says.
+    Unnamed,
+}
+
+pub async fn blocked<T>(
+    aws: &Aws,
+    r: Result<T, RetryError>,
+    resource: &str,
+    holder: Holder<'_>,
+) -> Result<(), ProviderError> {
+    let e = match r {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
+    };
+    if matches!(&e, RetryError::Failed(EksError::Api { code, .. }) if is_not_found(Some(code))) {
+        return Ok(());
+    }
+    if !e.is_in_use() {
+        return Err(e.into());
+    }
+    let names = match holder {
+        Holder::Enis { filter, value } => enis(aws, resource, filter, value).await?,
+        Holder::Volume(id) => {
+            let out = aws
+                .ec2
+                .describe_volumes()
+                .volume_ids(id)
+                .send()
+                .await
+                .map_err(|e| pe("DescribeVolumes", resource, e))?;
+            out.volumes()
+                .iter()
+                .flat_map(|v| v.attachments())
+                .filter_map(|a| a.instance_id())
+                .map(|i| format!("instance {i}"))
+                .collect()
+        }
+        Holder::TargetGroup(arn) => {
+            let out = aws
+                .elbv2
+                .describe_target_groups()
+                .target_group_arns(arn)
+                .send()
+                .await
+                .map_err(|e| pe("DescribeTargetGroups", resource, e))?;
+            out.target_groups()
+                .iter()
+                .flat_map(|g| g.load_balancer_arns())
+                .map(|l| format!("load balancer {l}"))
+                .collect()
+        }
+        Holder::Unnamed => Vec::new(),
+    };
+    let blocker = if names.is_empty() {
+        match &e {
+            RetryError::Failed(EksError::Api { message, .. }) => {
+                format!("something AWS did not name ({message})")
+            }
+            _ => "another resource AWS did not name".to_string(),
+        }
+    } else {
+        names.join(", ")
+    };
+    Err(EksError::Blocked {
+        resource: resource.to_string(),
+        blocker,
+    }
+    .into())
+}
+
+async fn enis(
+    aws: &Aws,
+    resource: &str,
+    filter: &str,
+    value: &str,
+) -> Result<Vec<String>, ProviderError> {
+    let out = aws
+        .ec2
+        .describe_network_interfaces()
+        .filters(tags::filter(filter, value))
+        .send()
+        .await
+        .map_err(|e| pe("DescribeNetworkInterfaces", resource, e))?;
+    Ok(out
+        .network_interfaces()
+        .iter()
+        .map(|n| {
+            format!(
+                "network interface {} ({})",
+                n.network_interface_id().unwrap_or("?"),
+                n.description().unwrap_or("no description")
+            )
+        })
+        .collect())
+}
