@@ -1,19 +1,21 @@
 //! The EKS control plane, then what needs it to exist: the OIDC provider and the autoscaler's IRSA
 //! role (see `oidc.rs`), the caller's access entry, and the database's admission of the cluster's
-//! security group. `destroy` deletes the node groups still there, the cluster, what Kubernetes
-//! made behind kat's back (load balancers, their security groups, volumes), the OIDC provider,
-//! the autoscaler role and the control-plane log group.
+//! security group. `destroy` deletes the node groups still there (after what Kubernetes made was
+//! released, see `teardown/leftovers.rs`), the cluster, then what only the cluster's departure
+//! frees (load balancers' security groups, volumes that were attached), the OIDC provider, the
+//! autoscaler role and the control-plane log group.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_eks::types::{
     AuthenticationMode, Cluster as EksCluster, ClusterStatus, CreateAccessConfigRequest, LogSetup,
     LogType, Logging, VpcConfigRequest,
 };
 use kat_provider::wait::{poll_until, Backoff};
-use kat_provider::{Outputs, ProviderError};
+use kat_provider::{OpContext, Outputs, ProviderError};
 use serde_json::{json, Value};
 
 use crate::clients::Aws;
@@ -155,7 +157,7 @@ impl Cluster {
             .resources_vpc_config(vpc)
             .set_version(match &self.s.req.config.kubernetes_version {
                 Some(v) => Some(v.clone()),
-                None => newest_version(aws).await,
+                None => newest_version(aws, cx).await?,
             })
             .logging(logging)
             .access_config(
@@ -335,22 +337,48 @@ impl Converge for Cluster {
 }
 
 /// The newest Kubernetes version EKS offers in standard support, for a cluster whose version
-/// kat.yaml leaves open. `None` (EKS then picks its default, a recent one) when the API cannot
-/// say: emulators and older partitions lack DescribeClusterVersions.
-async fn newest_version(aws: &Aws) -> Option<String> {
+/// kat.yaml leaves open. `None` (EKS then picks its default) only where the API does not exist:
+/// emulators and older partitions lack DescribeClusterVersions. Any other failure (AccessDenied,
+/// throttling past its retries) stops the create, rather than silently building another version.
+async fn newest_version(aws: &Aws, cx: &OpContext) -> Result<Option<String>, ProviderError> {
     let out = match aws.eks.describe_cluster_versions().send().await {
         Ok(out) => out,
-        Err(e) => {
-            tracing::debug!("DescribeClusterVersions: {e}; leaving the version to EKS");
-            return None;
+        Err(e) if unknown_operation(&e) => {
+            let msg = format!(
+                "EKS here has no DescribeClusterVersions ({}), so the cluster gets EKS's default version; set `provider.kubernetes_version` to choose",
+                crate::error::api("DescribeClusterVersions", "eks", e)
+            );
+            tracing::warn!("{msg}");
+            cx.step(msg);
+            return Ok(None);
         }
+        Err(e) => return Err(pe("DescribeClusterVersions", "eks", e)),
     };
-    newest(out.cluster_versions().iter().filter_map(|v| {
+    Ok(newest(out.cluster_versions().iter().filter_map(|v| {
         let supported = v
             .version_status()
             .is_none_or(|s| s.as_str() == "STANDARD_SUPPORT");
         v.cluster_version().filter(|_| supported)
-    }))
+    })))
+}
+
+/// The service does not know the operation: an HTTP 404 (no such route) or a code that says so.
+fn unknown_operation<E: ProvideErrorMetadata>(
+    e: &SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> bool {
+    match e {
+        SdkError::ServiceError(s) => {
+            s.raw().status().as_u16() == 404 || is_unknown_code(s.err().code())
+        }
+        _ => false,
+    }
+}
+
+fn is_unknown_code(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("UnknownOperation" | "UnknownOperationException" | "InvalidAction" | "NotImplemented")
+    )
 }
 
 /// The highest `major.minor` of `versions` (numerically: 1.10 is above 1.9).
@@ -366,6 +394,25 @@ fn newest<'a>(versions: impl Iterator<Item = &'a str>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_an_unknown_operation_falls_back_to_the_default_version() {
+        for c in [
+            "UnknownOperation",
+            "UnknownOperationException",
+            "InvalidAction",
+        ] {
+            assert!(super::is_unknown_code(Some(c)), "{c}");
+        }
+        for c in [
+            "AccessDeniedException",
+            "ThrottlingException",
+            "ServerException",
+        ] {
+            assert!(!super::is_unknown_code(Some(c)), "{c}");
+        }
+        assert!(!super::is_unknown_code(None));
+    }
+
     #[test]
     fn newest_version_compares_numerically() {
         let got = super::newest(["1.9", "1.31", "1.10", "x"].into_iter());
