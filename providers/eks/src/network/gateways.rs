@@ -167,47 +167,73 @@ pub async fn ensure_nats(
                 }
             }
         };
-        if let (Some(id), false) = (&id, pass.dry) {
-            wait_available(aws, pass, id, &resource).await?;
-        }
-        ids.push(id);
+        ids.push((id, resource));
     }
-    Ok(ids)
+    // All created first, then waited for together: one per zone takes no longer than one.
+    if !pass.dry {
+        let waiting: Vec<(String, String)> = ids
+            .iter()
+            .filter_map(|(id, r)| id.clone().map(|id| (id, r.clone())))
+            .collect();
+        wait_available(aws, pass, &waiting).await?;
+    }
+    Ok(ids.into_iter().map(|(id, _)| id).collect())
 }
 
+/// Waits until every gateway of `gateways` (id, resource) is available, one call per look.
 async fn wait_available(
     aws: &Aws,
     pass: &Pass<'_>,
-    id: &str,
-    resource: &str,
+    gateways: &[(String, String)],
 ) -> Result<(), ProviderError> {
+    if gateways.is_empty() {
+        return Ok(());
+    }
     let backoff = Backoff {
         first: Duration::from_millis(500),
         max: Duration::from_secs(15),
         factor: 1.6,
     };
+    let ids: Vec<String> = gateways.iter().map(|(id, _)| id.clone()).collect();
+    let names = gateways
+        .iter()
+        .map(|(_, r)| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     poll_until(
         pass.cx,
-        &format!("{resource} to become available"),
+        &format!("{names} to become available"),
         backoff,
         || async {
             let out = aws
                 .ec2
                 .describe_nat_gateways()
-                .nat_gateway_ids(id)
+                .set_nat_gateway_ids(Some(ids.clone()))
                 .send()
                 .await
-                .map_err(|e| pe("DescribeNatGateways", resource, e))?;
-            let state = out.nat_gateways().first().and_then(|n| n.state().cloned());
-            match state {
-                Some(NatGatewayState::Available) => Ok(Some(())),
-                Some(NatGatewayState::Pending) | None => {
-                    pass.cx.step(format!("waiting for {resource}"));
-                    Ok(None)
+                .map_err(|e| pe("DescribeNatGateways", &names, e))?;
+            let mut pending = Vec::new();
+            for (id, resource) in gateways {
+                let state = out
+                    .nat_gateways()
+                    .iter()
+                    .find(|n| n.nat_gateway_id() == Some(id.as_str()))
+                    .and_then(|n| n.state().cloned());
+                match state {
+                    Some(NatGatewayState::Available) => {}
+                    Some(NatGatewayState::Pending) | None => pending.push(resource.as_str()),
+                    Some(other) => {
+                        return Err(ProviderError::Other(format!(
+                            "{resource} is {other}; run `kat down` then `kat up` to replace it"
+                        )))
+                    }
                 }
-                Some(other) => Err(ProviderError::Other(format!(
-                    "{resource} is {other}; run `kat down` then `kat up` to replace it"
-                ))),
+            }
+            if pending.is_empty() {
+                Ok(Some(()))
+            } else {
+                pass.cx.step(format!("waiting for {}", pending.join(", ")));
+                Ok(None)
             }
         },
     )
