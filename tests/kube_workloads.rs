@@ -339,6 +339,7 @@ async fn conflict_names_field_and_manager_and_force_takes_over() {
         ApplyOptions {
             force_conflicts: true,
             concurrency: 4,
+            ..Default::default()
         },
     )
     .await;

@@ -190,6 +190,20 @@ pub struct Outcome {
     pub live: Value,
 }
 
+/// Before 1.21 the StatefulSet controller's status writes re-default the claim templates and so
+/// take over the whole (atomic) list, and every later apply of an unchanged StatefulSet
+/// conflicts with `kube-controller-manager`. The templates are immutable once the StatefulSet
+/// exists, so kat applies the rest without them (changing nothing, owning nothing new); any other
+/// conflict is still the user's to resolve.
+fn only_controller_claim_templates(p: &Prepared, conflicts: &[super::error::Conflict]) -> bool {
+    p.r.kind == "StatefulSet"
+        && !conflicts.is_empty()
+        && conflicts.iter().all(|c| {
+            c.manager == "kube-controller-manager"
+                && c.field.starts_with(".spec.volumeClaimTemplates")
+        })
+}
+
 fn patch_params(force: bool) -> PatchParams {
     let p = PatchParams::apply(FIELD_MANAGER);
     if force {
@@ -268,10 +282,24 @@ pub async fn apply_one(client: &Client, p: &Prepared, force: bool) -> Result<Out
         .await
         .map_err(|e| KubeError::api("get", &p.r, Some(&p.source), e))?
         .map(|m| write_mark(&m.metadata));
-    let after = api
+    let after = match api
         .patch(&p.r.name, &patch_params(force), &Patch::Apply(&p.object))
         .await
-        .map_err(|e| map_apply_error(p, "server-side apply", e))?;
+        .map_err(|e| map_apply_error(p, "server-side apply", e))
+    {
+        Err(KubeError::Conflict { conflicts, .. })
+            if only_controller_claim_templates(p, &conflicts) =>
+        {
+            let mut without = p.object.clone();
+            if let Some(spec) = without.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.remove("volumeClaimTemplates");
+            }
+            api.patch(&p.r.name, &patch_params(force), &Patch::Apply(&without))
+                .await
+                .map_err(|e| map_apply_error(p, "server-side apply", e))?
+        }
+        other => other?,
+    };
     let after_mark = write_mark(&after.metadata);
     let change = match before {
         None => Some(ChangeAction::Create),

@@ -16,6 +16,9 @@ pub struct ApplyOptions {
     pub force_conflicts: bool,
     /// Requests in flight at once (applies, deletes); at least 1.
     pub concurrency: usize,
+    /// How long an object is retried while the API server cannot call a webhook that intercepts
+    /// it (its certificate not yet trusted, its backend not yet serving).
+    pub webhook_retry: std::time::Duration,
 }
 
 impl Default for ApplyOptions {
@@ -23,6 +26,7 @@ impl Default for ApplyOptions {
         ApplyOptions {
             force_conflicts: false,
             concurrency: 8,
+            webhook_retry: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -72,20 +76,10 @@ impl KubeWorkloads {
 
     /// HPA and PDB versions by discovery, newest served first.
     pub async fn api_versions(&self) -> ApiVersions {
-        let hpa = if self.discovery.serves("autoscaling", "v2").await {
-            "autoscaling/v2"
-        } else {
-            "autoscaling/v2beta2"
-        };
-        let pdb = if self.discovery.serves("policy", "v1").await {
-            "policy/v1"
-        } else {
-            "policy/v1beta1"
-        };
-        ApiVersions {
-            hpa: hpa.into(),
-            pdb: pdb.into(),
-        }
+        choose_api_versions(
+            self.discovery.serves("autoscaling", "v2").await,
+            self.discovery.serves("policy", "v1").await,
+        )
     }
 
     /// The API server URL from the kubeconfig.
@@ -95,6 +89,25 @@ impl KubeWorkloads {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+}
+
+/// The newest of the versions kat renders that the server serves: `autoscaling/v2` and
+/// `policy/v1` from 1.23 and 1.21 on (their beta forms are gone from 1.26 and 1.25).
+fn choose_api_versions(serves_hpa_v2: bool, serves_pdb_v1: bool) -> ApiVersions {
+    ApiVersions {
+        hpa: if serves_hpa_v2 {
+            "autoscaling/v2"
+        } else {
+            "autoscaling/v2beta2"
+        }
+        .into(),
+        pdb: if serves_pdb_v1 {
+            "policy/v1"
+        } else {
+            "policy/v1beta1"
+        }
+        .into(),
     }
 }
 
@@ -157,4 +170,29 @@ pub(crate) async fn client_for(
     let server = config.cluster_url.to_string();
     let client = Client::try_from(config).map_err(|e| KubeError::kubeconfig(&path, context, e))?;
     Ok((client, server))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::choose_api_versions;
+
+    #[test]
+    fn versions_follow_what_the_server_serves() {
+        let new = choose_api_versions(true, true);
+        assert_eq!(
+            (new.hpa.as_str(), new.pdb.as_str()),
+            ("autoscaling/v2", "policy/v1")
+        );
+        let old = choose_api_versions(false, false);
+        assert_eq!(
+            (old.hpa.as_str(), old.pdb.as_str()),
+            ("autoscaling/v2beta2", "policy/v1beta1")
+        );
+        // 1.21 and 1.22 serve policy/v1 but not autoscaling/v2.
+        let mid = choose_api_versions(false, true);
+        assert_eq!(
+            (mid.hpa.as_str(), mid.pdb.as_str()),
+            ("autoscaling/v2beta2", "policy/v1")
+        );
+    }
 }

@@ -18,6 +18,10 @@ use super::workloads::guard;
 
 /// Deletes `objects` rank by rank (see [`delete_rank`]), each rank concurrently. Returns a Delete
 /// change for each object that existed.
+///
+/// Volume claims are sent first with the load balancers but waited for only once the rest is
+/// gone and before the namespaces: a claim a pod still mounts stays (its protection finalizer)
+/// until that pod is deleted, so waiting for it before the workloads would wait forever.
 pub async fn delete_all(
     client: &Client,
     objects: Vec<Found>,
@@ -29,50 +33,94 @@ pub async fn delete_all(
         ranks.entry(delete_rank(&f.r, None)).or_default().push(f);
     }
     let mut changes = Vec::new();
+    let mut claims: Vec<Pending> = Vec::new();
     for (_, batch) in ranks {
-        let done: Vec<Option<Change>> = stream::iter(batch)
+        if batch.iter().any(|f| is_namespace(&f.r)) {
+            wait_all(client, std::mem::take(&mut claims), cx, concurrency).await?;
+        }
+        let done: Vec<(Option<Change>, Option<Pending>)> = stream::iter(batch)
             .map(|f| delete_one(client, f, cx))
             .buffer_unordered(concurrency.max(1))
             .try_collect()
             .await?;
-        changes.extend(done.into_iter().flatten());
+        for (change, pending) in done {
+            changes.extend(change);
+            claims.extend(pending);
+        }
     }
+    wait_all(client, claims, cx, concurrency).await?;
     changes.sort_by(|a, b| a.resource.cmp(&b.resource));
     Ok(changes)
 }
 
+/// A deleted object still there, with what its finalizers are.
+struct Pending {
+    f: Found,
+    uid: String,
+    finalizers: Vec<String>,
+}
+
+async fn wait_all(
+    client: &Client,
+    pending: Vec<Pending>,
+    cx: &OpContext,
+    concurrency: usize,
+) -> Result<(), KubeError> {
+    stream::iter(pending)
+        .map(|p| wait_deleted(client, p, cx))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<Vec<()>>()
+        .await
+        .map(|_| ())
+}
+
+async fn wait_deleted(client: &Client, p: Pending, cx: &OpContext) -> Result<(), KubeError> {
+    let what = if p.finalizers.is_empty() {
+        format!("{} to be deleted", p.f.r)
+    } else {
+        format!(
+            "{} to be deleted; it had finalizers {} that its controllers must clear",
+            p.f.r,
+            p.finalizers.join(", ")
+        )
+    };
+    cx.step(format!("waiting for {what}"));
+    guard(cx, &what, wait_gone(client, &p.f.resolved, &p.f.r, &p.uid)).await
+}
+
+fn is_claim(f: &Found) -> bool {
+    f.r.kind == "PersistentVolumeClaim" && f.r.group().is_empty()
+}
+
+/// Sends the delete; waits where something outside the API server must finish (a load balancer,
+/// a namespace's contents), or hands a claim back to be waited for later.
 async fn delete_one(
     client: &Client,
     f: Found,
     cx: &OpContext,
-) -> Result<Option<Change>, KubeError> {
+) -> Result<(Option<Change>, Option<Pending>), KubeError> {
     cx.check(&format!("deleting {}", f.r))
         .map_err(|_| KubeError::Interrupted)?;
     let api = api_for(client, &f.resolved, f.r.namespace.as_deref());
-    let pending = match api.delete(&f.r.name, &DeleteParams::background()).await {
+    let still_there = match api.delete(&f.r.name, &DeleteParams::background()).await {
         Ok(Either::Left(obj)) => obj
             .metadata
             .uid
             .map(|uid| (uid, obj.metadata.finalizers.unwrap_or_default())),
         Ok(Either::Right(_)) => None,
-        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) if is_not_found(&e) => return Ok((None, None)),
         Err(e) => return Err(KubeError::api("delete", &f.r, None, e)),
     };
-    // Still there with finalizers: wait where something outside the API server must finish (a
-    // load balancer, a disk, a namespace's contents).
-    if let Some((uid, finalizers)) = pending {
-        if holds_cloud_resource(&f.r, None) || is_namespace(&f.r) {
-            let what = if finalizers.is_empty() {
-                format!("{} to be deleted", f.r)
-            } else {
-                format!(
-                    "{} to be deleted; it had finalizers {} that its controllers must clear",
-                    f.r,
-                    finalizers.join(", ")
-                )
-            };
-            guard(cx, &what, wait_gone(client, &f.resolved, &f.r, &uid)).await?;
-        }
+    let change = Some(Change::new(ChangeAction::Delete, f.r.to_string()));
+    let Some((uid, finalizers)) = still_there else {
+        return Ok((change, None));
+    };
+    let pending = Pending { f, uid, finalizers };
+    if is_claim(&pending.f) {
+        return Ok((change, Some(pending)));
     }
-    Ok(Some(Change::new(ChangeAction::Delete, f.r.to_string())))
+    if holds_cloud_resource(&pending.f.r, None) || is_namespace(&pending.f.r) {
+        wait_deleted(client, pending, cx).await?;
+    }
+    Ok((change, None))
 }

@@ -14,6 +14,7 @@ mod labels;
 mod order;
 mod prune;
 mod wait;
+mod webhooks;
 mod workloads;
 
 pub use apply::CREATE_ONLY;

@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::inventory::ObjectRef;
+use super::webhooks::{is_webhook_config, Webhook};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
@@ -28,11 +29,6 @@ fn is_cluster_rbac(r: &ObjectRef) -> bool {
         && (r.kind == "ClusterRole" || r.kind == "ClusterRoleBinding")
 }
 
-pub fn is_webhook_config(r: &ObjectRef) -> bool {
-    r.group() == "admissionregistration.k8s.io"
-        && (r.kind == "ValidatingWebhookConfiguration" || r.kind == "MutatingWebhookConfiguration")
-}
-
 /// Deleted first, and waited for: they hold cloud resources (load balancers, disks) that would
 /// outlive the cluster if it went first.
 pub fn holds_cloud_resource(r: &ObjectRef, object: Option<&Value>) -> bool {
@@ -43,85 +39,6 @@ pub fn holds_cloud_resource(r: &ObjectRef, object: Option<&Value>) -> bool {
         && r.kind == "Service"
         && object
             .is_none_or(|o| o.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer"))
-}
-
-/// A webhook in the set: the Service it calls and the API groups/resources it intercepts.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Webhook {
-    pub config: String,
-    pub service_namespace: String,
-    pub service_name: String,
-    /// (apiGroups, resources) of each rule; `*` matches all.
-    pub rules: Vec<(Vec<String>, Vec<String>)>,
-}
-
-/// The Service-backed webhooks of the webhook configurations in a set.
-pub fn webhooks(objects: &[(ObjectRef, &Value)]) -> Vec<Webhook> {
-    let strings = |v: Option<&Value>| -> Vec<String> {
-        v.and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let mut out = Vec::new();
-    for (r, obj) in objects.iter().filter(|(r, _)| is_webhook_config(r)) {
-        for hook in obj
-            .get("webhooks")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let Some(svc) = hook.pointer("/clientConfig/service") else {
-                continue;
-            };
-            let rules = hook
-                .get("rules")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|rule| {
-                    (
-                        strings(rule.get("apiGroups")),
-                        strings(rule.get("resources")),
-                    )
-                })
-                .collect();
-            out.push(Webhook {
-                config: r.to_string(),
-                service_namespace: svc
-                    .get("namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or("default")
-                    .to_string(),
-                service_name: svc
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                rules,
-            });
-        }
-    }
-    out
-}
-
-impl Webhook {
-    /// Whether creating `r` (of the plural `resource`) goes through this webhook. The webhook's own
-    /// namespace is exempt: its backend lives there and must not wait for itself.
-    pub fn intercepts(&self, r: &ObjectRef, resource: &str) -> bool {
-        if r.namespace.as_deref() == Some(self.service_namespace.as_str()) || is_webhook_config(r) {
-            return false;
-        }
-        let group = r.group();
-        self.rules.iter().any(|(groups, resources)| {
-            groups.iter().any(|g| g == "*" || g == group)
-                && resources.iter().any(|x| x == "*" || x == resource)
-        })
-    }
 }
 
 /// The phase an object is applied in.
@@ -158,6 +75,7 @@ pub fn delete_rank(r: &ObjectRef, object: Option<&Value>) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kube::webhooks::webhooks;
     use serde_json::json;
 
     fn r(api_version: &str, kind: &str, ns: Option<&str>) -> ObjectRef {
@@ -189,20 +107,17 @@ mod tests {
     }
 
     #[test]
-    fn webhook_intercepts_matching_kinds_outside_its_namespace() {
+    fn intercepted_objects_come_after_the_webhooks() {
         let cfg = json!({"webhooks": [{"clientConfig": {"service": {"namespace": "cm", "name": "hook"}},
-            "rules": [{"apiGroups": ["cert-manager.io"], "resources": ["*"]}]}]});
+            "rules": [{"apiGroups": ["cert-manager.io"], "resources": ["*/*"]}]}]});
         let vwc = r(
             "admissionregistration.k8s.io/v1",
             "ValidatingWebhookConfiguration",
             None,
         );
         let hooks = webhooks(&[(vwc, &cfg)]);
-        assert_eq!(hooks.len(), 1);
         let cert = r("cert-manager.io/v1", "Certificate", Some("app"));
         assert_eq!(phase(&cert, "certificates", &hooks), Phase::AfterWebhooks);
-        let own = r("cert-manager.io/v1", "Certificate", Some("cm"));
-        assert_eq!(phase(&own, "certificates", &hooks), Phase::Main);
         assert_eq!(
             phase(&r("v1", "ConfigMap", Some("app")), "configmaps", &hooks),
             Phase::Main

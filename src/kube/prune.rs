@@ -1,5 +1,6 @@
 //! Finding kat's objects by label across every kind the server serves: what prune removes, what
-//! `destroy` deletes when no inventory was recorded, and what `leftovers` reports.
+//! `destroy` deletes when no inventory was recorded, and what `leftovers` reports; and the volume
+//! claims of kat's StatefulSets, which kat did not apply but which hold disks.
 
 use std::collections::HashSet;
 
@@ -11,6 +12,7 @@ use super::apply::FIELD_MANAGER;
 use super::discovery::{DiscoveryCache, Resolved};
 use super::error::{status_code, KubeError};
 use super::inventory::ObjectRef;
+use super::labels::{claims_selector, CLAIM_OF_LABEL};
 
 /// An object found by label.
 #[derive(Debug, Clone)]
@@ -93,6 +95,46 @@ async fn list_kind(
                 resolved: resolved.clone(),
             };
             (uid, found)
+        })
+        .collect())
+}
+
+/// The volume claims a StatefulSet controller made from the templates of kat's StatefulSets
+/// matching `selector` (see [`CLAIM_OF_LABEL`]), each with the name of its StatefulSet.
+pub async fn find_claims(
+    client: &Client,
+    discovery: &DiscoveryCache,
+    selector: &str,
+) -> Result<Vec<(Found, String)>, KubeError> {
+    let Some(resolved) = discovery.resolve("v1", "PersistentVolumeClaim").await else {
+        return Ok(Vec::new());
+    };
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resolved.resource);
+    let list = api
+        .list_metadata(&ListParams::default().labels(&claims_selector(selector)))
+        .await
+        .map_err(|e| KubeError::api("list", "persistentvolumeclaims", None, e))?;
+    Ok(list
+        .items
+        .into_iter()
+        .map(|o| {
+            let of = o
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(CLAIM_OF_LABEL))
+                .cloned()
+                .unwrap_or_default();
+            let found = Found {
+                r: ObjectRef {
+                    api_version: "v1".into(),
+                    kind: "PersistentVolumeClaim".into(),
+                    namespace: o.metadata.namespace.clone(),
+                    name: o.metadata.name.clone().unwrap_or_default(),
+                },
+                resolved: resolved.clone(),
+            };
+            (found, of)
         })
         .collect())
 }

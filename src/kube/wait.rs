@@ -57,9 +57,39 @@ pub fn waits_for(r: &ObjectRef, object: &Value) -> bool {
             object.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => true,
-        ("cert-manager.io", "Certificate") => true,
+        ("cert-manager.io", "Certificate" | "Issuer" | "ClusterIssuer") => true,
         _ => false,
     }
+}
+
+/// The Certificates cert-manager makes for an Ingress that asks an issuer for TLS (its
+/// ingress-shim names each after the `secretName` of a `tls` entry): kat's objects as much as the
+/// Ingress, since the application is not reachable over HTTPS until they are Ready.
+pub fn ingress_certificates(r: &ObjectRef, o: &Value) -> Vec<ObjectRef> {
+    if r.kind != "Ingress"
+        || !r.group().starts_with("networking.k8s.io") && r.group() != "extensions"
+    {
+        return Vec::new();
+    }
+    let annotations = o.pointer("/metadata/annotations");
+    let asks = ["cert-manager.io/cluster-issuer", "cert-manager.io/issuer"]
+        .iter()
+        .any(|a| annotations.and_then(|m| m.get(*a)).is_some());
+    if !asks {
+        return Vec::new();
+    }
+    o.pointer("/spec/tls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("secretName").and_then(Value::as_str))
+        .map(|secret| ObjectRef {
+            api_version: "cert-manager.io/v1".into(),
+            kind: "Certificate".into(),
+            namespace: r.namespace.clone(),
+            name: secret.to_string(),
+        })
+        .collect()
 }
 
 /// Readiness of `object` (a full object as JSON) of the kind `r` names.
@@ -147,11 +177,13 @@ pub fn readiness(r: &ObjectRef, o: &Value) -> Readiness {
             Some((_, why)) => Waiting(format!("not Established: {why}")),
             None => Waiting("not Established yet".into()),
         },
-        ("cert-manager.io", "Certificate") => match condition(o, "Ready") {
-            Some(("True", _)) => Ready,
-            Some((_, why)) => Waiting(format!("not Ready: {why}")),
-            None => Waiting("not Ready yet".into()),
-        },
+        ("cert-manager.io", "Certificate" | "Issuer" | "ClusterIssuer") => {
+            match condition(o, "Ready") {
+                Some(("True", _)) => Ready,
+                Some((_, why)) => Waiting(format!("not Ready: {why}")),
+                None => Waiting("not Ready yet".into()),
+            }
+        }
         _ => Ready,
     }
 }
@@ -263,6 +295,32 @@ pub fn endpoints_ready(o: &Value) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_ingress_asking_an_issuer_waits_for_its_certificates() {
+        let ing = ObjectRef {
+            api_version: "networking.k8s.io/v1".into(),
+            kind: "Ingress".into(),
+            namespace: Some("app".into()),
+            name: "web".into(),
+        };
+        let asks = json!({"metadata": {"annotations": {"cert-manager.io/cluster-issuer": "kat-ca"}},
+            "spec": {"tls": [{"hosts": ["a.example"], "secretName": "web-tls"}]}});
+        let certs = ingress_certificates(&ing, &asks);
+        assert_eq!(certs.len(), 1);
+        assert_eq!(certs[0].to_string(), "Certificate/app/web-tls");
+        let plain = json!({"spec": {"tls": [{"secretName": "own-tls"}]}});
+        assert!(ingress_certificates(&ing, &plain).is_empty());
+        let issuer = ObjectRef {
+            api_version: "cert-manager.io/v1".into(),
+            kind: "ClusterIssuer".into(),
+            namespace: None,
+            name: "kat-ca".into(),
+        };
+        assert!(waits_for(&issuer, &json!({})));
+        let ready = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        assert_eq!(readiness(&issuer, &ready), Readiness::Ready);
+    }
 
     fn r(api_version: &str, kind: &str) -> ObjectRef {
         ObjectRef {

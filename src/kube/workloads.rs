@@ -20,9 +20,10 @@ use super::discovery::Resolved;
 use super::error::KubeError;
 use super::inventory::ObjectRef;
 use super::labels::{env_selector, set_selector};
-use super::order::{self, Phase, Webhook};
-use super::prune::{find_labelled, Found};
+use super::order::{self, Phase};
+use super::prune::{find_claims, find_labelled, Found};
 use super::wait::{self, lb_addresses, readiness, wait_ready, waits_for, Readiness};
+use super::webhooks;
 
 /// `cx.check` in this module's error type: a passed deadline reads as "not ready".
 pub(crate) fn check(cx: &OpContext, what: &str) -> Result<(), KubeError> {
@@ -61,6 +62,14 @@ fn identity(r: &ObjectRef) -> (String, Option<String>, String) {
     (r.kind.clone(), r.namespace.clone(), r.name.clone())
 }
 
+/// The resource name webhook rules match; a custom kind not yet served gets the usual plural.
+fn plural_of(p: &Prepared) -> String {
+    p.resolved
+        .as_ref()
+        .map(|r| r.resource.plural.clone())
+        .unwrap_or_else(|| format!("{}s", p.r.kind.to_lowercase()))
+}
+
 impl KubeWorkloads {
     async fn prepare(&self, set: &ManifestSet) -> Result<Vec<Prepared>, KubeError> {
         let prepared =
@@ -81,17 +90,17 @@ impl KubeWorkloads {
         let prepared = self.prepare(set).await?;
         let hooks = {
             let pairs: Vec<_> = prepared.iter().map(|p| (p.r.clone(), &p.object)).collect();
-            order::webhooks(&pairs)
+            webhooks::webhooks(&pairs)
+        };
+        let hooks = {
+            let mut installed = self.installed_webhooks(&hooks).await?;
+            installed.extend(hooks);
+            installed
         };
         let mut phases: BTreeMap<Phase, Vec<Prepared>> = BTreeMap::new();
         for p in prepared {
-            let plural = p
-                .resolved
-                .as_ref()
-                .map(|r| r.resource.plural.clone())
-                .unwrap_or_else(|| format!("{}s", p.r.kind.to_lowercase()));
             phases
-                .entry(order::phase(&p.r, &plural, &hooks))
+                .entry(order::phase(&p.r, &plural_of(&p), &hooks))
                 .or_default()
                 .push(p);
         }
@@ -99,8 +108,14 @@ impl KubeWorkloads {
         let mut changes = Vec::new();
         let mut live: Vec<(Prepared, Value)> = Vec::new();
         for (phase, mut batch) in phases {
-            if phase == Phase::AfterWebhooks {
-                self.wait_webhooks(&hooks, &live, cx).await?;
+            let behind_webhook = phase == Phase::AfterWebhooks;
+            if behind_webhook {
+                let needed: Vec<_> = hooks
+                    .iter()
+                    .filter(|h| batch.iter().any(|p| h.intercepts(&p.r, &plural_of(p))))
+                    .cloned()
+                    .collect();
+                self.wait_webhooks(&needed, &live, cx).await?;
             }
             for p in batch.iter_mut().filter(|p| p.resolved.is_none()) {
                 p.resolved = Some(
@@ -119,7 +134,11 @@ impl KubeWorkloads {
             let applied: Vec<(Prepared, apply::Outcome)> = stream::iter(batch)
                 .map(|p| async move {
                     check(cx, &format!("applying {}", p.r))?;
-                    let out = apply_one(&self.client, &p, force).await?;
+                    let out = if behind_webhook {
+                        self.apply_through_webhook(&p, force, cx).await?
+                    } else {
+                        apply_one(&self.client, &p, force).await?
+                    };
                     Ok::<_, KubeError>((p, out))
                 })
                 .buffer_unordered(self.opts.concurrency)
@@ -143,10 +162,12 @@ impl KubeWorkloads {
         }
 
         let inventory: Vec<ObjectRef> = live.iter().map(|(p, _)| p.r.clone()).collect();
+        let mut waited = live.clone();
+        waited.extend(self.certificates_for(&live).await);
         // Finding what to prune takes a list per kind; it runs while the workloads roll out so
         // it adds nothing once they are ready. Deleting waits until they are.
         let (ready, strays) = futures::join!(
-            self.wait_ready_all(&live, cx),
+            self.wait_ready_all(&waited, cx),
             self.strays(&set.name, &inventory)
         );
         let (ready, strays) = (ready?, strays?);
@@ -177,6 +198,37 @@ impl KubeWorkloads {
         Ok(Applied { changes, outputs })
     }
 
+    /// The Certificates cert-manager makes for the set's Ingresses, to be waited for like the
+    /// set's own objects; none where cert-manager is not installed.
+    async fn certificates_for(&self, live: &[(Prepared, Value)]) -> Vec<(Prepared, Value)> {
+        let wanted: Vec<ObjectRef> = live
+            .iter()
+            .flat_map(|(p, v)| wait::ingress_certificates(&p.r, v))
+            .collect();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let Some(resolved) = self
+            .discovery
+            .resolve("cert-manager.io/v1", "Certificate")
+            .await
+        else {
+            return Vec::new();
+        };
+        wanted
+            .into_iter()
+            .map(|r| {
+                let p = Prepared {
+                    source: format!("made by cert-manager for an Ingress ({r})"),
+                    object: Value::Null,
+                    r,
+                    resolved: Some(resolved.clone()),
+                };
+                (p, Value::Null)
+            })
+            .collect()
+    }
+
     /// Objects labelled with this env and stage that `keep` does not list.
     async fn strays(&self, set_name: &str, keep: &[ObjectRef]) -> Result<Vec<Found>, KubeError> {
         let keep: HashSet<_> = keep.iter().map(identity).collect();
@@ -187,10 +239,27 @@ impl KubeWorkloads {
             self.opts.concurrency,
         )
         .await?;
-        Ok(found
+        let mut strays: Vec<Found> = found
             .into_iter()
             .filter(|f| !keep.contains(&identity(&f.r)))
-            .collect())
+            .collect();
+        // A claim goes with its StatefulSet: kept while the set has it, pruned when it is dropped.
+        let claims = find_claims(
+            &self.client,
+            &self.discovery,
+            &set_selector(&self.env, set_name),
+        )
+        .await?;
+        strays.extend(
+            claims
+                .into_iter()
+                .filter(|(c, of)| {
+                    let owner = ("StatefulSet".to_string(), c.r.namespace.clone(), of.clone());
+                    !keep.contains(&owner)
+                })
+                .map(|(c, _)| c),
+        );
+        Ok(strays)
     }
 
     /// Waits until every object that has a notion of ready is; returns their ready states. On
@@ -255,56 +324,6 @@ impl KubeWorkloads {
             }
             Err(e) => Err(e),
         }
-    }
-
-    /// Waits until each webhook's Service has a ready endpoint, so objects it intercepts are not
-    /// refused (or let through unchecked) while its backend starts.
-    async fn wait_webhooks(
-        &self,
-        hooks: &[Webhook],
-        live: &[(Prepared, Value)],
-        cx: &OpContext,
-    ) -> Result<(), KubeError> {
-        let Some(endpoints) = self.discovery.resolve("v1", "Endpoints").await else {
-            return Ok(());
-        };
-        for h in hooks {
-            let r = ObjectRef {
-                api_version: "v1".into(),
-                kind: "Endpoints".into(),
-                namespace: Some(h.service_namespace.clone()),
-                name: h.service_name.clone(),
-            };
-            let what = format!(
-                "webhook Service {}/{} (called by {}) to have a ready endpoint",
-                h.service_namespace, h.service_name, h.config
-            );
-            cx.step(format!("waiting for {what}"));
-            let ready = wait::watch_until(&self.client, &endpoints, &r, |o| {
-                o.filter(|o| wait::endpoints_ready(o)).map(|_| ())
-            });
-            match guard(cx, &what, ready).await {
-                Ok(()) => {}
-                Err(KubeError::NotReady { report, after }) => {
-                    // The backend is most likely a workload of the set in the Service's namespace.
-                    let mut parts = vec![report];
-                    for (p, _) in live.iter().filter(|(p, v)| {
-                        p.r.namespace.as_deref() == Some(h.service_namespace.as_str())
-                            && waits_for(&p.r, v)
-                    }) {
-                        if let Some(resolved) = &p.resolved {
-                            parts.push(explain(&self.client, resolved, &p.r).await);
-                        }
-                    }
-                    return Err(KubeError::NotReady {
-                        report: parts.join(" | "),
-                        after,
-                    });
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
     }
 
     async fn plan_set(&self, set: &ManifestSet) -> Result<Vec<Change>, KubeError> {
@@ -410,6 +429,14 @@ impl KubeWorkloads {
                 .await?
             }
         };
+        let selector = set_selector(&self.env, set_name);
+        let mut objects = objects;
+        objects.extend(
+            find_claims(&self.client, &self.discovery, &selector)
+                .await?
+                .into_iter()
+                .map(|(c, _)| c),
+        );
         let changes = delete_all(&self.client, objects, cx, self.opts.concurrency).await?;
         Ok(Applied {
             changes,
@@ -472,8 +499,16 @@ impl Workloads for KubeWorkloads {
                 .await?
             }
         };
+        let claims = find_claims(
+            &self.client,
+            &self.discovery,
+            &set_selector(&self.env, set_name),
+        )
+        .await
+        .map_err(ProviderError::from)?;
         Ok(objects
             .into_iter()
+            .chain(claims.into_iter().map(|(c, _)| c))
             .map(|f| Change::new(kat_provider::ChangeAction::Delete, f.r.to_string()))
             .collect())
     }
@@ -486,6 +521,11 @@ impl Workloads for KubeWorkloads {
             self.opts.concurrency,
         )
         .await?;
-        Ok(found.into_iter().map(|f| f.r.to_string()).collect())
+        let claims = find_claims(&self.client, &self.discovery, &env_selector(&self.env)).await?;
+        Ok(found
+            .into_iter()
+            .chain(claims.into_iter().map(|(c, _)| c))
+            .map(|f| f.r.to_string())
+            .collect())
     }
 }
