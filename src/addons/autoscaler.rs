@@ -1,11 +1,19 @@
 //! The cluster autoscaler, rendered by kat: upstream publishes only an example manifest with
 //! placeholders. Node groups are discovered by their tags, the service account assumes the IRSA role
-//! the identity stage made, and the image's minor version matches the cluster's (the autoscaler
+//! the cluster stage made (it needs the cluster's OIDC provider), and the image's minor version matches the cluster's (the autoscaler
 //! supports exactly one Kubernetes minor).
 
+use kat_provider::OpContext;
 use serde_json::{json, Value};
 
 use super::error::AddonError;
+
+/// The IRSA role the provider's cluster stage made for the autoscaler, if it made one (eks).
+pub fn role_from(cx: &OpContext) -> Option<String> {
+    cx.input::<String>("cluster", "autoscaler_role_arn")
+        .ok()
+        .filter(|arn| !arn.is_empty())
+}
 
 /// Cluster minor version → the autoscaler release kat pins for it.
 pub const RELEASES: &[(&str, &str)] = &[
@@ -106,6 +114,28 @@ pub fn render(i: &AutoscalerInputs<'_>) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_role_is_the_one_the_cluster_stage_recorded() {
+        let mut cx = OpContext::detached("e", "cluster-autoscaler");
+        assert_eq!(role_from(&cx), None);
+        let mut cluster = kat_provider::Outputs::new();
+        cluster.set("autoscaler_role_arn", "");
+        let mut upstream = std::collections::BTreeMap::new();
+        upstream.insert("cluster".to_string(), cluster.clone());
+        cx.upstream = std::sync::Arc::new(upstream.clone());
+        assert_eq!(role_from(&cx), None, "an empty ARN is no role");
+        cluster.set(
+            "autoscaler_role_arn",
+            "arn:aws:iam::1:role/kat-e-autoscaler",
+        );
+        upstream.insert("cluster".to_string(), cluster);
+        cx.upstream = std::sync::Arc::new(upstream);
+        assert_eq!(
+            role_from(&cx).as_deref(),
+            Some("arn:aws:iam::1:role/kat-e-autoscaler")
+        );
+    }
 
     #[test]
     fn the_image_follows_the_cluster_minor_and_discovery_names_the_cluster() {

@@ -82,6 +82,9 @@ pub struct Artifact {
 /// The ingress-nginx variant for how this provider exposes Services: an AWS NLB, a cloud load
 /// balancer, or host ports/NodePort on single-node and bare clusters.
 pub fn variant_for(caps: &Capabilities) -> &'static str {
+    if caps.node_ports() {
+        return "baremetal";
+    }
     match caps.load_balancer {
         LoadBalancerKind::AwsNlb => "aws",
         LoadBalancerKind::AzureLoadBalancer | LoadBalancerKind::ClusterDefault => "cloud",

@@ -64,6 +64,18 @@ pub enum AddonError {
 }
 
 impl AddonError {
+    /// The kat.yaml key the mistake is at, so the error can point at its line.
+    pub fn config_key(&self) -> Option<String> {
+        match self {
+            AddonError::Setting { addon, key, .. } => {
+                Some(format!("addons.{addon}.settings.{key}"))
+            }
+            AddonError::UnknownVersion { addon, .. } => Some(format!("addons.{addon}.version")),
+            AddonError::Unsupported { addon, .. } => Some(format!("addons.{addon}.enabled")),
+            _ => None,
+        }
+    }
+
     /// Mistakes the user fixes in kat.yaml or on the machine (exit 2), as opposed to a failed
     /// download or a changed upstream file (exit 1).
     pub fn is_usage(&self) -> bool {

@@ -2,7 +2,7 @@
 //! the nginx class on the environment's ingress host, with a certificate from cert-manager's
 //! issuer when there is a host to certify, and the URL shown at the end of `up`.
 
-use kat_provider::{Capabilities, LoadBalancerKind, OpContext};
+use kat_provider::{Capabilities, OpContext};
 use serde_json::{json, Map, Value};
 
 /// What the environment's ingress looks like, as kat.yaml sets it (the blueprint uses the same).
@@ -76,20 +76,21 @@ pub fn base_url(
                 .next()
                 .map(str::to_string)
         });
-    match (address, caps.load_balancer) {
-        (Some(a), _) => Some(format!("{scheme}://{a}")),
+    match address {
+        Some(a) => Some(format!("{scheme}://{a}")),
         // The fixed NodePorts of the single-node overlay (overlay.rs).
-        (None, LoadBalancerKind::HostPorts) => Some(format!(
+        None if caps.node_ports() => Some(format!(
             "{scheme}://<node address>:{}",
             if https { 30443 } else { 30080 }
         )),
-        (None, _) => None,
+        None => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kat_provider::LoadBalancerKind;
     use kat_provider::{AutoscalerKind, Outputs};
     use std::collections::BTreeMap;
     use std::sync::Arc;

@@ -27,4 +27,4 @@ pub use issuer::{issuer_from, issuer_objects, IssuerKind};
 pub use lock::LockFile;
 pub use monitoring::BlueprintRef;
 pub use overlay::{apply_overlays, overlays_for, Overlay};
-pub use source::{AddonSource, AddonTarget};
+pub use source::{AddonSource, AddonTarget, CapsFn};

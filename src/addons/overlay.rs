@@ -16,6 +16,9 @@ pub struct Overlay {
     pub object: &'static str,
     /// An RFC 7386 JSON merge patch.
     pub patch: Value,
+    /// Arguments added to the named container's `args` unless already there: restating the list
+    /// would drop what the upstream version passes (metrics-server 0.6 and 0.7 differ).
+    pub add_args: Option<(&'static str, &'static [&'static str])>,
 }
 
 pub fn overlays_for(addon: &str, caps: &Capabilities) -> Vec<Overlay> {
@@ -25,7 +28,28 @@ pub fn overlays_for(addon: &str, caps: &Capabilities) -> Vec<Overlay> {
         namespace: "ingress-nginx",
         object: "ingress-nginx-controller",
         patch,
+        add_args: None,
     };
+    if caps.node_ports() {
+        return match addon {
+            "ingress-nginx" => vec![ingress_service(
+                "single node: fixed NodePorts 30080/30443, so the URL is known before the Service exists",
+                json!({"spec": {"type": "NodePort", "ports": [
+                    {"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http", "nodePort": 30080, "appProtocol": "http"},
+                    {"name": "https", "port": 443, "protocol": "TCP", "targetPort": "https", "nodePort": 30443, "appProtocol": "https"}
+                ]}}),
+            )],
+            "metrics-server" => vec![Overlay {
+                name: "local clusters: kubelets serve self-signed certificates",
+                kind: "Deployment",
+                namespace: "kube-system",
+                object: "metrics-server",
+                patch: json!({}),
+                add_args: Some(("metrics-server", &["--kubelet-insecure-tls"])),
+            }],
+            _ => vec![],
+        };
+    }
     match (addon, caps.load_balancer) {
         ("ingress-nginx", LoadBalancerKind::AwsNlb) => vec![ingress_service(
             "eks: internet-facing NLB spread across zones",
@@ -41,24 +65,6 @@ pub fn overlays_for(addon: &str, caps: &Capabilities) -> Vec<Overlay> {
                 "service.beta.kubernetes.io/azure-load-balancer-health-probe-request-path": "/healthz"
             }}}),
         )],
-        ("ingress-nginx", LoadBalancerKind::HostPorts) => vec![ingress_service(
-            "single node: fixed NodePorts 30080/30443, so the URL is known before the Service exists",
-            json!({"spec": {"type": "NodePort", "ports": [
-                {"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http", "nodePort": 30080, "appProtocol": "http"},
-                {"name": "https", "port": 443, "protocol": "TCP", "targetPort": "https", "nodePort": 30443, "appProtocol": "https"}
-            ]}}),
-        )],
-        ("metrics-server", LoadBalancerKind::HostPorts) => vec![Overlay {
-            name: "local clusters: kubelets serve self-signed certificates",
-            kind: "Deployment",
-            namespace: "kube-system",
-            object: "metrics-server",
-            patch: json!({"spec": {"template": {"spec": {"containers": [{
-                "name": "metrics-server",
-                "args": ["--cert-dir=/tmp", "--secure-port=10250", "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
-                         "--kubelet-use-node-status-port", "--metric-resolution=15s", "--kubelet-insecure-tls"]
-            }]}}}}),
-        }],
         _ => vec![],
     }
 }
@@ -76,7 +82,12 @@ pub fn apply_overlays(
                 && v["metadata"]["namespace"] == o.namespace
         });
         match target {
-            Some(obj) => merge_containers_by_name(obj, &o.patch),
+            Some(obj) => {
+                merge_containers_by_name(obj, &o.patch);
+                if let Some((container, args)) = o.add_args {
+                    add_container_args(obj, container, args);
+                }
+            }
             None => {
                 return Err(AddonError::OverlayUnmatched {
                     addon: addon.into(),
@@ -87,6 +98,26 @@ pub fn apply_overlays(
         }
     }
     Ok(())
+}
+
+fn add_container_args(obj: &mut Value, container: &str, args: &[&str]) {
+    let Some(containers) = obj
+        .pointer_mut("/spec/template/spec/containers")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for c in containers.iter_mut().filter(|c| c["name"] == container) {
+        if !c["args"].is_array() {
+            c["args"] = json!([]);
+        }
+        let list = c["args"].as_array_mut().expect("made an array above");
+        for a in args {
+            if !list.iter().any(|x| x == a) {
+                list.push(json!(a));
+            }
+        }
+    }
 }
 
 /// RFC 7386 merge patch, except that a `containers` list is merged by container name (as
@@ -197,10 +228,39 @@ mod tests {
             .unwrap();
         assert_eq!(containers.len(), 2);
         assert_eq!(containers[0]["image"], "ms:1");
-        assert!(containers[0]["args"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("--kubelet-insecure-tls")));
+        // Upstream's own arguments stay (its port differs between versions); the flag is added once.
+        assert_eq!(
+            containers[0]["args"],
+            json!(["--a", "--kubelet-insecure-tls"])
+        );
+        apply_overlays(
+            "metrics-server",
+            &mut objs,
+            &overlays_for("metrics-server", &caps(LoadBalancerKind::HostPorts)),
+        )
+        .unwrap();
+        assert_eq!(
+            objs[0]["spec"]["template"]["spec"]["containers"][0]["args"],
+            json!(["--a", "--kubelet-insecure-tls"])
+        );
+    }
+
+    #[test]
+    fn a_single_node_cluster_behind_a_kubeconfig_is_treated_as_local() {
+        let mut single = caps(LoadBalancerKind::ClusterDefault);
+        single.single_node = true;
+        let mut svc = vec![controller_service()];
+        apply_overlays(
+            "ingress-nginx",
+            &mut svc,
+            &overlays_for("ingress-nginx", &single),
+        )
+        .unwrap();
+        assert_eq!(svc[0]["spec"]["type"], "NodePort");
+        assert!(overlays_for("metrics-server", &single)[0]
+            .add_args
+            .is_some());
+        assert!(overlays_for("metrics-server", &caps(LoadBalancerKind::ClusterDefault)).is_empty());
     }
 
     #[test]

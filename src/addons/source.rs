@@ -23,10 +23,15 @@ use super::{dashboard, helm, overlay, password};
 use crate::config::AddonConfig;
 use crate::stages::SetSource;
 
+/// The provider's capabilities, read when needed.
+pub type CapsFn = Arc<dyn Fn() -> Capabilities + Send + Sync>;
+
 pub struct AddonSource {
     def: &'static AddonDef,
     config: AddonConfig,
-    caps: Capabilities,
+    /// Asked when the stage runs, after the provider's preflight (which may learn them: whether
+    /// an existing cluster has a single node).
+    caps: CapsFn,
     /// `None` on a simulated cluster, which needs no real manifests.
     fetcher: Option<Arc<Fetcher>>,
     work: PathBuf,
@@ -51,10 +56,14 @@ pub struct AddonTarget {
 }
 
 impl AddonSource {
+    fn caps(&self) -> Capabilities {
+        (self.caps)()
+    }
+
     pub fn new(
         def: &'static AddonDef,
         config: AddonConfig,
-        caps: Capabilities,
+        caps: CapsFn,
         fetcher: Option<Arc<Fetcher>>,
         work: PathBuf,
         target: AddonTarget,
@@ -86,7 +95,7 @@ impl AddonSource {
         }
         let artifact = self
             .def
-            .artifact(self.config.version.as_deref(), &self.caps)?;
+            .artifact(self.config.version.as_deref(), &self.caps())?;
         Ok(match (&self.config.url, artifact) {
             (Some(url), _) => Some(Artifact {
                 addon: self.def.id.into(),
@@ -99,11 +108,11 @@ impl AddonSource {
     /// An addon kat renders: can this provider run it, and does kat have it yet.
     fn check_rendered(&self) -> Result<(), AddonError> {
         match self.def.id {
-            "cluster-autoscaler" if self.caps.autoscaler != AutoscalerKind::ClusterAutoscaler => {
+            "cluster-autoscaler" if self.caps().autoscaler != AutoscalerKind::ClusterAutoscaler => {
                 Err(AddonError::Unsupported {
                     addon: self.def.id.into(),
                     provider: self.provider.clone(),
-                    why: match self.caps.autoscaler {
+                    why: match self.caps().autoscaler {
                         AutoscalerKind::NodePoolBuiltin => "the node pool scales itself; set provider.nodes.min/max and disable this addon".into(),
                         _ => "the cluster has a fixed set of nodes, so there is nothing to scale; disable this addon".into(),
                     },
@@ -181,7 +190,7 @@ impl AddonSource {
             "dashboard" => ("Kubernetes dashboard", dashboard::PATH, true),
             _ => return out,
         };
-        let url = super::expose::base_url(&self.exposure, &self.caps, cx, https)
+        let url = super::expose::base_url(&self.exposure, &self.caps(), cx, https)
             .map(|base| format!("{base}{path}/"));
         // Set even when unknown, so the keys this adds are the same at every run (see verify).
         out.set(format!("{}_url", self.def.id), &url);
@@ -221,9 +230,7 @@ impl AddonSource {
             None => autoscaler::release_for(&kubernetes)?.to_string(),
         };
         let cluster = format!("kat-{}", cx.env);
-        let role = cx
-            .input::<String>("identity", "cluster_autoscaler_role_arn")
-            .ok();
+        let role = autoscaler::role_from(cx);
         Ok(autoscaler::render(&autoscaler::AutoscalerInputs {
             cluster: &cluster,
             region: self.region.as_deref().unwrap_or(""),
@@ -256,6 +263,9 @@ impl AddonSource {
             }
         };
         let mut objects = parse(self.def.id, &origin, &text)?;
+        if let Some(chart) = &self.config.helm {
+            helm::place_in_namespace(&mut objects, &helm::namespace(self.def.id, chart));
+        }
         if self.def.id == "cert-manager" {
             // The issuer is part of the addon: blueprints ask for certificates from it.
             objects.extend(issuer_objects(&issuer_from(&self.config.settings)?));
@@ -268,7 +278,7 @@ impl AddonSource {
         overlay::apply_overlays(
             self.def.id,
             &mut objects,
-            &overlay::overlays_for(self.def.id, &self.caps),
+            &overlay::overlays_for(self.def.id, &self.caps()),
         )?;
         let manifests = objects
             .into_iter()
@@ -368,7 +378,7 @@ mod tests {
         AddonSource::new(
             def,
             config,
-            caps,
+            Arc::new(move || caps.clone()),
             Some(Arc::new(fetcher)),
             dir,
             AddonTarget::default(),

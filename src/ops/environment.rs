@@ -10,7 +10,9 @@ use tokio_util::sync::CancellationToken;
 use super::error::KatError;
 use super::providers::create_provider;
 use super::settings::Settings;
-use crate::addons::{AddonSource, AddonTarget, BlueprintRef, Exposure, Fetcher, LockFile, ADDONS};
+use crate::addons::{
+    AddonSource, AddonTarget, BlueprintRef, CapsFn, Exposure, Fetcher, LockFile, ADDONS,
+};
 use crate::blueprint::Blueprint;
 use crate::engine::{digest, Engine, Reporter, StageGraph};
 use crate::kube::ApplyOptions;
@@ -89,7 +91,7 @@ impl Environment {
             provider.component(Role::Kubeconfig).is_some(),
             apply_options,
         ));
-        let addons = addon_sources(&settings, provider.as_ref(), blueprint_ref)?;
+        let addons = addon_sources(&settings, &provider, blueprint_ref)?;
         let graph = build_graph(&GraphInputs {
             config: cfg,
             provider: provider.clone(),
@@ -129,11 +131,15 @@ impl Environment {
 /// The enabled addons, in catalogue order, sharing one fetcher (one cache, one kat.lock).
 fn addon_sources(
     settings: &Settings,
-    provider: &dyn Provider,
+    provider: &Arc<dyn Provider>,
     blueprint: Option<BlueprintRef>,
 ) -> Result<Vec<Arc<AddonSource>>, KatError> {
     let caps = provider.capabilities();
-    let ingress = crate::stages::ingress_context(settings)?;
+    let live: CapsFn = {
+        let provider = provider.clone();
+        Arc::new(move || provider.capabilities())
+    };
+    let ingress = crate::stages::ingress_context(settings).map_err(|e| settings.addon_error(e))?;
     let exposure = Exposure {
         host: ingress.host,
         tls_issuer: ingress.tls_issuer,
@@ -162,7 +168,7 @@ fn addon_sources(
             Arc::new(AddonSource::new(
                 def,
                 cfg,
-                caps.clone(),
+                live.clone(),
                 fetcher.clone(),
                 work,
                 target,
@@ -222,14 +228,13 @@ fn blueprint_source(
         return Ok(None);
     };
     let registry = settings.config.registry.enabled && provider.component(Role::Registry).is_some();
-    let source = BlueprintSource::new(
-        settings,
-        blueprint,
-        provider.capabilities().single_node,
-        registry,
-    )
-    .map_err(|e| KatError::Usage(e.to_string()))?
-    .with_secrets(provider.clone());
+    let single_node = {
+        let provider = provider.clone();
+        Arc::new(move || provider.capabilities().single_node)
+    };
+    let source = BlueprintSource::new(settings, blueprint, single_node, registry)
+        .map_err(|e| settings.addon_error(e))?
+        .with_secrets(provider.clone());
     Ok(Some(Arc::new(source)))
 }
 

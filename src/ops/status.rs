@@ -145,7 +145,7 @@ pub fn render_blueprint(
     let source = crate::stages::BlueprintSource::new(
         &settings,
         blueprint,
-        false,
+        std::sync::Arc::new(|| false),
         settings.config.registry.enabled,
     )
     .map_err(|e| usage(&e))?;

@@ -22,7 +22,8 @@ pub struct BlueprintSource {
     pub blueprint: Blueprint,
     pub values: Map<String, Value>,
     pub database_mode: String,
-    pub cluster: ClusterContext,
+    pub provider_name: String,
+    pub single_node: SingleNodeFn,
     pub ingress: IngressContext,
     /// Whether a registry stage exists (its URL is known only once it ran).
     pub registry: bool,
@@ -68,12 +69,23 @@ pub fn ingress_context(settings: &Settings) -> Result<IngressContext, AddonError
     })
 }
 
+/// Whether the cluster has a single node, asked when the stage runs: an existing cluster's
+/// provider learns it in its preflight, after the stages are made.
+pub type SingleNodeFn = Arc<dyn Fn() -> bool + Send + Sync>;
+
 impl BlueprintSource {
+    fn cluster(&self) -> ClusterContext {
+        ClusterContext {
+            provider: self.provider_name.clone(),
+            single_node: (self.single_node)(),
+        }
+    }
+
     /// `registry`: the environment has a registry stage (the provider makes one and it is enabled).
     pub fn new(
         settings: &Settings,
         blueprint: Blueprint,
-        single_node: bool,
+        single_node: SingleNodeFn,
         registry: bool,
     ) -> Result<Self, AddonError> {
         Ok(BlueprintSource {
@@ -84,10 +96,8 @@ impl BlueprintSource {
                 .map(|b| b.values.clone())
                 .unwrap_or_default(),
             database_mode: database_mode(settings),
-            cluster: ClusterContext {
-                provider: settings.provider.to_string(),
-                single_node,
-            },
+            provider_name: settings.provider.to_string(),
+            single_node,
             ingress: ingress_context(settings)?,
             registry,
             registry_url: settings.config.registry.url.clone(),
@@ -120,7 +130,7 @@ impl BlueprintSource {
                 mode: self.database_mode.clone(),
                 secret: (self.database_mode == "rds").then(|| DATABASE_SECRET.to_string()),
             },
-            cluster: self.cluster.clone(),
+            cluster: self.cluster(),
             ingress: self.ingress.clone(),
             registry,
             api: api.clone(),
@@ -146,7 +156,7 @@ impl SetSource for BlueprintSource {
             "blueprint": self.blueprint.info().name,
             "values": self.values,
             "database": self.database_mode,
-            "single_node": self.cluster.single_node,
+            "single_node": (self.single_node)(),
             "ingress": [self.ingress.class, self.ingress.host, self.ingress.tls_issuer],
         })
     }

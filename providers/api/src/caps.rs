@@ -52,3 +52,11 @@ pub struct Capabilities {
     /// Nothing real is created (the `sim` provider): addon manifests need not be fetched.
     pub simulated: bool,
 }
+
+impl Capabilities {
+    /// Ingress is reached on fixed NodePorts of the node, not a load balancer: nothing would give
+    /// a LoadBalancer Service an address (a local or single-node cluster).
+    pub fn node_ports(&self) -> bool {
+        self.load_balancer == LoadBalancerKind::HostPorts || self.single_node
+    }
+}
