@@ -75,6 +75,16 @@ pub enum BlueprintError {
 }
 
 impl BlueprintError {
+    /// The kat.yaml key the mistake is at, so the error can point at its line.
+    pub fn config_key(&self) -> Option<String> {
+        match self {
+            BlueprintError::UnknownValue { key, .. } => Some(format!("blueprint.values.{key}")),
+            BlueprintError::MissingValue { .. } => Some("blueprint".into()),
+            BlueprintError::UnsupportedDatabase { .. } => Some("database.mode".into()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn invalid(blueprint: &str, file: &str, message: impl Into<String>) -> Self {
         BlueprintError::Invalid {
             blueprint: blueprint.to_string(),

@@ -149,3 +149,33 @@ fn nanomon_routes_frontend_and_api_through_ingress() {
     assert_eq!(routes, [("/api", "api"), ("/", "frontend")]);
     assert!(named(&objects, "Service", "runner").is_none());
 }
+
+#[test]
+fn every_autoscaled_component_has_an_hpa_that_owns_its_replicas() {
+    let mut autoscaled = 0;
+    for bp in BUILTINS {
+        let info = crate::blueprint::load(bp).unwrap().info().clone();
+        for cx in variants(bp) {
+            let objects = objects(bp, &cx);
+            for c in info.components.iter().filter(|c| c.autoscaling.is_some()) {
+                autoscaled += 1;
+                let scaling = c.autoscaling.as_ref().unwrap();
+                let hpa = named(&objects, "HorizontalPodAutoscaler", &c.name)
+                    .unwrap_or_else(|| panic!("{bp}: {} declares autoscaling, no HPA", c.name));
+                assert_eq!(hpa["spec"]["minReplicas"], scaling.min_replicas, "{bp}");
+                assert_eq!(hpa["spec"]["maxReplicas"], scaling.max_replicas, "{bp}");
+                let target = hpa["spec"]["scaleTargetRef"]["name"].as_str().unwrap();
+                let workload = workloads(&objects)
+                    .into_iter()
+                    .find(|w| w["metadata"]["name"] == target)
+                    .unwrap_or_else(|| panic!("{bp}: the HPA targets {target}, not rendered"));
+                // kat setting replicas would fight the HPA on every `up`.
+                assert!(
+                    workload["spec"].get("replicas").is_none(),
+                    "{bp}: {target} sets replicas under an HPA"
+                );
+            }
+        }
+    }
+    assert!(autoscaled > 0, "no builtin declares autoscaling");
+}
