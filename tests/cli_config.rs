@@ -215,3 +215,23 @@ fn kubeconfig_is_written_owner_only_and_printed() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exec-plugin"));
 }
+
+#[test]
+fn addon_and_blueprint_mistakes_point_at_their_line() {
+    fails_with(
+        "provider:\n  name: sim\naddons:\n  cert-manager:\n    enabled: true\n    settings:\n      emial: me@example.com\n",
+        &["up"],
+        &[
+            "kat.yaml:7:7: addons.cert-manager.settings.emial",
+            "unknown setting `emial`",
+        ],
+    );
+    fails_with(
+        "provider:\n  name: sim\nblueprint:\n  name: nanomon\n  values:\n    replicaz: 2\n",
+        &["up"],
+        &[
+            "kat.yaml:6:5: blueprint.values.replicaz",
+            "unknown value `replicaz`",
+        ],
+    );
+}

@@ -136,6 +136,25 @@ fn a_hung_operation_is_caught_by_the_stage_timeout() {
 }
 
 #[test]
+fn the_run_budget_stops_a_stage_and_is_named_as_the_limit() {
+    // The stage's own budget is the default 30m; the run's `--timeout 2s` ends first.
+    let sb = Sandbox::new(&config_with("budget", "    hang: [cluster.create]\n", ""));
+    let (code, events, _) = sb.run_json(&["up", "--timeout", "2s"]);
+    assert_eq!(code, 1);
+    let failed = events
+        .iter()
+        .find(|e| is(e, "stage_failed", "cluster"))
+        .expect("cluster failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("timed out after") && error.contains("cluster/kat-budget"),
+        "{error}"
+    );
+    assert!(!error.contains("30m"), "names the stage's budget: {error}");
+    assert_eq!(result_of(&events, "nodes"), "blocked");
+}
+
+#[test]
 fn rejected_credentials_stop_before_anything_is_touched() {
     let sb = Sandbox::new(&config_with("creds", "    fail: [credentials]\n", ""));
     let out = sb.run(&["up"]);

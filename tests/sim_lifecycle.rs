@@ -41,6 +41,27 @@ fn up_twice_then_down_leaves_nothing() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(summary(&events)["result"], "ok");
     assert!(summary(&events).get("leftovers").is_none());
+    // The graph walked backwards: a stage is destroyed only once all that depends on it is gone.
+    let at = |kind: &str, stage: &str| {
+        events
+            .iter()
+            .position(|e| is(e, kind, stage))
+            .unwrap_or_else(|| panic!("no {kind} for {stage}"))
+    };
+    for (dependent, dependency) in [
+        ("ingress-nginx", "nodes"),
+        ("cert-manager", "kubeconfig"),
+        ("nodes", "cluster"),
+        ("kubeconfig", "cluster"),
+        ("cluster", "network"),
+        ("cluster", "identity"),
+        ("database", "network"),
+    ] {
+        assert!(
+            at("stage_finished", dependent) < at("stage_started", dependency),
+            "{dependency} destroyed before {dependent} was gone"
+        );
+    }
     let world = sb.world("life");
     assert_eq!(
         world["resources"].as_object().unwrap().len(),

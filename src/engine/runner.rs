@@ -184,12 +184,9 @@ impl Engine {
                     }
                     if slots[id] == Slot::Waiting && self.ready(id, dir, &slots) {
                         slots.insert(id.clone(), Slot::Running);
-                        let cx = self.context(
-                            id,
-                            Arc::new(upstream.clone()),
-                            self.deadline_for(id, opts),
-                            Some(self.graph.get(id).expect("exists").timeout),
-                        );
+                        let (deadline, budget) = self.deadline_for(id, opts);
+                        let cx =
+                            self.context(id, Arc::new(upstream.clone()), deadline, Some(budget));
                         let recorded = snapshot.stages.get(id).cloned();
                         let task = StageTask {
                             id: id.clone(),
@@ -339,11 +336,20 @@ impl Engine {
         );
     }
 
-    fn deadline_for(&self, id: &str, opts: &RunOptions) -> Option<Instant> {
-        let own = self.graph.get(id).map(|n| Instant::now() + n.timeout);
-        match (own, opts.deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+    /// The stage's deadline and the budget it stands for: its own timeout, or what is left of
+    /// the run's (`--timeout`) when that ends first, so a timeout names the limit that was hit.
+    fn deadline_for(&self, id: &str, opts: &RunOptions) -> (Option<Instant>, Duration) {
+        let now = Instant::now();
+        let own = self.graph.get(id).expect("exists").timeout;
+        match opts.deadline {
+            Some(run) if run < now + own => {
+                let left = run.saturating_duration_since(now);
+                (
+                    Some(run),
+                    Duration::from_secs(left.as_secs_f64().ceil() as u64),
+                )
+            }
+            _ => (Some(now + own), own),
         }
     }
 

@@ -147,7 +147,7 @@ fn check_blueprint(
     match &env.blueprint {
         Some(b) if selected.contains("blueprint") => b
             .check(&env.settings.env)
-            .map_err(|e| KatError::Usage(e.to_string())),
+            .map_err(|e| env.settings.blueprint_error(e)),
         _ => Ok(()),
     }
 }
@@ -160,7 +160,7 @@ fn prepare_addons(
 ) -> Result<(), KatError> {
     tokio::task::block_in_place(|| {
         for source in env.addons.iter().filter(|s| selected.contains(s.def().id)) {
-            source.prepare()?;
+            source.prepare().map_err(|e| env.settings.addon_error(e))?;
         }
         Ok(())
     })

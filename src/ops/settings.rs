@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::KatError;
 use crate::config::{self, ConfigError, ConfigSource, KatConfig, ProviderName};
 
 /// What the command line (or `KAT_*` variables) said; `None` leaves the file's value.
@@ -167,4 +168,23 @@ fn cache_dir() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kat")))
         .unwrap_or_else(|| PathBuf::from(".kat/cache"));
     base.join("artifacts")
+}
+
+impl Settings {
+    /// A mistake in kat.yaml at `key` (when known), pointing at its line; otherwise a usage error.
+    pub fn mistake(&self, key: Option<String>, message: String, usage: bool) -> KatError {
+        match key {
+            Some(key) if usage => KatError::Config(self.source.error_at(&key, message)),
+            _ if usage => KatError::Usage(message),
+            _ => KatError::Failure(message),
+        }
+    }
+
+    pub fn addon_error(&self, e: crate::addons::AddonError) -> KatError {
+        self.mistake(e.config_key(), e.to_string(), e.is_usage())
+    }
+
+    pub fn blueprint_error(&self, e: crate::blueprint::BlueprintError) -> KatError {
+        self.mistake(e.config_key(), e.to_string(), true)
+    }
 }
