@@ -299,33 +299,14 @@ async fn blueprints_kat_versus_kubectl() {
     // The last status updates may still be in flight to the bench's watches.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let kat_tl = timeline.snapshot();
-    // On v1.20 a re-apply of a StatefulSet with volumeClaimTemplates conflicts with
-    // kube-controller-manager, which the API server records as owning that field; `kat up` does
-    // not meet it a second time because it verifies the recorded state instead of re-applying.
-    // The conflict is reported, and the figure taken with --force-conflicts.
     let again = Instant::now();
-    let (kat_reapply, reapply_note) = match wl.apply(&set, &c).await {
-        Ok(second) => (again.elapsed(), format!("{} changes", second.changes.len())),
-        Err(e) => {
-            let forced = kube_support::connect_with(
-                env,
-                kat::kube::ApplyOptions {
-                    force_conflicts: true,
-                    ..Default::default()
-                },
-            )
-            .await;
-            let again = Instant::now();
-            let second = forced.apply(&set, &c).await.expect("kat forced re-apply");
-            (
-                again.elapsed(),
-                format!(
-                    "with --force-conflicts, {} changes; without: {e}",
-                    second.changes.len()
-                ),
-            )
-        }
-    };
+    let second = wl.apply(&set, &c).await.expect("kat re-apply");
+    let kat_reapply = again.elapsed();
+    assert!(
+        second.changes.is_empty(),
+        "a re-apply of the same files changed {:?}",
+        second.changes
+    );
     let start = Instant::now();
     wl.destroy("blueprint", &c, &applied.outputs).await.unwrap();
     let kat_destroy = start.elapsed();

@@ -25,9 +25,12 @@ pub struct Seen {
     /// ns/deployment → when first seen rolled out by kat's rule (src/kube/wait.rs).
     pub deploy_done: HashMap<String, Instant>,
     pub sts_done: HashMap<String, Instant>,
-    /// ns/deployment → each status as it arrived: (when, observed, updated, ready, available).
-    pub deploy_history: HashMap<String, Vec<(Instant, bool, i32, i32, i32)>>,
+    /// ns/deployment → each status as it arrived.
+    pub deploy_history: HashMap<String, Vec<DeploymentStatus>>,
 }
+
+/// (when, observed, updated, ready, available)
+pub type DeploymentStatus = (Instant, bool, i32, i32, i32);
 
 pub struct Timeline {
     seen: Arc<Mutex<Seen>>,
@@ -197,14 +200,13 @@ where
         while let Some(ev) = w.next().await {
             let now = Instant::now();
             match ev {
-                Ok(Event::Apply(o) | Event::InitApply(o)) => {
+                Ok(Event::Apply(o) | Event::InitApply(o))
                     if o.meta()
                         .namespace
                         .as_ref()
-                        .is_some_and(|n| namespaces.contains(n))
-                    {
-                        on(&mut seen.lock().unwrap(), &o, now);
-                    }
+                        .is_some_and(|n| namespaces.contains(n)) =>
+                {
+                    on(&mut seen.lock().unwrap(), &o, now);
                 }
                 Ok(Event::InitDone) if first => {
                     first = false;
