@@ -381,6 +381,45 @@ fn ingress_cert_manager_and_metrics_server_stages_wait_right_and_down_removes_th
 
     let (code, events, stderr) = run(&["down", "--yes"]);
     assert_eq!(code, Some(0), "{stderr}\n{:#?}", summary(&events));
+
+    // A workshop room without network: what `kat fetch` bundled is all `up --offline` needs.
+    let bundle = sb.path().join("bundle");
+    let fetched = sb
+        .cmd(&["fetch", "--bundle", bundle.to_str().unwrap()])
+        .env("KAT_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
+    assert!(
+        fetched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    server.clear();
+    let empty_cache = tempfile::tempdir().unwrap();
+    let all = [
+        "up",
+        "--offline",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "-o",
+        "json",
+    ];
+    let out = sb
+        .cmd(&all)
+        .env("KAT_CACHE_DIR", empty_cache.path())
+        .output()
+        .unwrap();
+    let events = parse_events(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{:#?}",
+        String::from_utf8_lossy(&out.stderr),
+        summary(&events)
+    );
+    assert_eq!(result_of(&events, "cert-manager"), "changed");
+    let (code, events, stderr) = run(&["down", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}\n{:#?}", summary(&events));
     drop(controllers);
     let left = kubectl(&[
         "get",
@@ -393,4 +432,32 @@ fn ingress_cert_manager_and_metrics_server_stages_wait_right_and_down_removes_th
     ])
     .unwrap();
     assert!(left.is_empty(), "left behind: {left}");
+}
+
+#[test]
+fn an_addon_the_provider_cannot_run_is_refused_before_anything_is_applied() {
+    let env = "addon-refused";
+    let sb = Sandbox::new(&format!(
+        "environment: {env}\nprovider:\n  name: kubeconfig\n  kubeconfig:\n    path: {}\naddons:\n  cluster-autoscaler:\n    enabled: true\n",
+        kube_support::kubeconfig().display()
+    ));
+    let out = sb.run(&["up"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("kat.yaml:8:5: addons.cluster-autoscaler.enabled")
+            && stderr.contains("not available on the kubeconfig provider")
+            && stderr.contains("fixed set of nodes"),
+        "{stderr}"
+    );
+    let left = kubectl(&[
+        "get",
+        "all,namespaces",
+        "-A",
+        "-l",
+        &format!("kat.dev/environment={env}"),
+        "-o",
+        "name",
+    ]);
+    assert_eq!(left.as_deref(), Some(""), "nothing was applied");
 }

@@ -56,4 +56,9 @@ impl FixtureServer {
             .insert(path.to_string(), body.as_bytes().to_vec());
         format!("{}{path}", self.base)
     }
+
+    /// Serves nothing from now on (every path answers 404): the network is gone.
+    pub fn clear(&self) {
+        self.files.lock().unwrap().clear();
+    }
 }
