@@ -13,6 +13,8 @@
 //! process marks Certificates and ClusterIssuers Ready as soon as it sees them (both tools wait
 //! for that).
 
+// Shared with the tests, which use more of it than this bench does.
+#[allow(dead_code)]
 #[path = "../tests/common/http.rs"]
 mod http;
 #[path = "../tests/kube_support/mod.rs"]
