@@ -138,6 +138,9 @@ pub async fn prepare(
         if api_version == "v1" && kind == "Service" {
             default_service_protocols(&mut object);
         }
+        if api_version == "v1" && kind == "Secret" {
+            encode_string_data(&mut object);
+        }
         labels::stamp(&mut object, env, stage);
         out.push(Prepared {
             source: m.source.clone(),
@@ -168,6 +171,36 @@ fn default_service_protocols(service: &mut Value) {
     for port in ports.iter_mut().filter_map(Value::as_object_mut) {
         port.entry("protocol")
             .or_insert_with(|| Value::String("TCP".into()));
+    }
+}
+
+/// A Secret's `stringData` as `data`. The API server folds `stringData` into `data` and stores no
+/// `stringData`, so applying it again always differs from what is stored: every re-apply would
+/// write, and count as a change. `data` is what the server keeps.
+fn encode_string_data(secret: &mut Value) {
+    use base64::Engine;
+    let Some(obj) = secret.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(strings)) = obj.remove("stringData") else {
+        return;
+    };
+    let data = obj
+        .entry("data")
+        .or_insert_with(|| Value::Object(Default::default()));
+    let Some(data) = data.as_object_mut() else {
+        return;
+    };
+    for (k, v) in strings {
+        let text = v
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string());
+        // stringData wins over data for the same key, as on the server.
+        data.insert(
+            k,
+            Value::String(base64::engine::general_purpose::STANDARD.encode(text)),
+        );
     }
 }
 
@@ -362,6 +395,16 @@ fn comparable(mut o: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_string_data_is_applied_as_the_data_the_server_keeps() {
+        let mut s = serde_json::json!({"kind": "Secret", "stringData": {"password": "hunter2"},
+            "data": {"user": "YWRtaW4=", "password": "b2xk"}});
+        encode_string_data(&mut s);
+        assert!(s.get("stringData").is_none());
+        assert_eq!(s["data"]["password"], "aHVudGVyMg==");
+        assert_eq!(s["data"]["user"], "YWRtaW4=");
+    }
     use serde_json::json;
 
     #[test]

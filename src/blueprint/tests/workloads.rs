@@ -27,9 +27,11 @@ fn every_container_has_resources_probes_and_security_context() {
                     let name = format!("{where_}/{}", c["name"]);
                     for k in ["requests", "limits"] {
                         for r in ["cpu", "memory"] {
+                            let q = c["resources"][k][r].as_str();
+                            assert!(q.is_some(), "{name}: resources.{k}.{r}");
                             assert!(
-                                c["resources"][k][r].is_string(),
-                                "{name}: resources.{k}.{r}"
+                                canonical_quantity(q.unwrap()),
+                                "{name}: resources.{k}.{r} = {q:?} is not how the server stores it"
                             );
                         }
                     }
@@ -48,6 +50,29 @@ fn every_container_has_resources_probes_and_security_context() {
                 }
             }
         }
+    }
+}
+
+/// The server stores `1000m` as `1` and `1024Mi` as `1Gi`; a manifest in another form would
+/// differ from the stored object on every apply.
+fn canonical_quantity(q: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(milli) = q.strip_suffix('m') {
+        return digits(milli) && !milli.ends_with("000");
+    }
+    if let Some(n) = q.strip_suffix("Mi").or_else(|| q.strip_suffix("Ki")) {
+        return digits(n) && n.parse::<u64>().is_ok_and(|v| v % 1024 != 0);
+    }
+    q.strip_suffix("Gi").map_or(digits(q), digits)
+}
+
+#[test]
+fn quantities_are_recognised_in_their_stored_form() {
+    for ok in ["100m", "1", "2", "256Mi", "1Gi", "1500m"] {
+        assert!(canonical_quantity(ok), "{ok}");
+    }
+    for not in ["1000m", "1024Mi", "0.5", "1.5Gi"] {
+        assert!(!canonical_quantity(not), "{not}");
     }
 }
 
@@ -99,9 +124,18 @@ fn workloads_without_a_service_take_no_ingress() {
                 let policies = policies_for(&objects, w);
                 assert!(!policies.is_empty(), "{bp}: {}", c.name);
                 for p in policies {
-                    assert_eq!(
-                        p["spec"]["ingress"],
-                        serde_json::json!([]),
+                    // Ingress policy with no rules: nothing is admitted.
+                    assert!(
+                        p["spec"]["policyTypes"]
+                            .as_array()
+                            .is_some_and(|t| t.contains(&serde_json::json!("Ingress"))),
+                        "{bp}: {}",
+                        c.name
+                    );
+                    assert!(
+                        p["spec"]["ingress"]
+                            .as_array()
+                            .is_none_or(|rules| rules.is_empty()),
                         "{bp}: {}",
                         c.name
                     );
