@@ -150,6 +150,26 @@ pub async fn kubernetes(aws: &Aws, s: &Shared, pass: &mut Pass<'_>) -> Result<()
     Ok(())
 }
 
+/// Deletes `resource` when the pass allows, retrying what AWS refuses for a while (in use,
+/// throttled), and names what still holds it when the refusal persists.
+async fn delete_retried<T, F, Fut>(
+    aws: &Aws,
+    pass: &mut Pass<'_>,
+    resource: &str,
+    holder: Holder<'_>,
+    call: F,
+) -> Result<(), ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::error::EksError>>,
+{
+    if pass.delete(resource)? {
+        let r = retrying(pass.cx, &format!("delete {resource}"), call).await;
+        blocked(aws, r, resource, holder).await?;
+    }
+    Ok(())
+}
+
 async fn delete_lb(
     aws: &Aws,
     pass: &mut Pass<'_>,
@@ -157,19 +177,15 @@ async fn delete_lb(
     why: &str,
 ) -> Result<(), ProviderError> {
     let resource = format!("load-balancer/{arn} ({why})");
-    if pass.delete(&resource)? {
-        let r = retrying(pass.cx, &format!("delete {resource}"), || async {
-            aws.elbv2
-                .delete_load_balancer()
-                .load_balancer_arn(arn)
-                .send()
-                .await
-                .map_err(|e| api("DeleteLoadBalancer", &resource, e))
-        })
-        .await;
-        blocked(aws, r, &resource, Holder::Unnamed).await?;
-    }
-    Ok(())
+    delete_retried(aws, pass, &resource, Holder::Unnamed, || async {
+        aws.elbv2
+            .delete_load_balancer()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .map_err(|e| api("DeleteLoadBalancer", &resource, e))
+    })
+    .await
 }
 
 async fn delete_classic(
@@ -179,19 +195,15 @@ async fn delete_classic(
     why: &str,
 ) -> Result<(), ProviderError> {
     let resource = format!("classic-load-balancer/{name} ({why})");
-    if pass.delete(&resource)? {
-        let r = retrying(pass.cx, &format!("delete {resource}"), || async {
-            aws.elb
-                .delete_load_balancer()
-                .load_balancer_name(name)
-                .send()
-                .await
-                .map_err(|e| api("DeleteLoadBalancer", &resource, e))
-        })
-        .await;
-        blocked(aws, r, &resource, Holder::Unnamed).await?;
-    }
-    Ok(())
+    delete_retried(aws, pass, &resource, Holder::Unnamed, || async {
+        aws.elb
+            .delete_load_balancer()
+            .load_balancer_name(name)
+            .send()
+            .await
+            .map_err(|e| api("DeleteLoadBalancer", &resource, e))
+    })
+    .await
 }
 
 async fn delete_target_group(
@@ -201,20 +213,16 @@ async fn delete_target_group(
     why: &str,
 ) -> Result<(), ProviderError> {
     let resource = format!("target-group/{arn} ({why})");
-    if pass.delete(&resource)? {
-        // In use until its load balancer's listeners are gone.
-        let r = retrying(pass.cx, &format!("delete {resource}"), || async {
-            aws.elbv2
-                .delete_target_group()
-                .target_group_arn(arn)
-                .send()
-                .await
-                .map_err(|e| api("DeleteTargetGroup", &resource, e))
-        })
-        .await;
-        blocked(aws, r, &resource, Holder::TargetGroup(arn)).await?;
-    }
-    Ok(())
+    // In use until its load balancer's listeners are gone.
+    delete_retried(aws, pass, &resource, Holder::TargetGroup(arn), || async {
+        aws.elbv2
+            .delete_target_group()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .map_err(|e| api("DeleteTargetGroup", &resource, e))
+    })
+    .await
 }
 
 async fn delete_volume(
@@ -224,20 +232,16 @@ async fn delete_volume(
     why: &str,
 ) -> Result<(), ProviderError> {
     let resource = format!("ebs-volume/{id} ({why}, for a PersistentVolumeClaim)");
-    if pass.delete(&resource)? {
-        // VolumeInUse while its node detaches it: retried.
-        let r = retrying(pass.cx, &format!("delete {resource}"), || async {
-            aws.ec2
-                .delete_volume()
-                .volume_id(id)
-                .send()
-                .await
-                .map_err(|e| api("DeleteVolume", &resource, e))
-        })
-        .await;
-        blocked(aws, r, &resource, Holder::Volume(id)).await?;
-    }
-    Ok(())
+    // VolumeInUse while its node detaches it: retried.
+    delete_retried(aws, pass, &resource, Holder::Volume(id), || async {
+        aws.ec2
+            .delete_volume()
+            .volume_id(id)
+            .send()
+            .await
+            .map_err(|e| api("DeleteVolume", &resource, e))
+    })
+    .await
 }
 
 async fn delete_security_group(
@@ -329,18 +333,15 @@ pub async fn enis(aws: &Aws, pass: &mut Pass<'_>, vpc: &str) -> Result<(), Provi
                 .filter(|d| !d.is_empty())
                 .unwrap_or("no description")
         );
-        if pass.delete(&resource)? {
-            let r = retrying(pass.cx, &format!("delete {resource}"), || async {
-                aws.ec2
-                    .delete_network_interface()
-                    .network_interface_id(&id)
-                    .send()
-                    .await
-                    .map_err(|e| api("DeleteNetworkInterface", &resource, e))
-            })
-            .await;
-            blocked(aws, r, &resource, Holder::Unnamed).await?;
-        }
+        delete_retried(aws, pass, &resource, Holder::Unnamed, || async {
+            aws.ec2
+                .delete_network_interface()
+                .network_interface_id(&id)
+                .send()
+                .await
+                .map_err(|e| api("DeleteNetworkInterface", &resource, e))
+        })
+        .await?;
     }
     Ok(())
 }
