@@ -14,7 +14,7 @@ use crate::provider::Shared;
 use crate::retry::retrying;
 use crate::step::Pass;
 use crate::tags;
-use crate::teardown::blocked::{blocked, Holder};
+use crate::teardown::blocked::{delete_retried, Holder};
 
 pub async fn run(s: &Shared, pass: &mut Pass<'_>) -> Result<(), ProviderError> {
     if s.byo_vpc() {
@@ -30,27 +30,19 @@ pub async fn run(s: &Shared, pass: &mut Pass<'_>) -> Result<(), ProviderError> {
         route_tables(&aws, pass, &vpc).await?;
         internet_gateways(&aws, s, pass, &vpc).await?;
         let resource = format!("vpc/{vpc}");
-        if pass.delete(&resource)? {
-            let r = retrying(pass.cx, &format!("delete {resource}"), || async {
-                aws.ec2
-                    .delete_vpc()
-                    .vpc_id(&vpc)
-                    .send()
-                    .await
-                    .map_err(|e| api("DeleteVpc", &resource, e))
-            })
-            .await;
-            blocked(
-                &aws,
-                r,
-                &resource,
-                Holder::Enis {
-                    filter: "vpc-id",
-                    value: &vpc,
-                },
-            )
-            .await?;
-        }
+        let holder = Holder::Enis {
+            filter: "vpc-id",
+            value: &vpc,
+        };
+        delete_retried(&aws, pass, &resource, holder, || async {
+            aws.ec2
+                .delete_vpc()
+                .vpc_id(&vpc)
+                .send()
+                .await
+                .map_err(|e| api("DeleteVpc", &resource, e))
+        })
+        .await?;
     }
     // Addresses whose NAT gateway went with an earlier, interrupted `down`.
     addresses(&aws, s, pass).await
@@ -188,27 +180,19 @@ async fn security_groups(aws: &Aws, pass: &mut Pass<'_>, vpc: &str) -> Result<()
     for g in &groups {
         let id = g.group_id().unwrap_or_default().to_string();
         let resource = format!("security-group/{id} ({})", g.group_name().unwrap_or("?"));
-        if pass.delete(&resource)? {
-            let r = retrying(pass.cx, &format!("delete {resource}"), || async {
-                aws.ec2
-                    .delete_security_group()
-                    .group_id(&id)
-                    .send()
-                    .await
-                    .map_err(|e| api("DeleteSecurityGroup", &resource, e))
-            })
-            .await;
-            blocked(
-                aws,
-                r,
-                &resource,
-                Holder::Enis {
-                    filter: "group-id",
-                    value: &id,
-                },
-            )
-            .await?;
-        }
+        let holder = Holder::Enis {
+            filter: "group-id",
+            value: &id,
+        };
+        delete_retried(aws, pass, &resource, holder, || async {
+            aws.ec2
+                .delete_security_group()
+                .group_id(&id)
+                .send()
+                .await
+                .map_err(|e| api("DeleteSecurityGroup", &resource, e))
+        })
+        .await?;
     }
     Ok(())
 }
@@ -224,27 +208,19 @@ async fn subnets(aws: &Aws, pass: &mut Pass<'_>, vpc: &str) -> Result<(), Provid
     for sn in out.subnets() {
         let id = sn.subnet_id().unwrap_or_default().to_string();
         let resource = format!("subnet/{id}");
-        if pass.delete(&resource)? {
-            let r = retrying(pass.cx, &format!("delete {resource}"), || async {
-                aws.ec2
-                    .delete_subnet()
-                    .subnet_id(&id)
-                    .send()
-                    .await
-                    .map_err(|e| api("DeleteSubnet", &resource, e))
-            })
-            .await;
-            blocked(
-                aws,
-                r,
-                &resource,
-                Holder::Enis {
-                    filter: "subnet-id",
-                    value: &id,
-                },
-            )
-            .await?;
-        }
+        let holder = Holder::Enis {
+            filter: "subnet-id",
+            value: &id,
+        };
+        delete_retried(aws, pass, &resource, holder, || async {
+            aws.ec2
+                .delete_subnet()
+                .subnet_id(&id)
+                .send()
+                .await
+                .map_err(|e| api("DeleteSubnet", &resource, e))
+        })
+        .await?;
     }
     Ok(())
 }

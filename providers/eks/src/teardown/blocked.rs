@@ -6,7 +6,8 @@ use kat_provider::ProviderError;
 
 use crate::clients::Aws;
 use crate::error::{is_not_found, pe, EksError};
-use crate::retry::RetryError;
+use crate::retry::{retrying, RetryError};
+use crate::step::Pass;
 use crate::tags;
 
 /// Where to look for what holds a resource.
@@ -111,4 +112,24 @@ async fn enis(
             )
         })
         .collect())
+}
+
+/// Deletes `resource` when the pass allows, retrying what AWS refuses for a while (in use,
+/// throttled), and names what still holds it when the refusal persists.
+pub async fn delete_retried<T, F, Fut>(
+    aws: &Aws,
+    pass: &mut Pass<'_>,
+    resource: &str,
+    holder: Holder<'_>,
+    call: F,
+) -> Result<(), ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, EksError>>,
+{
+    if pass.delete(resource)? {
+        let r = retrying(pass.cx, &format!("delete {resource}"), call).await;
+        blocked(aws, r, resource, holder).await?;
+    }
+    Ok(())
 }

@@ -17,7 +17,7 @@ use kat_provider::wait::Backoff;
 use kat_provider::ProviderError;
 use tokio::time::Instant;
 
-use super::blocked::{blocked, Holder};
+use super::blocked::{blocked, delete_retried, Holder};
 use super::kube_made::{self, ClusterTags, LoadBalancer, Volume};
 use crate::clients::Aws;
 use crate::error::{api, pe};
@@ -146,26 +146,6 @@ pub async fn kubernetes(aws: &Aws, s: &Shared, pass: &mut Pass<'_>) -> Result<()
     }
     for v in &found.volumes {
         delete_volume(aws, pass, &v.id, &why).await?;
-    }
-    Ok(())
-}
-
-/// Deletes `resource` when the pass allows, retrying what AWS refuses for a while (in use,
-/// throttled), and names what still holds it when the refusal persists.
-async fn delete_retried<T, F, Fut>(
-    aws: &Aws,
-    pass: &mut Pass<'_>,
-    resource: &str,
-    holder: Holder<'_>,
-    call: F,
-) -> Result<(), ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, crate::error::EksError>>,
-{
-    if pass.delete(resource)? {
-        let r = retrying(pass.cx, &format!("delete {resource}"), call).await;
-        blocked(aws, r, resource, holder).await?;
     }
     Ok(())
 }
