@@ -9,7 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::LoadBalancerStateEnum;
 use kat_provider::ProviderError;
 
 use crate::clients::Aws;
-use crate::error::pe;
+use crate::error::{code, is_not_found, pe};
 use crate::tags;
 
 const LB_CONTROLLER: &str = "elbv2.k8s.aws/cluster";
@@ -128,24 +128,26 @@ pub async fn elbv2(
         .map(|l| l.arn.clone())
         .chain(tgs.clone())
         .collect();
-    let mut tagged = Vec::new();
-    for chunk in all.chunks(TAG_BATCH) {
+    let tagged = tagged_among(&all, |chunk| async move {
         let out = aws
             .elbv2
             .describe_tags()
-            .set_resource_arns(Some(chunk.to_vec()))
+            .set_resource_arns(Some(chunk))
             .send()
             .await
-            .map_err(|e| pe("DescribeTags", "elbv2", e))?;
-        for d in out.tag_descriptions() {
-            if d.tags()
-                .iter()
-                .any(|g| t.matches(g.key().unwrap_or_default(), g.value()))
-            {
-                tagged.extend(d.resource_arn().map(str::to_string));
-            }
-        }
-    }
+            .map_err(|e| (code(&e), pe("DescribeTags", "elbv2", e)))?;
+        Ok(out
+            .tag_descriptions()
+            .iter()
+            .filter(|d| {
+                d.tags()
+                    .iter()
+                    .any(|g| t.matches(g.key().unwrap_or_default(), g.value()))
+            })
+            .filter_map(|d| d.resource_arn().map(str::to_string))
+            .collect())
+    })
+    .await?;
     lbs.retain(|l| tagged.contains(&l.arn));
     tgs.retain(|a| tagged.contains(a));
     Ok((lbs, tgs))
@@ -173,19 +175,51 @@ pub async fn classic(aws: &Aws, t: &ClusterTags) -> Result<Vec<String>, Provider
             break;
         }
     }
-    let mut tagged = Vec::new();
-    for chunk in names.chunks(TAG_BATCH) {
+    let tagged = tagged_among(&names, |chunk| async move {
         let out = aws
             .elb
             .describe_tags()
-            .set_load_balancer_names(Some(chunk.to_vec()))
+            .set_load_balancer_names(Some(chunk))
             .send()
             .await
-            .map_err(|e| pe("DescribeTags", "elb", e))?;
-        for d in out.tag_descriptions() {
-            if d.tags().iter().any(|g| t.matches(g.key(), g.value())) {
-                tagged.extend(d.load_balancer_name().map(str::to_string));
+            .map_err(|e| (code(&e), pe("DescribeTags", "elb", e)))?;
+        Ok(out
+            .tag_descriptions()
+            .iter()
+            .filter(|d| d.tags().iter().any(|g| t.matches(g.key(), g.value())))
+            .filter_map(|d| d.load_balancer_name().map(str::to_string))
+            .collect())
+    })
+    .await?;
+    Ok(tagged)
+}
+
+/// A failed DescribeTags call: the AWS error code beside the error to report.
+type TagsFailure = (Option<String>, ProviderError);
+
+/// The resources among `all` whose tags mark them as the cluster's, asked in batches of
+/// [`TAG_BATCH`]. A load balancer deleted between the list and DescribeTags (its controller, or
+/// kat's own earlier pass, is deleting them) fails its whole batch with `LoadBalancerNotFound`:
+/// that batch is asked again one resource at a time, and what is gone is left out.
+async fn tagged_among<F, Fut>(all: &[String], describe: F) -> Result<Vec<String>, ProviderError>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<String>, TagsFailure>>,
+{
+    let mut tagged = Vec::new();
+    for chunk in all.chunks(TAG_BATCH) {
+        match describe(chunk.to_vec()).await {
+            Ok(found) => tagged.extend(found),
+            Err((c, _)) if is_not_found(c.as_deref()) => {
+                for one in chunk {
+                    match describe(vec![one.clone()]).await {
+                        Ok(found) => tagged.extend(found),
+                        Err((c, _)) if is_not_found(c.as_deref()) => {}
+                        Err((_, e)) => return Err(e),
+                    }
+                }
             }
+            Err((_, e)) => return Err(e),
         }
     }
     Ok(tagged)
@@ -278,7 +312,82 @@ pub async fn volumes(aws: &Aws, t: &ClusterTags) -> Result<Vec<Volume>, Provider
 
 #[cfg(test)]
 mod tests {
-    use super::ClusterTags;
+    use super::{tagged_among, ClusterTags, TagsFailure};
+    use kat_provider::ProviderError;
+    use std::sync::Mutex;
+
+    fn failure(code: &str) -> TagsFailure {
+        (
+            Some(code.to_string()),
+            ProviderError::Other(format!("DescribeTags: {code}")),
+        )
+    }
+
+    /// A fake DescribeTags: names starting `k` are the cluster's, `gone*` no longer exist (the
+    /// whole call fails, as AWS does), `deny*` are refused. Every call's batch is recorded.
+    fn fake(
+        calls: &Mutex<Vec<Vec<String>>>,
+        batch: Vec<String>,
+    ) -> Result<Vec<String>, TagsFailure> {
+        calls.lock().unwrap().push(batch.clone());
+        if batch.iter().any(|n| n.starts_with("gone")) {
+            return Err(failure("LoadBalancerNotFound"));
+        }
+        if batch.iter().any(|n| n.starts_with("deny")) {
+            return Err(failure("AccessDenied"));
+        }
+        Ok(batch.into_iter().filter(|n| n.starts_with('k')).collect())
+    }
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_load_balancer_deleted_during_the_scan_is_left_out_and_the_rest_still_found() {
+        let calls = Mutex::new(Vec::new());
+        let all = names(&["k1", "other", "gone", "k2"]);
+        let found = tagged_among(&all, |b| {
+            let r = fake(&calls, b);
+            async move { r }
+        })
+        .await
+        .unwrap();
+        assert_eq!(found, names(&["k1", "k2"]));
+        let calls = calls.into_inner().unwrap();
+        assert_eq!(calls[0], all, "one batched call first");
+        assert_eq!(calls.len(), 5, "then one call per name: {calls:?}");
+    }
+
+    #[tokio::test]
+    async fn batches_hold_twenty_and_other_failures_are_reported() {
+        let calls = Mutex::new(Vec::new());
+        let all: Vec<String> = (0..45).map(|i| format!("k{i}")).collect();
+        let found = tagged_among(&all, |b| {
+            let r = fake(&calls, b);
+            async move { r }
+        })
+        .await
+        .unwrap();
+        assert_eq!(found, all);
+        let sizes: Vec<usize> = calls.lock().unwrap().iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![20, 20, 5]);
+
+        let err = tagged_among(&names(&["k1", "deny"]), |b| {
+            let r = fake(&calls, b);
+            async move { r }
+        })
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("AccessDenied"), "{err}");
+        let err = tagged_among(&names(&["gone", "deny"]), |b| {
+            let r = fake(&calls, b);
+            async move { r }
+        })
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("AccessDenied"), "{err}");
+    }
 
     #[test]
     fn both_controllers_tags_match_and_shared_does_not() {
