@@ -7,6 +7,7 @@
 //!
 //!   KAT_TEST_KUBECONFIG=$(../shared/testbed/start.sh | tail -1) cargo bench --bench kube_apply
 //!
+//! KAT_BENCH_KAT_ONLY=1: kat alone, no kubectl comparison (for quick iterations).
 //! KAT_BENCH_COPIES (default 4): how many copies of the five blueprints; KAT_BENCH_KUBECTL
 //! (default `kubectl` on PATH): the kubectl binary compared with.
 
@@ -25,7 +26,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kat::blueprint::{ClusterContext, RenderContext, RenderedFile};
 use kat_provider::{ApiVersions, Manifest, ManifestSet, Outputs, Workloads};
 use kube::Api;
-use kube_support::{connect, cx, kubeconfig};
+use kube_support::{cx, kubeconfig};
 use serde_json::{json, Map, Value};
 use timeline::Timeline;
 
@@ -232,7 +233,14 @@ async fn blueprints_kat_versus_kubectl() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(4);
     let env = "bench-bp";
-    let wl = connect(env).await;
+    let mut opts = kat::kube::ApplyOptions::default();
+    if let Some(n) = std::env::var("KAT_BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts.concurrency = n;
+    }
+    let wl = kube_support::connect_with(env, opts).await;
     let client = wl.client().clone();
     let api = wl.api_versions().await;
     let scratch = tempfile::tempdir().unwrap();
@@ -286,6 +294,7 @@ async fn blueprints_kat_versus_kubectl() {
     c.progress = Arc::new(StepClock(steps.clone()));
     timeline.reset();
     let start = Instant::now();
+    let start_apply = start;
     let applied = wl.apply(&set, &c).await.expect("kat apply");
     let kat_returned = Instant::now();
     let kat_full = kat_returned - start;
@@ -315,6 +324,21 @@ async fn blueprints_kat_versus_kubectl() {
     let kat_destroy = start.elapsed();
     wl.destroy("blueprint", &c, &Outputs::new()).await.unwrap();
     namespaces_gone(&client, &namespaces).await;
+    println!("kat's steps:");
+    for (t, m) in steps.lock().unwrap().iter() {
+        println!("  {:>7} {m}", ms(*t - start_apply));
+    }
+    if std::env::var_os("KAT_BENCH_KAT_ONLY").is_some() {
+        println!(
+            "kat only: apply {} until ready {} re-apply {} delete {}",
+            ms(kat_apply_phase),
+            ms(kat_full),
+            ms(kat_reapply),
+            ms(kat_destroy)
+        );
+        kat_tl.report("kat", kat_returned, pods_expected);
+        return;
+    }
 
     // kubectl, server-side
     timeline.reset();

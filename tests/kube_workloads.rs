@@ -82,12 +82,30 @@ async fn apply_is_ready_idempotent_pruned_and_destroyed() {
         .iter()
         .any(|r| r.kind == "Deployment" && r.namespace.as_deref() == Some(ns.as_str())));
 
-    // Ready means the rollout finished: both replicas available.
-    let deploy = kube_api(&wl, "apps/v1", "Deployment", "deployments", &ns)
-        .get("web")
+    // Ready means the rollout finished: both pods Ready, as the ReplicaSet's status says (the
+    // Deployment's own status may follow later: kat does not wait for it).
+    let pods = kube_api(&wl, "v1", "Pod", "pods", &ns)
+        .list(&kube::api::ListParams::default().labels("app=web"))
         .await
         .unwrap();
-    assert_eq!(deploy.data["status"]["availableReplicas"], 2);
+    let ready = pods
+        .items
+        .iter()
+        .filter(|p| {
+            p.data["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+        .count();
+    assert_eq!(ready, 2, "{:?}", pods.items);
+    let sets = kube_api(&wl, "apps/v1", "ReplicaSet", "replicasets", &ns)
+        .list(&kube::api::ListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(sets.items.len(), 1);
+    assert_eq!(sets.items[0].data["status"]["availableReplicas"], 2);
 
     let second = wl.apply(&full, &c).await.expect("second apply");
     assert!(
@@ -130,6 +148,32 @@ async fn apply_is_ready_idempotent_pruned_and_destroyed() {
         format!("ConfigMap/{ns}/settings")
     );
     assert!(cms.get_opt("settings").await.unwrap().is_none());
+
+    // A new image rolls out: kat returns once the new ReplicaSet has both replicas available
+    // and the old one none.
+    let rolled = set(
+        "apps",
+        "app.yaml",
+        &app_yaml(&ns, false).replace("nginx:1.25", "nginx:1.27"),
+    );
+    let update = wl.apply(&rolled, &c).await.expect("roll out a new image");
+    assert_eq!(update.changes.len(), 1, "{:?}", update.changes);
+    assert_eq!(update.changes[0].action, ChangeAction::Update);
+    let sets = kube_api(&wl, "apps/v1", "ReplicaSet", "replicasets", &ns)
+        .list(&kube::api::ListParams::default())
+        .await
+        .unwrap();
+    let image_of = |s: &DynamicObject| {
+        s.data["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (new, old): (Vec<_>, Vec<_>) = sets.items.iter().partition(|s| image_of(s) == "nginx:1.27");
+    assert_eq!(new.len(), 1, "{:?}", sets.items);
+    assert_eq!(new[0].data["status"]["availableReplicas"], 2);
+    assert_eq!(old.len(), 1);
+    assert_eq!(old[0].data["status"]["replicas"].as_i64().unwrap_or(0), 0);
 
     // Deleted behind kat's back: verify says what is missing.
     let services = kube_api(&wl, "v1", "Service", "services", &ns);

@@ -257,19 +257,32 @@ impl Seen {
             "last pod Ready -> returned: {}  (target < 200 ms)",
             ms(since(returned, last_pod))
         );
+        // The last workload known done from its new ReplicaSet's (or StatefulSet's) status,
+        // as kat judges Deployments, and from the Deployments' own status, as kubectl does.
+        let by_rs = self
+            .rs_available
+            .values()
+            .map(|(t, _)| *t)
+            .chain(self.sts_done.values().copied())
+            .max()
+            .unwrap_or(last_done);
         println!(
-            "  last pod Ready -> last workload's own status says done: {} (controllers)",
-            ms(since(last_done, last_pod))
+            "  last pod Ready -> last ReplicaSet/StatefulSet status done: {} (controllers)",
+            ms(since(by_rs, last_pod))
         );
         println!(
-            "  last workload status done -> returned: {} (the client)",
-            ms(since(returned, last_done))
+            "  last ReplicaSet/StatefulSet done -> returned: {} (the client)",
+            ms(since(returned, by_rs))
+        );
+        println!(
+            "  last pod Ready -> last Deployment's own status done: {} ({} later)",
+            ms(since(last_done, last_pod)),
+            ms(since(last_done, by_rs))
         );
 
         // Per Deployment: its pods' last Ready -> its ReplicaSet available -> its status done.
         let mut hop_rs = Vec::new();
         let mut hop_deploy = Vec::new();
-        let mut rs_of: HashMap<&str, Instant> = HashMap::new();
         for (rs, (t, deploy)) in &self.rs_available {
             let pods = self
                 .pod_ready
@@ -283,7 +296,6 @@ impl Seen {
             if let Some(d) = self.deploy_done.get(deploy) {
                 hop_deploy.push(since(*d, *t));
             }
-            rs_of.insert(deploy.as_str(), *t);
         }
         let mut hop_sts = Vec::new();
         for (ss, t) in &self.sts_done {
@@ -308,19 +320,6 @@ impl Seen {
         println!(
             "  pods Ready -> StatefulSet status ready: {}",
             stats(hop_sts)
-        );
-        // Had readiness been judged from the new ReplicaSet, the last workload would have been
-        // known done at the latest of these.
-        let by_rs = rs_of
-            .values()
-            .chain(self.sts_done.values())
-            .copied()
-            .max()
-            .unwrap_or(last_done);
-        println!(
-            "  judged by ReplicaSet (and StatefulSet) status: done {} after the last pod, {} earlier than by Deployment status",
-            ms(since(by_rs, last_pod)),
-            ms(since(last_done, by_rs))
         );
         if let Some((name, _)) = self.deploy_done.iter().max_by_key(|(_, t)| **t) {
             println!("  last Deployment done: {name}; its status updates as they arrived (observed, updated, ready, available):");

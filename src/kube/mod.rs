@@ -13,6 +13,7 @@ mod inventory;
 mod labels;
 mod order;
 mod prune;
+mod rollout;
 mod wait;
 mod webhooks;
 mod workloads;

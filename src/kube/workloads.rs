@@ -22,6 +22,7 @@ use super::inventory::ObjectRef;
 use super::labels::{env_selector, set_selector};
 use super::order::{self, Phase};
 use super::prune::{find_claims, find_labelled, Found};
+use super::rollout;
 use super::wait::{self, lb_addresses, readiness, wait_ready, waits_for, Readiness};
 use super::webhooks;
 
@@ -294,17 +295,47 @@ impl KubeWorkloads {
         cx.step(format!("waiting for {} objects to be ready", targets.len()));
         let pending: Arc<Mutex<BTreeMap<ObjectRef, Resolved>>> =
             Arc::new(Mutex::new(targets.iter().cloned().collect()));
-        let waits = targets.iter().map(|(r, resolved)| {
-            let pending = pending.clone();
-            async move {
-                let state = wait_ready(&self.client, resolved, r).await?;
-                pending.lock().expect("not poisoned").remove(r);
-                Ok::<_, KubeError>((r.clone(), state))
+        let done_with = |r: &ObjectRef| {
+            pending.lock().expect("not poisoned").remove(r);
+        };
+        // Deployments are judged by namespace, from their ReplicaSets too (see `rollout`).
+        let replica_sets = self.discovery.resolve("apps/v1", "ReplicaSet").await;
+        let mut rollouts: BTreeMap<String, (Resolved, Vec<ObjectRef>)> = BTreeMap::new();
+        let mut singles = Vec::new();
+        for (r, resolved) in &targets {
+            match (&replica_sets, r.namespace.as_deref()) {
+                (Some(_), Some(ns)) if r.group() == "apps" && r.kind == "Deployment" => rollouts
+                    .entry(ns.to_string())
+                    .or_insert_with(|| (resolved.clone(), Vec::new()))
+                    .1
+                    .push(r.clone()),
+                _ => singles.push((r, resolved)),
             }
-        });
-        let all = futures::future::try_join_all(waits);
+        }
+        let selector = env_selector(&self.env);
+        let singles =
+            futures::future::try_join_all(singles.into_iter().map(|(r, resolved)| async move {
+                let state = wait_ready(&self.client, resolved, r).await?;
+                done_with(r);
+                Ok::<_, KubeError>((r.clone(), state))
+            }));
+        let rollouts = futures::future::join_all(rollouts.iter().map(|(ns, (deployments, rs))| {
+            let apis = rollout::RolloutApis {
+                client: &self.client,
+                deployments,
+                replica_sets: replica_sets.as_ref().expect("grouped only when served"),
+                selector: &selector,
+            };
+            async move { rollout::wait_deployments(&apis, ns, rs, done_with).await }
+        }));
+        // A failed Job ends the wait at once, rollouts or not.
+        let all = async {
+            let rollouts = async { Ok(rollouts.await) };
+            let (singles, rollouts) = futures::try_join!(singles, rollouts)?;
+            Ok::<_, KubeError>(singles.into_iter().chain(rollouts.into_iter().flatten()))
+        };
         match guard(cx, "", all).await {
-            Ok(done) => Ok(done?.into_iter().collect()),
+            Ok(done) => Ok(done?.collect()),
             Err(KubeError::NotReady { after, .. }) => {
                 let left: Vec<_> = pending
                     .lock()
