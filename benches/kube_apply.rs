@@ -11,6 +11,8 @@
 //! KAT_BENCH_COPIES (default 4): how many copies of the five blueprints; KAT_BENCH_KUBECTL
 //! (default `kubectl` on PATH): the kubectl binary compared with.
 
+#[path = "support/cpu.rs"]
+mod cpu;
 #[path = "../tests/kube_support/mod.rs"]
 mod kube_support;
 #[path = "support/timeline.rs"]
@@ -150,12 +152,23 @@ fn kubectl(args: &[&str]) -> Duration {
     start.elapsed()
 }
 
-/// Records when each progress step was reported.
-struct StepClock(Arc<Mutex<Vec<(Instant, String)>>>);
+/// Records when each progress step was reported, and the CPU spent when the first wait began
+/// (the end of the apply proper).
+struct StepClock {
+    steps: Arc<Mutex<Vec<(Instant, String)>>>,
+    cpu: Arc<cpu::Cpu>,
+    at_wait: Arc<Mutex<Option<cpu::Sample>>>,
+}
 
 impl kat_provider::Progress for StepClock {
     fn step(&self, message: &str) {
-        self.0
+        if message.starts_with("waiting for") {
+            let mut at = self.at_wait.lock().unwrap();
+            if at.is_none() {
+                *at = Some(self.cpu.sample());
+            }
+        }
+        self.steps
             .lock()
             .unwrap()
             .push((Instant::now(), message.to_string()));
@@ -291,12 +304,25 @@ async fn blueprints_kat_versus_kubectl() {
     // kat
     let mut c = cx(env, "blueprint", Duration::from_secs(600));
     let steps: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
-    c.progress = Arc::new(StepClock(steps.clone()));
+    let cpu = Arc::new(cpu::Cpu::find(&kubeconfig()));
+    let at_wait: Arc<Mutex<Option<cpu::Sample>>> = Arc::default();
+    c.progress = Arc::new(StepClock {
+        steps: steps.clone(),
+        cpu: cpu.clone(),
+        at_wait: at_wait.clone(),
+    });
     timeline.reset();
+    let cpu_before = cpu.sample();
     let start = Instant::now();
     let start_apply = start;
     let applied = wl.apply(&set, &c).await.expect("kat apply");
     let kat_returned = Instant::now();
+    let kat_cpu = at_wait
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("kat waited")
+        .since(&cpu_before);
     let kat_full = kat_returned - start;
     let kat_apply_phase = steps
         .lock()
@@ -336,13 +362,20 @@ async fn blueprints_kat_versus_kubectl() {
             ms(kat_reapply),
             ms(kat_destroy)
         );
+        println!(
+            "kat apply CPU: {}; this process {:.2} s",
+            kat_cpu.describe(),
+            kat_cpu.own.as_secs_f64()
+        );
         kat_tl.report("kat", kat_returned, pods_expected);
         return;
     }
 
     // kubectl, server-side
     timeline.reset();
+    let cpu_before = cpu.sample();
     let ssa_apply = kubectl(&["apply", "--server-side", "-f", &path]);
+    let ssa_cpu = cpu.sample().since(&cpu_before);
     let ssa_wait = kubectl_until_ready(&workloads);
     let ssa_returned = Instant::now();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -404,6 +437,24 @@ async fn blueprints_kat_versus_kubectl() {
         csa_delete,
     );
     println!("kat's apply includes its prune scan, run while the workloads roll out");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (who, wall, c, client) in [
+        ("kat", kat_apply_phase, &kat_cpu, kat_cpu.own),
+        (
+            "kubectl --server-side",
+            ssa_apply,
+            &ssa_cpu,
+            ssa_cpu.children,
+        ),
+    ] {
+        println!(
+            "CPU while {who} applied ({} wall): {}; the client {:.2} s; the control plane alone needs >= {} of {cores} cores",
+            ms(wall),
+            c.describe(),
+            client.as_secs_f64(),
+            ms(c.control_plane_total() / cores as u32)
+        );
+    }
     println!(
         "kubectl until ready: `rollout status` of each of {} Deployments/StatefulSets in turn",
         workloads.len()

@@ -87,17 +87,19 @@ fn monitoring_and_dashboard_become_ready_idempotently_and_down_removes_them() {
     assert_eq!(code, Some(0), "{stderr}\n{:#?}", summary(&events));
     assert_eq!(result_of(&events, "monitoring"), "changed");
     assert_eq!(result_of(&events, "dashboard"), "changed");
+    // Ready as kat judges it: the pods (the Deployments' status may follow a moment later).
     for d in ["prometheus", "grafana"] {
-        let available = kubectl(&[
+        let ready = kubectl(&[
             "-n",
             "monitoring",
             "get",
-            "deployment",
-            d,
+            "pods",
+            "-l",
+            &format!("app.kubernetes.io/name={d}"),
             "-o",
-            "jsonpath={.status.availableReplicas}",
+            "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
         ]);
-        assert_eq!(available, "1", "{d}");
+        assert_eq!(ready, "True", "{d}");
     }
     let boards = kubectl(&[
         "-n",

@@ -57,6 +57,27 @@ spec:
     y
 }
 
+/// The image and readiness of each pod of the `web` Deployment that is not being deleted.
+async fn active_pods(wl: &kat::kube::KubeWorkloads, ns: &str) -> Vec<(String, bool)> {
+    let pods = kube_api(wl, "v1", "Pod", "pods", ns)
+        .list(&kube::api::ListParams::default().labels("app=web"))
+        .await
+        .unwrap();
+    pods.items
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .map(|p| {
+            let ready = p.data["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True");
+            let image = p.data["spec"]["containers"][0]["image"].as_str();
+            (image.unwrap_or_default().to_string(), ready)
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_is_ready_idempotent_pruned_and_destroyed() {
     let env = unique("app");
@@ -82,30 +103,12 @@ async fn apply_is_ready_idempotent_pruned_and_destroyed() {
         .iter()
         .any(|r| r.kind == "Deployment" && r.namespace.as_deref() == Some(ns.as_str())));
 
-    // Ready means the rollout finished: both pods Ready, as the ReplicaSet's status says (the
-    // Deployment's own status may follow later: kat does not wait for it).
-    let pods = kube_api(&wl, "v1", "Pod", "pods", &ns)
-        .list(&kube::api::ListParams::default().labels("app=web"))
-        .await
-        .unwrap();
-    let ready = pods
-        .items
-        .iter()
-        .filter(|p| {
-            p.data["status"]["conditions"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        })
-        .count();
-    assert_eq!(ready, 2, "{:?}", pods.items);
-    let sets = kube_api(&wl, "apps/v1", "ReplicaSet", "replicasets", &ns)
-        .list(&kube::api::ListParams::default())
-        .await
-        .unwrap();
-    assert_eq!(sets.items.len(), 1);
-    assert_eq!(sets.items[0].data["status"]["availableReplicas"], 2);
+    // Ready means the rollout finished: both pods Ready (the ReplicaSet's and the Deployment's
+    // status may follow later: kat judges from the pods).
+    assert_eq!(
+        active_pods(&wl, &ns).await,
+        vec![("nginx:1.25".to_string(), true); 2]
+    );
 
     let second = wl.apply(&full, &c).await.expect("second apply");
     assert!(
@@ -149,8 +152,8 @@ async fn apply_is_ready_idempotent_pruned_and_destroyed() {
     );
     assert!(cms.get_opt("settings").await.unwrap().is_none());
 
-    // A new image rolls out: kat returns once the new ReplicaSet has both replicas available
-    // and the old one none.
+    // A new image rolls out: kat returns once both pods of the new ReplicaSet are Ready and
+    // no pod of the old one runs.
     let rolled = set(
         "apps",
         "app.yaml",
@@ -159,21 +162,11 @@ async fn apply_is_ready_idempotent_pruned_and_destroyed() {
     let update = wl.apply(&rolled, &c).await.expect("roll out a new image");
     assert_eq!(update.changes.len(), 1, "{:?}", update.changes);
     assert_eq!(update.changes[0].action, ChangeAction::Update);
-    let sets = kube_api(&wl, "apps/v1", "ReplicaSet", "replicasets", &ns)
-        .list(&kube::api::ListParams::default())
-        .await
-        .unwrap();
-    let image_of = |s: &DynamicObject| {
-        s.data["spec"]["template"]["spec"]["containers"][0]["image"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (new, old): (Vec<_>, Vec<_>) = sets.items.iter().partition(|s| image_of(s) == "nginx:1.27");
-    assert_eq!(new.len(), 1, "{:?}", sets.items);
-    assert_eq!(new[0].data["status"]["availableReplicas"], 2);
-    assert_eq!(old.len(), 1);
-    assert_eq!(old[0].data["status"]["replicas"].as_i64().unwrap_or(0), 0);
+    // Old pods may still be terminating; none is left running.
+    assert_eq!(
+        active_pods(&wl, &ns).await,
+        vec![("nginx:1.27".to_string(), true); 2]
+    );
 
     // Deleted behind kat's back: verify says what is missing.
     let services = kube_api(&wl, "v1", "Service", "services", &ns);

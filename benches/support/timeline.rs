@@ -222,6 +222,14 @@ fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// `a - b` in milliseconds, either sign.
+fn signed_ms(a: Instant, b: Instant) -> String {
+    match a.checked_duration_since(b) {
+        Some(d) => format!("{:+.0} ms", d.as_secs_f64() * 1000.0),
+        None => format!("-{:.0} ms", (b - a).as_secs_f64() * 1000.0),
+    }
+}
+
 fn since(later: Instant, earlier: Instant) -> Duration {
     later.saturating_duration_since(earlier)
 }
@@ -271,8 +279,8 @@ impl Seen {
             ms(since(by_rs, last_pod))
         );
         println!(
-            "  last ReplicaSet/StatefulSet done -> returned: {} (the client)",
-            ms(since(returned, by_rs))
+            "  last ReplicaSet/StatefulSet done -> returned: {} (the client; negative: it judged from the pods first)",
+            signed_ms(returned, by_rs)
         );
         println!(
             "  last pod Ready -> last Deployment's own status done: {} ({} later)",

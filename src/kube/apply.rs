@@ -1,7 +1,6 @@
 //! Turning a manifest into a request: validate, label, default the namespace, resolve its kind, and
 //! server-side apply it as field manager `kat`, telling created, updated and unchanged apart.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kat_provider::{ChangeAction, Manifest};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::Client;
@@ -11,6 +10,7 @@ use super::discovery::{DiscoveryCache, Resolved};
 use super::error::{self, KubeError};
 use super::inventory::ObjectRef;
 use super::labels;
+use super::marks;
 
 pub const FIELD_MANAGER: &str = "kat";
 /// Where namespaced objects without a namespace go.
@@ -257,42 +257,41 @@ fn map_apply_error(p: &Prepared, op: &str, e: kube::Error) -> KubeError {
     }
 }
 
-/// What tells whether an apply by kat wrote: kat's own managedFields entry (its time moves
-/// when kat's apply changed the object) and the generation. The resourceVersion alone is not
-/// enough: a controller may write between our read and our apply (the token controller adds a
-/// ServiceAccount's secret), which is not a change kat made.
-#[derive(Debug, PartialEq)]
-struct WriteMark {
-    resource_version: Option<String>,
-    generation: Option<i64>,
-    kat_entry: Option<(Option<String>, Option<String>)>,
-}
-
-fn write_mark(meta: &ObjectMeta) -> WriteMark {
-    let kat_entry = meta.managed_fields.as_ref().and_then(|fields| {
-        fields
-            .iter()
-            .find(|f| {
-                f.manager.as_deref() == Some(FIELD_MANAGER)
-                    && f.operation.as_deref() == Some("Apply")
-            })
-            .map(|f| {
-                (
-                    f.time.as_ref().map(|t| t.0.to_string()),
-                    f.fields_v1.as_ref().map(|v| v.0.to_string()),
-                )
-            })
-    });
-    WriteMark {
-        resource_version: meta.resource_version.clone(),
-        generation: meta.generation,
-        kat_entry,
+/// A server-side apply, and whether it created the object (201). kube's `Api::patch` keeps the
+/// status code to itself, and the code is what makes a GET before each apply unnecessary.
+async fn server_side_apply(
+    client: &Client,
+    api: &Api<DynamicObject>,
+    name: &str,
+    force: bool,
+    object: &Value,
+) -> Result<(bool, DynamicObject), kube::Error> {
+    let mut req = kube::core::Request::new(api.resource_url())
+        .patch(name, &patch_params(force), &Patch::Apply(object))
+        .map_err(kube::Error::BuildRequest)?;
+    req.extensions_mut().insert("patch");
+    let res = client.send(req.map(kube::client::Body::from)).await?;
+    let status = res.status();
+    let body = res.into_body().collect_bytes().await?;
+    if status.is_client_error() || status.is_server_error() {
+        let refusal = serde_json::from_slice::<kube::core::Status>(&body).unwrap_or_else(|_| {
+            kube::core::Status::failure(String::from_utf8_lossy(&body).trim(), "")
+                .with_code(status.as_u16())
+        });
+        return Err(kube::Error::Api(refusal.boxed()));
     }
+    let live = serde_json::from_slice(&body).map_err(kube::Error::SerdeError)?;
+    Ok((status.as_u16() == 201, live))
 }
 
 /// Server-side applies one object and tells created, updated and unchanged apart (the API server
-/// does not write when an apply changes nothing).
-pub async fn apply_one(client: &Client, p: &Prepared, force: bool) -> Result<Outcome, KubeError> {
+/// does not write when an apply changes nothing); `before` is its mark from the phase's list.
+pub async fn apply_one(
+    client: &Client,
+    p: &Prepared,
+    force: bool,
+    before: Option<&marks::WriteMark>,
+) -> Result<Outcome, KubeError> {
     let resolved = p
         .resolved
         .as_ref()
@@ -310,16 +309,13 @@ pub async fn apply_one(client: &Client, p: &Prepared, force: bool) -> Result<Out
             });
         }
     }
-    let before = api
-        .get_metadata_opt(&p.r.name)
-        .await
-        .map_err(|e| KubeError::api("get", &p.r, Some(&p.source), e))?
-        .map(|m| write_mark(&m.metadata));
-    let after = match api
-        .patch(&p.r.name, &patch_params(force), &Patch::Apply(&p.object))
-        .await
-        .map_err(|e| map_apply_error(p, "server-side apply", e))
-    {
+    let api = &api;
+    let apply = |object: Value| async move {
+        server_side_apply(client, api, &p.r.name, force, &object)
+            .await
+            .map_err(|e| map_apply_error(p, "server-side apply", e))
+    };
+    let (created, after) = match apply(p.object.clone()).await {
         Err(KubeError::Conflict { conflicts, .. })
             if only_controller_claim_templates(p, &conflicts) =>
         {
@@ -327,21 +323,11 @@ pub async fn apply_one(client: &Client, p: &Prepared, force: bool) -> Result<Out
             if let Some(spec) = without.get_mut("spec").and_then(Value::as_object_mut) {
                 spec.remove("volumeClaimTemplates");
             }
-            api.patch(&p.r.name, &patch_params(force), &Patch::Apply(&without))
-                .await
-                .map_err(|e| map_apply_error(p, "server-side apply", e))?
+            apply(without).await?
         }
         other => other?,
     };
-    let after_mark = write_mark(&after.metadata);
-    let change = match before {
-        None => Some(ChangeAction::Create),
-        Some(b) if b.resource_version == after_mark.resource_version => None,
-        Some(b) if b.kat_entry != after_mark.kat_entry || b.generation != after_mark.generation => {
-            Some(ChangeAction::Update)
-        }
-        Some(_) => None,
-    };
+    let change = marks::change(created, before, &marks::write_mark(&after.metadata));
     Ok(Outcome {
         change,
         live: serde_json::to_value(&after).unwrap_or(Value::Null),

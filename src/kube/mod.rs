@@ -11,6 +11,7 @@ mod discovery;
 mod error;
 mod inventory;
 mod labels;
+mod marks;
 mod order;
 mod prune;
 mod rollout;

@@ -9,8 +9,13 @@
 //! older ReplicaSet has scaled to zero, which is what `kubectl rollout status` reads from the
 //! Deployment later. Whichever says ready first ends the wait.
 //!
-//! One watch of Deployments and one of ReplicaSets per namespace, however many Deployments it
-//! holds, so a blueprint costs the API server no more watches than one per workload did.
+//! Their pods say it earlier still: the ReplicaSet controller writes its status after the pods'
+//! and shares the same rate-limited client. A Deployment is also ready when the pods of its new
+//! ReplicaSet are all Ready and no pod of an older one is left running, counted as that
+//! controller counts them.
+//!
+//! One watch each of Deployments, ReplicaSets and pods per namespace, however many Deployments
+//! it holds, so a blueprint costs the API server about as many watches as one per workload did.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -38,12 +43,14 @@ fn uid(o: &Value) -> Option<&str> {
     o.pointer("/metadata/uid").and_then(Value::as_str)
 }
 
-/// The ReplicaSets among `sets` that `deployment` controls.
-fn owned<'a>(deployment: &Value, sets: impl IntoIterator<Item = &'a Value>) -> Vec<&'a Value> {
-    let Some(id) = uid(deployment) else {
+/// The objects among `objects` that `owner` controls (a Deployment's ReplicaSets, a
+/// ReplicaSet's pods).
+fn owned<'a>(owner: &Value, objects: impl IntoIterator<Item = &'a Value>) -> Vec<&'a Value> {
+    let Some(id) = uid(owner) else {
         return Vec::new();
     };
-    sets.into_iter()
+    objects
+        .into_iter()
         .filter(|s| {
             s.pointer("/metadata/ownerReferences")
                 .and_then(Value::as_array)
@@ -70,21 +77,33 @@ fn template_without_hash(set: &Value) -> Option<Value> {
     Some(t)
 }
 
+/// The ReplicaSet running `deployment`'s current template, and the others it controls.
+fn split_sets<'a>(
+    deployment: &Value,
+    sets: impl IntoIterator<Item = &'a Value>,
+) -> (Option<&'a Value>, Vec<&'a Value>) {
+    let template = deployment.pointer("/spec/template");
+    let (new, old): (Vec<&Value>, Vec<&Value>) = owned(deployment, sets)
+        .into_iter()
+        .partition(|s| template.is_some() && template_without_hash(s).as_ref() == template);
+    (new.first().copied(), old)
+}
+
+fn wanted(deployment: &Value) -> i64 {
+    deployment
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+}
+
 /// Readiness of `deployment` from the ReplicaSets it controls (`sets` may hold others too).
 pub fn from_replica_sets<'a>(
     deployment: &Value,
     sets: impl IntoIterator<Item = &'a Value>,
 ) -> Readiness {
     use Readiness::*;
-    let want = deployment
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
-    let template = deployment.pointer("/spec/template");
-    let (new, old): (Vec<&Value>, Vec<&Value>) = owned(deployment, sets)
-        .into_iter()
-        .partition(|s| template.is_some() && template_without_hash(s).as_ref() == template);
-    let Some(new) = new.first() else {
+    let want = wanted(deployment);
+    let (Some(new), old) = split_sets(deployment, sets) else {
         return Waiting("no ReplicaSet runs the current template yet".into());
     };
     let observed = int(new, "/status/observedGeneration") >= int(new, "/metadata/generation");
@@ -101,17 +120,72 @@ pub fn from_replica_sets<'a>(
     }
 }
 
-/// Ready when either the Deployment's own status or its new ReplicaSet's says so.
+/// Pods the ReplicaSet controller counts: not being deleted, not finished.
+fn active(pod: &Value) -> bool {
+    pod.pointer("/metadata/deletionTimestamp").is_none()
+        && !matches!(
+            pod.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed")
+        )
+}
+
+fn pod_ready(pod: &Value) -> bool {
+    super::wait::condition(pod, "Ready").is_some_and(|(status, _)| status == "True")
+}
+
+/// Readiness of `deployment` from the pods of its ReplicaSets, as the ReplicaSet controller will
+/// count them: its status is written after the pods', and under load that takes a while too.
+/// With `minReadySeconds` a pod is available only some time after it is Ready; that is left to
+/// the ReplicaSet's status.
+pub fn from_pods<'a, 'b>(
+    deployment: &Value,
+    sets: impl IntoIterator<Item = &'a Value>,
+    pods: impl IntoIterator<Item = &'b Value>,
+) -> Readiness {
+    use Readiness::*;
+    if int(deployment, "/spec/minReadySeconds") > 0 {
+        return Waiting("minReadySeconds is left to the ReplicaSet's status".into());
+    }
+    let want = wanted(deployment);
+    let (Some(new), old) = split_sets(deployment, sets) else {
+        return Waiting("no ReplicaSet runs the current template yet".into());
+    };
+    let (mut ready, mut old_running) = (0, 0);
+    for pod in pods.into_iter().filter(|p| active(p)) {
+        if !owned(new, [pod]).is_empty() {
+            ready += i64::from(pod_ready(pod));
+        } else if old.iter().any(|o| !owned(o, [pod]).is_empty()) {
+            old_running += 1;
+        }
+    }
+    if int(new, "/spec/replicas") != want {
+        Waiting(format!("its new ReplicaSet is not scaled to {want} yet"))
+    } else if ready < want {
+        Waiting(format!("{ready}/{want} pods ready"))
+    } else if old_running > 0 {
+        Waiting(format!("{old_running} old pods still running"))
+    } else {
+        Ready
+    }
+}
+
+/// Ready when the Deployment's own status, its new ReplicaSet's or their pods say so.
 pub fn deployment_readiness<'a>(
     r: &ObjectRef,
     deployment: &Value,
-    sets: impl IntoIterator<Item = &'a Value>,
+    sets: impl IntoIterator<Item = &'a Value> + Clone,
+    pods: impl IntoIterator<Item = &'a Value>,
 ) -> Readiness {
     match readiness(r, deployment) {
-        Readiness::Waiting(own) => match from_replica_sets(deployment, sets) {
-            Readiness::Ready => Readiness::Ready,
-            _ => Readiness::Waiting(own),
-        },
+        Readiness::Waiting(own) => {
+            if from_replica_sets(deployment, sets.clone()) == Readiness::Ready
+                || from_pods(deployment, sets, pods) == Readiness::Ready
+            {
+                Readiness::Ready
+            } else {
+                Readiness::Waiting(own)
+            }
+        }
         other => other,
     }
 }
@@ -159,6 +233,7 @@ fn to_json(o: &DynamicObject) -> Value {
 enum Watched {
     Deployment(Result<Event<DynamicObject>, watcher::Error>),
     ReplicaSet(Result<Event<DynamicObject>, watcher::Error>),
+    Pod(Result<Event<DynamicObject>, watcher::Error>),
 }
 
 /// The APIs one namespace's rollouts are watched through.
@@ -166,6 +241,7 @@ pub struct RolloutApis<'a> {
     pub client: &'a Client,
     pub deployments: &'a Resolved,
     pub replica_sets: &'a Resolved,
+    pub pods: &'a Resolved,
     /// Narrows the Deployment watch to kat's own.
     pub selector: &'a str,
 }
@@ -187,29 +263,45 @@ pub async fn wait_deployments(
     let s = watcher(sets, watcher::Config::default())
         .default_backoff()
         .map(Watched::ReplicaSet);
-    let mut events = std::pin::pin!(futures::stream::select(d, s));
+    let pods = api_for(apis.client, apis.pods, Some(namespace));
+    let p = watcher(pods, watcher::Config::default())
+        .default_backoff()
+        .map(Watched::Pod);
+    let mut events = std::pin::pin!(futures::stream::select_all([
+        d.boxed(),
+        s.boxed(),
+        p.boxed()
+    ]));
     let mut waiting: BTreeMap<String, &ObjectRef> =
         targets.iter().map(|r| (r.name.clone(), r)).collect();
-    let (mut deployments, mut replica_sets) = (Mirror::default(), Mirror::default());
+    let (mut deployments, mut replica_sets, mut pods) =
+        (Mirror::default(), Mirror::default(), Mirror::default());
     let mut done = Vec::with_capacity(targets.len());
     while let Some(event) = events.next().await {
         let changed = match event {
             Watched::Deployment(Ok(e)) => deployments.take(e),
             Watched::ReplicaSet(Ok(e)) => replica_sets.take(e),
-            Watched::Deployment(Err(e)) | Watched::ReplicaSet(Err(e)) => {
+            Watched::Pod(Ok(e)) => pods.take(e),
+            Watched::Deployment(Err(e)) | Watched::ReplicaSet(Err(e)) | Watched::Pod(Err(e)) => {
                 tracing::debug!("rollout watch in {namespace} failed, retrying: {e}");
                 false
             }
         };
-        // Both lists must be in before anything is judged.
-        if !changed || deployments.relist.is_some() || replica_sets.relist.is_some() {
+        // Every list must be in before anything is judged.
+        if !changed
+            || [&deployments, &replica_sets, &pods]
+                .iter()
+                .any(|m| m.relist.is_some())
+        {
             continue;
         }
         waiting.retain(|name, r| {
             let Some(d) = deployments.live.get(name) else {
                 return true;
             };
-            if deployment_readiness(r, d, replica_sets.live.values()) != Readiness::Ready {
+            if deployment_readiness(r, d, replica_sets.live.values(), pods.live.values())
+                != Readiness::Ready
+            {
                 return true;
             }
             on_ready(r);
@@ -272,7 +364,7 @@ mod tests {
         let new = set("b", "d-1", "web:2", 2, 2, 2);
         let old_gone = set("a", "d-1", "web:1", 0, 0, 0);
         assert_eq!(
-            deployment_readiness(&r(), &d, [&new, &old_gone]),
+            deployment_readiness(&r(), &d, [&new, &old_gone], []),
             Readiness::Ready
         );
     }
@@ -307,6 +399,57 @@ mod tests {
         let old_full = set("a", "d-1", "web:1", 2, 2, 2);
         assert!(matches!(
             from_replica_sets(&d, [&old_full]),
+            Readiness::Waiting(_)
+        ));
+    }
+
+    fn pod(name: &str, owner: &str, ready: bool) -> Value {
+        json!({
+            "metadata": {"name": name, "ownerReferences": [{"uid": owner, "controller": true}]},
+            "status": {"phase": "Running",
+                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]}
+        })
+    }
+
+    #[test]
+    fn the_new_replica_sets_pods_ready_say_it_before_its_status_does() {
+        let d = deployment(2, "web:2");
+        let mut new = set("b", "d-1", "web:2", 2, 0, 0);
+        new["metadata"]["uid"] = json!("rs-b");
+        let mut old = set("a", "d-1", "web:1", 0, 1, 1);
+        old["metadata"]["uid"] = json!("rs-a");
+        let ready = [pod("b-1", "rs-b", true), pod("b-2", "rs-b", true)];
+        assert!(matches!(
+            from_replica_sets(&d, [&new, &old]),
+            Readiness::Waiting(_)
+        ));
+        // The old ReplicaSet's status still counts a pod, but its pod is gone.
+        assert_eq!(from_pods(&d, [&new, &old], &ready), Readiness::Ready);
+        assert_eq!(
+            deployment_readiness(&r(), &d, [&new, &old], &ready),
+            Readiness::Ready
+        );
+
+        let one = [pod("b-1", "rs-b", true), pod("b-2", "rs-b", false)];
+        assert_eq!(
+            from_pods(&d, [&new, &old], &one),
+            Readiness::Waiting("1/2 pods ready".into())
+        );
+        let mut old_pod = pod("a-1", "rs-a", true);
+        let with_old: Vec<Value> = ready.iter().cloned().chain([old_pod.clone()]).collect();
+        assert_eq!(
+            from_pods(&d, [&new, &old], &with_old),
+            Readiness::Waiting("1 old pods still running".into())
+        );
+        // Terminating pods are not counted, as the ReplicaSet controller does not count them.
+        old_pod["metadata"]["deletionTimestamp"] = json!("2026-12-01T00:00:00Z");
+        let terminating: Vec<Value> = ready.iter().cloned().chain([old_pod]).collect();
+        assert_eq!(from_pods(&d, [&new, &old], &terminating), Readiness::Ready);
+        // Availability after minReadySeconds is the ReplicaSet's to say.
+        let mut slow = d.clone();
+        slow["spec"]["minReadySeconds"] = json!(10);
+        assert!(matches!(
+            from_pods(&slow, [&new, &old], &ready),
             Readiness::Waiting(_)
         ));
     }

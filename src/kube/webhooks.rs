@@ -17,6 +17,7 @@ use super::diagnose::explain;
 use super::error::KubeError;
 use super::inventory::ObjectRef;
 use super::labels::env_selector;
+use super::marks::WriteMark;
 use super::wait::{self, waits_for};
 use super::workloads::guard;
 
@@ -264,12 +265,13 @@ impl KubeWorkloads {
         &self,
         p: &Prepared,
         force: bool,
+        before: Option<&WriteMark>,
         cx: &OpContext,
     ) -> Result<apply::Outcome, KubeError> {
         let until = tokio::time::Instant::now() + self.opts.webhook_retry;
         let mut pause = Duration::from_millis(250);
         loop {
-            match apply_one(&self.client, p, force).await {
+            match apply_one(&self.client, p, force, before).await {
                 Err(e) if is_webhook_refusal(&e) && tokio::time::Instant::now() + pause < until => {
                     cx.step(format!("{} refused by a webhook, retrying: {e}", p.r));
                     // Past the deadline the refusal says more than "timed out".

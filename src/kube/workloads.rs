@@ -20,6 +20,7 @@ use super::discovery::Resolved;
 use super::error::KubeError;
 use super::inventory::ObjectRef;
 use super::labels::{env_selector, set_selector};
+use super::marks;
 use super::order::{self, Phase};
 use super::prune::{find_claims, find_labelled, Found};
 use super::rollout;
@@ -132,13 +133,22 @@ impl KubeWorkloads {
             }
             cx.step(format!("applying {} objects", batch.len()));
             let force = self.opts.force_conflicts;
+            let before = marks::existing(
+                &self.client,
+                &batch,
+                &set_selector(&self.env, &set.name),
+                self.opts.concurrency,
+            )
+            .await?;
+            let before = &before;
             let applied: Vec<(Prepared, apply::Outcome)> = stream::iter(batch)
                 .map(|p| async move {
                     check(cx, &format!("applying {}", p.r))?;
+                    let was = before.get(&identity(&p.r));
                     let out = if behind_webhook {
-                        self.apply_through_webhook(&p, force, cx).await?
+                        self.apply_through_webhook(&p, force, was, cx).await?
                     } else {
-                        apply_one(&self.client, &p, force).await?
+                        apply_one(&self.client, &p, force, was).await?
                     };
                     Ok::<_, KubeError>((p, out))
                 })
@@ -299,11 +309,17 @@ impl KubeWorkloads {
             pending.lock().expect("not poisoned").remove(r);
         };
         // Deployments are judged by namespace, from their ReplicaSets too (see `rollout`).
-        let replica_sets = self.discovery.resolve("apps/v1", "ReplicaSet").await;
+        let rollout_kinds = match (
+            self.discovery.resolve("apps/v1", "ReplicaSet").await,
+            self.discovery.resolve("v1", "Pod").await,
+        ) {
+            (Some(sets), Some(pods)) => Some((sets, pods)),
+            _ => None,
+        };
         let mut rollouts: BTreeMap<String, (Resolved, Vec<ObjectRef>)> = BTreeMap::new();
         let mut singles = Vec::new();
         for (r, resolved) in &targets {
-            match (&replica_sets, r.namespace.as_deref()) {
+            match (&rollout_kinds, r.namespace.as_deref()) {
                 (Some(_), Some(ns)) if r.group() == "apps" && r.kind == "Deployment" => rollouts
                     .entry(ns.to_string())
                     .or_insert_with(|| (resolved.clone(), Vec::new()))
@@ -323,7 +339,8 @@ impl KubeWorkloads {
             let apis = rollout::RolloutApis {
                 client: &self.client,
                 deployments,
-                replica_sets: replica_sets.as_ref().expect("grouped only when served"),
+                replica_sets: &rollout_kinds.as_ref().expect("grouped only when served").0,
+                pods: &rollout_kinds.as_ref().expect("grouped only when served").1,
                 selector: &selector,
             };
             async move { rollout::wait_deployments(&apis, ns, rs, done_with).await }
