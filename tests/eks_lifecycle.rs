@@ -107,9 +107,9 @@ fn up_twice_then_down_leaves_nothing_tagged() {
             .expect("access");
     match access {
         kat_provider::KubeAccess::Kubeconfig { path, context } => {
-            assert_eq!(path, kubeconfig);
+            assert_eq!(path.as_ref(), Some(&kubeconfig));
             assert_eq!(context.as_deref(), Some("kat-life"));
-            assert!(std::fs::read_to_string(&path)
+            assert!(std::fs::read_to_string(&kubeconfig)
                 .unwrap()
                 .contains("token: k8s-aws-v1."));
         }

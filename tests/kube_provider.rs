@@ -66,7 +66,7 @@ async fn existing_cluster_is_checked_and_recorded() {
     assert!(applied.outputs.shown.contains_key("kubeconfig"));
     match p.kube_access(&applied.outputs).await.unwrap() {
         KubeAccess::Kubeconfig { path: got, context } => {
-            assert_eq!(got, path);
+            assert_eq!(got, Some(path));
             assert_eq!(context, applied.outputs.get::<String>("context"));
         }
         KubeAccess::Workloads(_) => panic!("an existing cluster is reached by kubeconfig"),
@@ -98,10 +98,28 @@ async fn unknown_context_and_missing_file_name_what_was_tried() {
 /// With no path configured, KUBECONFIG is read like kubectl reads it: a list, of which the file
 /// that has the context is used. The only test here that touches KUBECONFIG.
 #[tokio::test]
-async fn kubeconfig_env_list_is_searched_when_no_path_is_configured() {
-    let real = kubeconfig();
-    let list =
-        std::env::join_paths([PathBuf::from("/nonexistent/kat/first"), real.clone()]).unwrap();
+async fn kubeconfig_env_list_is_merged_when_no_path_is_configured() {
+    // As kubectl merges them: a missing file skipped, the context and cluster in one file, the
+    // user it names in another.
+    let real = kube::config::Kubeconfig::read_from(kubeconfig()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (contexts, users) = (dir.path().join("contexts"), dir.path().join("users"));
+    let without_users = kube::config::Kubeconfig {
+        auth_infos: Vec::new(),
+        ..real.clone()
+    };
+    let only_users = kube::config::Kubeconfig {
+        auth_infos: real.auth_infos.clone(),
+        ..Default::default()
+    };
+    std::fs::write(&contexts, serde_json::to_string(&without_users).unwrap()).unwrap();
+    std::fs::write(&users, serde_json::to_string(&only_users).unwrap()).unwrap();
+    let list = std::env::join_paths([
+        PathBuf::from("/nonexistent/kat/first"),
+        contexts.clone(),
+        users,
+    ])
+    .unwrap();
     std::env::set_var("KUBECONFIG", &list);
     let config = ProviderConfig::default();
     let p = KubeconfigProvider::new(ProviderRequest {
@@ -116,7 +134,24 @@ async fn kubeconfig_env_list_is_searched_when_no_path_is_configured() {
         tags: Default::default(),
     })
     .unwrap();
-    assert_eq!(p.target().path().unwrap(), real);
+    // Messages name the file that defines the current context.
+    assert_eq!(p.target().path().unwrap(), contexts);
+    let cx = OpContext::detached("kcfg", "kubeconfig");
+    p.preflight(&cx)
+        .await
+        .expect("the merged kubeconfig connects");
+    let applied = p
+        .component(Role::Kubeconfig)
+        .unwrap()
+        .apply(&cx)
+        .await
+        .expect("apply");
+    match p.kube_access(&applied.outputs).await.unwrap() {
+        KubeAccess::Kubeconfig { path, .. } => {
+            assert_eq!(path, None, "the layer merges KUBECONFIG too")
+        }
+        KubeAccess::Workloads(_) => panic!("an existing cluster is reached by kubeconfig"),
+    }
     let wl = kat::kube::KubeWorkloads::connect(None, None, "kcfg", Default::default())
         .await
         .expect("connect through KUBECONFIG");

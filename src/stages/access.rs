@@ -50,7 +50,7 @@ impl ClusterAccess {
                 match self.provider.kube_access(&recorded).await? {
                     KubeAccess::Workloads(w) => Ok(w),
                     KubeAccess::Kubeconfig { path, context } => {
-                        connect(&path, context.as_deref(), cx, self.options).await
+                        connect(path.as_deref(), context.as_deref(), cx, self.options).await
                     }
                 }
             })
@@ -60,12 +60,15 @@ impl ClusterAccess {
 }
 
 async fn connect(
-    path: &std::path::Path,
+    path: Option<&std::path::Path>,
     context: Option<&str>,
     cx: &OpContext,
     opts: ApplyOptions,
 ) -> Result<Arc<dyn Workloads>, ProviderError> {
-    cx.step(format!("connecting to the cluster ({})", path.display()));
-    let w = KubeWorkloads::connect(Some(path), context, &cx.env, opts).await?;
+    let via = path.map_or("KUBECONFIG or ~/.kube/config".into(), |p| {
+        p.display().to_string()
+    });
+    cx.step(format!("connecting to the cluster ({via})"));
+    let w = KubeWorkloads::connect(path, context, &cx.env, opts).await?;
     Ok(Arc::new(w))
 }

@@ -84,9 +84,10 @@ pub struct ProviderRequest {
 /// How the Kubernetes-layer stages reach the cluster.
 #[derive(Clone)]
 pub enum KubeAccess {
-    /// A real API server: kat's Kubernetes layer connects with this kubeconfig.
+    /// A real API server: kat's Kubernetes layer connects with this kubeconfig (None: kubectl's
+    /// rules, the `KUBECONFIG` list merged, else `~/.kube/config`).
     Kubeconfig {
-        path: PathBuf,
+        path: Option<PathBuf>,
         context: Option<String>,
     },
     /// The provider brings its own workload target (the simulated cluster of `sim`).

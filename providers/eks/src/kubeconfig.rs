@@ -137,13 +137,13 @@ pub async fn access(s: &Shared, recorded: &Outputs) -> Result<KubeAccess, Provid
     let _ = recorded;
     if let Some(via) = &s.req.config.eks.api_access {
         return Ok(KubeAccess::Kubeconfig {
-            path: via.kubeconfig.clone(),
+            path: Some(via.kubeconfig.clone()),
             context: via.context.clone(),
         });
     }
     write(s, &found).await?;
     Ok(KubeAccess::Kubeconfig {
-        path: path(s),
+        path: Some(path(s)),
         context: Some(context(s)),
     })
 }

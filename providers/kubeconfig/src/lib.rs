@@ -79,11 +79,14 @@ impl Provider for KubeconfigProvider {
         }
     }
 
+    /// A configured file alone, as recorded; otherwise kubectl's rules, so a context in one
+    /// `KUBECONFIG` file may use the user another file defines.
     async fn kube_access(&self, kubeconfig: &Outputs) -> Result<KubeAccess, ProviderError> {
-        let path = match kubeconfig.get::<PathBuf>("kubeconfig") {
-            Some(p) => p,
-            None => self.target.path()?,
-        };
+        let path = self
+            .target
+            .configured_path
+            .as_ref()
+            .map(|p| kubeconfig.get::<PathBuf>("kubeconfig").unwrap_or(p.clone()));
         let context = kubeconfig
             .get::<String>("context")
             .or_else(|| self.target.context.clone());

@@ -32,7 +32,7 @@ impl Target {
         }
     }
 
-    /// The file to use: the configured path, else the first `KUBECONFIG` entry that defines the
+    /// The file named in messages and outputs: the configured path, else the first `KUBECONFIG` entry that defines the
     /// context (or, with no context configured, has a current context), else `~/.kube/config`.
     pub fn path(&self) -> Result<PathBuf, ProviderError> {
         if let Some(p) = &self.configured_path {
@@ -75,11 +75,33 @@ impl Target {
         }
     }
 
-    /// Reads the file, resolves the context and asks the server for its version.
+    /// The configured file, else the `KUBECONFIG` files that exist merged as kubectl merges them
+    /// (the first to define a name wins), else `path` (`~/.kube/config`).
+    fn read(&self, path: &std::path::Path) -> Result<Kubeconfig, ProviderError> {
+        let unreadable = |e: kube::config::KubeconfigError| {
+            self.credentials(path, format!("cannot read the kubeconfig: {e}"))
+        };
+        if self.configured_path.is_some() {
+            return Kubeconfig::read_from(path).map_err(unreadable);
+        }
+        let listed: Vec<PathBuf> = std::env::var_os("KUBECONFIG")
+            .map(|v| std::env::split_paths(&v).filter(|p| p.exists()).collect())
+            .unwrap_or_default();
+        if listed.is_empty() {
+            return Kubeconfig::read_from(path).map_err(unreadable);
+        }
+        listed
+            .iter()
+            .try_fold(Kubeconfig::default(), |merged, p| {
+                Kubeconfig::read_from(p).and_then(|c| merged.merge(c))
+            })
+            .map_err(unreadable)
+    }
+
+    /// Reads the kubeconfig, resolves the context and asks the server for its version.
     pub async fn connect(&self) -> Result<Connected, ProviderError> {
         let path = self.path()?;
-        let kc = Kubeconfig::read_from(&path)
-            .map_err(|e| self.credentials(&path, format!("cannot read the kubeconfig: {e}")))?;
+        let kc = self.read(&path)?;
         let context = match self.context.clone().or_else(|| kc.current_context.clone()) {
             Some(c) => c,
             None => {
