@@ -437,15 +437,21 @@ impl KubeWorkloads {
                     .get_opt(&f.r.name)
                     .await
                     .map_err(|e| KubeError::api("get", &f.r, None, e))?;
-                Ok::<_, KubeError>(match live {
-                    None => Some(format!("{} is missing", f.r)),
-                    Some(o) => match readiness(&f.r, &serde_json::to_value(&o).unwrap_or_default())
+                let Some(o) = live else {
+                    return Ok(Some(format!("{} is missing", f.r)));
+                };
+                let o = serde_json::to_value(&o).unwrap_or_default();
+                Ok::<_, KubeError>(match readiness(&f.r, &o) {
+                    Readiness::Ready => None,
+                    // Judged as the wait judges it: the Deployment's own status lags its pods.
+                    Readiness::Waiting(_)
+                        if self.rollout_readiness(&f.r, &o).await? == Readiness::Ready =>
                     {
-                        Readiness::Ready => None,
-                        Readiness::Waiting(why) | Readiness::Failed(why) => {
-                            Some(format!("{} is not ready: {why}", f.r))
-                        }
-                    },
+                        None
+                    }
+                    Readiness::Waiting(why) | Readiness::Failed(why) => {
+                        Some(format!("{} is not ready: {why}", f.r))
+                    }
                 })
             })
             .buffered(self.opts.concurrency)
@@ -457,6 +463,35 @@ impl KubeWorkloads {
         } else {
             Verified::Drifted(problems.join("; "))
         })
+    }
+
+    /// A Deployment's readiness from its ReplicaSets and their pods, listed now; other kinds
+    /// have no such second opinion.
+    async fn rollout_readiness(&self, r: &ObjectRef, o: &Value) -> Result<Readiness, KubeError> {
+        let waiting = Readiness::Waiting(String::new());
+        let (Some(ns), true) = (
+            r.namespace.as_deref(),
+            r.group() == "apps" && r.kind == "Deployment",
+        ) else {
+            return Ok(waiting);
+        };
+        let mut lists = Vec::new();
+        for (api_version, kind) in [("apps/v1", "ReplicaSet"), ("v1", "Pod")] {
+            let Some(resolved) = self.discovery.resolve(api_version, kind).await else {
+                return Ok(waiting);
+            };
+            let list = apply::api_for(&self.client, &resolved, Some(ns))
+                .list(&kube::api::ListParams::default())
+                .await
+                .map_err(|e| KubeError::api("list", format!("{kind}s in {ns}"), None, e))?;
+            lists.push(
+                list.items
+                    .iter()
+                    .map(|i| serde_json::to_value(i).unwrap_or_default())
+                    .collect::<Vec<Value>>(),
+            );
+        }
+        Ok(rollout::deployment_readiness(r, o, &lists[0], &lists[1]))
     }
 
     async fn destroy_set(
