@@ -16,7 +16,7 @@ use kube::Client;
 
 use super::apply::{Prepared, FIELD_MANAGER};
 use super::discovery::Resolved;
-use super::error::KubeError;
+use super::error::{status_code, KubeError};
 use super::inventory::ObjectRef;
 
 /// What tells whether an apply by kat wrote: kat's own managedFields entry (its time moves
@@ -90,13 +90,19 @@ pub async fn existing(
     let lists: Vec<Vec<(Key, WriteMark)>> = stream::iter(kinds)
         .map(|(r, resolved)| async move {
             let api: Api<DynamicObject> = Api::all_with(client.clone(), &resolved.resource);
-            let list = api
+            let list = match api
                 .list_metadata(&ListParams::default().labels(selector))
                 .await
-                .map_err(|e| {
+            {
+                Ok(l) => l,
+                // A kind whose CRD was only just established may not be listable for a moment;
+                // it holds none of kat's objects yet, and the apply's 201 still says "created".
+                Err(e) if matches!(status_code(&e), Some(404 | 503)) => return Ok(Vec::new()),
+                Err(e) => {
                     let what = format!("{} labelled {selector}", resolved.resource.plural);
-                    KubeError::api("list", what, None, e)
-                })?;
+                    return Err(KubeError::api("list", what, None, e));
+                }
+            };
             Ok::<_, KubeError>(
                 list.items
                     .iter()
