@@ -1,6 +1,7 @@
 //! Turning a manifest into a request: validate, label, default the namespace, resolve its kind, and
 //! server-side apply it as field manager `kat`, telling created, updated and unchanged apart.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 use kat_provider::{ChangeAction, Manifest};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::Client;
@@ -13,6 +14,11 @@ use super::labels;
 use super::marks;
 
 pub const FIELD_MANAGER: &str = "kat";
+
+/// Whether a managedFields entry is kat's own server-side apply.
+pub fn is_kat_apply(f: &ManagedFieldsEntry) -> bool {
+    f.manager.as_deref() == Some(FIELD_MANAGER) && f.operation.as_deref() == Some("Apply")
+}
 /// Where namespaced objects without a namespace go.
 pub const DEFAULT_NAMESPACE: &str = "default";
 /// Annotation (value `"true"`) of an object kat creates when it is missing and otherwise leaves

@@ -11,13 +11,13 @@ use std::collections::{HashMap, HashSet};
 use futures::{stream, StreamExt, TryStreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kat_provider::ChangeAction;
-use kube::api::{Api, DynamicObject, ListParams};
 use kube::Client;
 
-use super::apply::{Prepared, FIELD_MANAGER};
+use super::apply::{is_kat_apply, Prepared};
 use super::discovery::Resolved;
-use super::error::{status_code, KubeError};
+use super::error::KubeError;
 use super::inventory::ObjectRef;
+use super::prune::list_labelled;
 
 /// What tells whether an apply by kat wrote: kat's own managedFields entry (its time moves
 /// when kat's apply changed the object) and the generation. The resourceVersion alone is not
@@ -32,18 +32,12 @@ pub struct WriteMark {
 
 pub fn write_mark(meta: &ObjectMeta) -> WriteMark {
     let kat_entry = meta.managed_fields.as_ref().and_then(|fields| {
-        fields
-            .iter()
-            .find(|f| {
-                f.manager.as_deref() == Some(FIELD_MANAGER)
-                    && f.operation.as_deref() == Some("Apply")
-            })
-            .map(|f| {
-                (
-                    f.time.as_ref().map(|t| t.0.to_string()),
-                    f.fields_v1.as_ref().map(|v| v.0.to_string()),
-                )
-            })
+        fields.iter().find(|f| is_kat_apply(f)).map(|f| {
+            (
+                f.time.as_ref().map(|t| t.0.to_string()),
+                f.fields_v1.as_ref().map(|v| v.0.to_string()),
+            )
+        })
     });
     WriteMark {
         resource_version: meta.resource_version.clone(),
@@ -89,22 +83,9 @@ pub async fn existing(
         .collect();
     let lists: Vec<Vec<(Key, WriteMark)>> = stream::iter(kinds)
         .map(|(r, resolved)| async move {
-            let api: Api<DynamicObject> = Api::all_with(client.clone(), &resolved.resource);
-            let list = match api
-                .list_metadata(&ListParams::default().labels(selector))
-                .await
-            {
-                Ok(l) => l,
-                // A kind whose CRD was only just established may not be listable for a moment;
-                // it holds none of kat's objects yet, and the apply's 201 still says "created".
-                Err(e) if matches!(status_code(&e), Some(404 | 503)) => return Ok(Vec::new()),
-                Err(e) => {
-                    let what = format!("{} labelled {selector}", resolved.resource.plural);
-                    return Err(KubeError::api("list", what, None, e));
-                }
-            };
+            let items = list_labelled(client, &resolved, selector).await?;
             Ok::<_, KubeError>(
-                list.items
+                items
                     .iter()
                     .map(|o| {
                         let key = (

@@ -5,10 +5,10 @@
 use std::collections::HashSet;
 
 use futures::{stream, StreamExt, TryStreamExt};
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams, PartialObjectMeta};
 use kube::Client;
 
-use super::apply::FIELD_MANAGER;
+use super::apply::is_kat_apply;
 use super::discovery::{DiscoveryCache, Resolved};
 use super::error::{status_code, KubeError};
 use super::inventory::ObjectRef;
@@ -50,32 +50,43 @@ pub async fn find_labelled(
     Ok(out)
 }
 
+/// The metadata of every object of one kind, in every namespace, that `selector` selects.
+pub async fn list_labelled(
+    client: &Client,
+    resolved: &Resolved,
+    selector: &str,
+) -> Result<Vec<PartialObjectMeta<DynamicObject>>, KubeError> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resolved.resource);
+    match api
+        .list_metadata(&ListParams::default().labels(selector))
+        .await
+    {
+        Ok(l) => Ok(l.items),
+        // An aggregated API whose backend is down (503), a kind removed since discovery or one
+        // whose CRD was only just established (404) holds nothing we can reach either way.
+        Err(e) if matches!(status_code(&e), Some(404 | 503)) => Ok(Vec::new()),
+        Err(e) => Err(KubeError::api(
+            "list",
+            format!("{} labelled {selector}", resolved.resource.plural),
+            None,
+            e,
+        )),
+    }
+}
+
 async fn list_kind(
     client: &Client,
     resolved: Resolved,
     selector: &str,
 ) -> Result<Vec<(String, Found)>, KubeError> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resolved.resource);
-    let list = match api
-        .list_metadata(&ListParams::default().labels(selector))
-        .await
-    {
-        Ok(l) => l,
-        // An aggregated API whose backend is down (503) or a kind removed since discovery (404)
-        // cannot hold objects we can reach either way.
-        Err(e) if matches!(status_code(&e), Some(404 | 503)) => return Ok(Vec::new()),
-        Err(e) => return Err(KubeError::api("list", &resolved.resource.plural, None, e)),
-    };
-    Ok(list
-        .items
+    Ok(list_labelled(client, &resolved, selector)
+        .await?
         .into_iter()
         .filter(|o| {
-            o.metadata.managed_fields.as_ref().is_some_and(|fields| {
-                fields.iter().any(|f| {
-                    f.manager.as_deref() == Some(FIELD_MANAGER)
-                        && f.operation.as_deref() == Some("Apply")
-                })
-            })
+            o.metadata
+                .managed_fields
+                .as_ref()
+                .is_some_and(|fields| fields.iter().any(is_kat_apply))
         })
         .filter(|o| {
             !o.metadata
