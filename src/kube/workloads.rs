@@ -335,15 +335,17 @@ impl KubeWorkloads {
                 done_with(r);
                 Ok::<_, KubeError>((r.clone(), state))
             }));
-        let rollouts = futures::future::join_all(rollouts.iter().map(|(ns, (deployments, rs))| {
-            let apis = rollout::RolloutApis {
-                client: &self.client,
-                deployments,
-                replica_sets: &rollout_kinds.as_ref().expect("grouped only when served").0,
-                pods: &rollout_kinds.as_ref().expect("grouped only when served").1,
-                selector: &selector,
-            };
-            async move { rollout::wait_deployments(&apis, ns, rs, done_with).await }
+        let rollouts = futures::future::join_all(rollout_kinds.iter().flat_map(|(sets, pods)| {
+            rollouts.iter().map(|(ns, (deployments, rs))| {
+                let apis = rollout::RolloutApis {
+                    client: &self.client,
+                    deployments,
+                    replica_sets: sets,
+                    pods,
+                    selector: &selector,
+                };
+                async move { rollout::wait_deployments(&apis, ns, rs, done_with).await }
+            })
         }));
         // A failed Job ends the wait at once, rollouts or not.
         let all = async {
