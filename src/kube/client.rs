@@ -3,8 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
+use kube::client::retry::RetryPolicy;
+use kube::client::ClientBuilder;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use tower::buffer::BufferLayer;
+use tower::retry::RetryLayer;
 
 use super::discovery::DiscoveryCache;
 use super::error::KubeError;
@@ -56,7 +62,11 @@ impl KubeWorkloads {
         env: &str,
         opts: ApplyOptions,
     ) -> Result<KubeWorkloads, KubeError> {
-        let (client, server) = client_for(kubeconfig, context).await?;
+        let Clients {
+            client,
+            discovery,
+            server,
+        } = client_for(kubeconfig, context).await?;
         client
             .apiserver_version()
             .await
@@ -64,7 +74,7 @@ impl KubeWorkloads {
                 server: server.clone(),
                 message: e.to_string(),
             })?;
-        let discovery = DiscoveryCache::load(client.clone()).await?;
+        let discovery = DiscoveryCache::load(discovery).await?;
         Ok(KubeWorkloads {
             client,
             env: env.to_string(),
@@ -75,6 +85,18 @@ impl KubeWorkloads {
             discovery,
             server,
         })
+    }
+
+    /// [`KubeWorkloads::connect`] for a stage: stopped by Ctrl-C and by the stage's deadline,
+    /// whatever the server does.
+    pub async fn connect_within(
+        kubeconfig: Option<&Path>,
+        context: Option<&str>,
+        cx: &kat_provider::OpContext,
+        opts: ApplyOptions,
+    ) -> Result<KubeWorkloads, KubeError> {
+        let what = "the API server to answer (connect and discover its kinds)";
+        super::workloads::guard(cx, what, Self::connect(kubeconfig, context, &cx.env, opts)).await?
     }
 
     /// HPA and PDB versions by discovery, newest served first.
@@ -156,23 +178,53 @@ fn read_kubeconfig(
         .map_err(|e| KubeError::kubeconfig(&described, context, e))
 }
 
-/// A client for the context, and the server URL it talks to (for messages and outputs).
+/// The clients for one context: `client` retries what a busy API server answers (429, 503,
+/// 504) a few times within seconds; `discovery` never retries, so a group that does not answer
+/// is named at once instead of being asked again for minutes.
+pub(crate) struct Clients {
+    pub client: Client,
+    pub discovery: Client,
+    /// The server URL, for messages and outputs.
+    pub server: String,
+}
+
+/// kube's own default retries a 429/503/504 fifteen times with a backoff growing to minutes: an
+/// aggregated API without a ready backend (metrics-server starting) then stalls a whole stage
+/// past its budget. kat's bound: six retries, 100 ms doubling to 2 s, honouring Retry-After;
+/// about five seconds in all.
+fn bounded_retry() -> RetryPolicy {
+    RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(2), 6, true)
+        .expect("constant backoff parameters are valid")
+}
+
 pub(crate) async fn client_for(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
-) -> Result<(Client, String), KubeError> {
+) -> Result<Clients, KubeError> {
     let path: Option<PathBuf> = kubeconfig.map(Path::to_path_buf);
     let kc = read_kubeconfig(kubeconfig, context)?;
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
         ..Default::default()
     };
-    let config = Config::from_custom_kubeconfig(kc, &options)
+    let mut config = Config::from_custom_kubeconfig(kc, &options)
         .await
         .map_err(|e| KubeError::kubeconfig(&path, context, e))?;
+    config.default_retry = false;
     let server = config.cluster_url.to_string();
-    let client = Client::try_from(config).map_err(|e| KubeError::kubeconfig(&path, context, e))?;
-    Ok((client, server))
+    let invalid = |e| KubeError::kubeconfig(&path, context, e);
+    let discovery = Client::try_from(config.clone()).map_err(invalid)?;
+    // The retry layer needs a service it can clone: a buffer in front of kube's stack.
+    let client = ClientBuilder::try_from(config)
+        .map_err(invalid)?
+        .with_layer(&BufferLayer::new(1024))
+        .with_layer(&RetryLayer::new(bounded_retry()))
+        .build();
+    Ok(Clients {
+        client,
+        discovery,
+        server,
+    })
 }
 
 #[cfg(test)]

@@ -19,28 +19,51 @@ pub struct Resolved {
 }
 
 pub struct DiscoveryCache {
+    /// A client that does not retry: a group that fails is left out at once.
     client: Client,
     full: RwLock<Discovery>,
+    /// Groups that did not answer the last full discovery, with the server's answer.
+    unavailable: RwLock<Vec<Unavailable>>,
     /// Kinds found one by one since the last full discovery.
     extra: RwLock<HashMap<(String, String), Resolved>>,
 }
 
+/// An API group the server lists but cannot serve now (an aggregated API without a ready
+/// backend answers 503).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unavailable {
+    pub group: String,
+    pub message: String,
+}
+
 impl DiscoveryCache {
     pub async fn load(client: Client) -> Result<Self, KubeError> {
-        let full = run(&client).await?;
+        let (full, unavailable) = run(&client).await?;
         Ok(DiscoveryCache {
             client,
             full: RwLock::new(full),
+            unavailable: RwLock::new(unavailable),
             extra: RwLock::new(HashMap::new()),
         })
     }
 
     /// Reloads every group: after CRDs were applied, so prune and leftovers see their kinds.
     pub async fn refresh(&self) -> Result<(), KubeError> {
-        let fresh = run(&self.client).await?;
+        let (fresh, unavailable) = run(&self.client).await?;
         *self.full.write().await = fresh;
+        *self.unavailable.write().await = unavailable;
         self.extra.write().await.clear();
         Ok(())
+    }
+
+    /// Why `group` is not served, when it was listed but did not answer.
+    pub async fn unavailable(&self, group: &str) -> Option<Unavailable> {
+        self.unavailable
+            .read()
+            .await
+            .iter()
+            .find(|u| u.group == group)
+            .cloned()
     }
 
     /// `apiVersion` + `kind` to its API, or None when the server does not serve it.
@@ -59,6 +82,25 @@ impl DiscoveryCache {
         let r = resolved(ar, &caps);
         self.extra.write().await.insert(key, r.clone());
         Some(r)
+    }
+
+    /// The error for a kind that does not resolve: its group does not answer now, or nobody
+    /// serves it.
+    pub async fn missing(&self, source_ref: &str, api_version: &str, kind: &str) -> KubeError {
+        let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+        match self.unavailable(group).await {
+            Some(u) => KubeError::GroupUnavailable {
+                source_ref: source_ref.to_string(),
+                kind: kind.to_string(),
+                group: u.group,
+                message: u.message,
+            },
+            None => KubeError::UnknownKind {
+                source_ref: source_ref.to_string(),
+                api_version: api_version.to_string(),
+                kind: kind.to_string(),
+            },
+        }
     }
 
     /// Whether `group` serves `version` (for choosing HPA and PDB versions).
@@ -92,45 +134,62 @@ impl DiscoveryCache {
 
 /// A full discovery fails when one group does not answer: an aggregated API whose backend is not
 /// ready (metrics.k8s.io while metrics-server starts) answers 503, a CRD deleted a moment ago 404.
-/// kubectl carries on without such groups, and so does kat, with a warning naming them.
-async fn run(client: &Client) -> Result<Discovery, KubeError> {
+/// kubectl carries on without such groups, and so does kat, with a warning naming them; a stage
+/// that needs a kind of such a group fails naming the group (see [`DiscoveryCache::unavailable`]).
+async fn run(client: &Client) -> Result<(Discovery, Vec<Unavailable>), KubeError> {
     let err = |e| KubeError::api("discover", "the API server's resources", None, e);
     let first = match Discovery::new(client.clone()).run().await {
-        Ok(d) => return Ok(d),
+        Ok(d) => return Ok((d, Vec::new())),
         Err(e) => e,
     };
     let broken = unanswering_groups(client).await.map_err(err)?;
     if broken.is_empty() {
         // The failing group is gone by now; one more full pass sees a consistent server.
-        return Discovery::new(client.clone()).run().await.map_err(err);
+        let d = Discovery::new(client.clone()).run().await.map_err(err)?;
+        return Ok((d, Vec::new()));
     }
     tracing::warn!(
         "API groups {} do not answer discovery ({first}); kat carries on without them",
-        broken.join(", ")
+        broken
+            .iter()
+            .map(|u| format!("{} ({})", u.group, u.message))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    let names: Vec<&str> = broken.iter().map(String::as_str).collect();
-    Discovery::new(client.clone())
+    let names: Vec<&str> = broken.iter().map(|u| u.group.as_str()).collect();
+    let d = Discovery::new(client.clone())
         .exclude(&names)
         .run()
         .await
-        .map_err(err)
+        .map_err(err)?;
+    Ok((d, broken))
 }
 
-async fn unanswering_groups(client: &Client) -> Result<Vec<String>, kube::Error> {
-    let mut broken = Vec::new();
-    for group in client.list_api_groups().await?.groups {
+/// Every group one of whose versions fails to list its resources, each asked once.
+async fn unanswering_groups(client: &Client) -> Result<Vec<Unavailable>, kube::Error> {
+    let groups = client.list_api_groups().await?.groups;
+    let asked = groups.iter().map(|group| async move {
         for version in &group.versions {
-            if client
+            if let Err(e) = client
                 .list_api_group_resources(&version.group_version)
                 .await
-                .is_err()
             {
-                broken.push(group.name.clone());
-                break;
+                return Some(Unavailable {
+                    group: group.name.clone(),
+                    message: match &e {
+                        kube::Error::Api(s) => format!("{} {}", s.code, s.message.trim()),
+                        other => other.to_string(),
+                    },
+                });
             }
         }
-    }
-    Ok(broken)
+        None
+    });
+    Ok(futures::future::join_all(asked)
+        .await
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 fn resolved(ar: ApiResource, caps: &ApiCapabilities) -> Resolved {

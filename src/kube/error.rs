@@ -33,6 +33,15 @@ pub enum KubeError {
         api_version: String,
         kind: String,
     },
+    #[error(
+        "{source_ref}: {kind} belongs to API group {group}, which does not answer ({message})"
+    )]
+    GroupUnavailable {
+        source_ref: String,
+        kind: String,
+        group: String,
+        message: String,
+    },
     #[error("{object} ({source_ref}): conflicts with other field managers: {}", describe_conflicts(.conflicts))]
     Conflict {
         object: String,
@@ -176,6 +185,14 @@ impl From<KubeError> for ProviderError {
                 source_ref,
                 format!("kind {kind} of apiVersion {api_version} is not served by this cluster; check the spelling, or add the CustomResourceDefinition that defines it to the set (or an earlier stage)"),
             ),
+            KubeError::GroupUnavailable { source_ref, kind, group, message } => ProviderError::Api {
+                operation: "apply".into(),
+                resource: format!("{kind} ({source_ref})"),
+                message: format!(
+                    "its API group {group} is listed by the API server but does not answer ({message}). An aggregated API answers so while its backend is not ready: `kubectl get apiservices` shows which; run `kat up` again once it is Available"
+                ),
+                retryable: true,
+            },
             KubeError::Conflict { object, source_ref, conflicts } => ProviderError::Api {
                 operation: "server-side apply".into(),
                 resource: format!("{object} ({source_ref})"),

@@ -43,6 +43,26 @@ impl ClusterAccess {
         self.cell.get().cloned()
     }
 
+    /// The cluster to look for leftovers in after `down`: the one the stages reached, or an
+    /// existing cluster (a provider without a kubeconfig stage), which outlives the teardown.
+    /// None when the provider's cluster is gone with the environment.
+    pub async fn for_sweep(
+        &self,
+        cx: &OpContext,
+    ) -> Result<Option<Arc<dyn Workloads>>, ProviderError> {
+        if let Some(w) = self.cached() {
+            return Ok(Some(w));
+        }
+        if self.has_kubeconfig_stage {
+            return Ok(None);
+        }
+        match self.get(cx).await {
+            Ok(w) => Ok(Some(w)),
+            Err(ProviderError::Gone { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn get(&self, cx: &OpContext) -> Result<Arc<dyn Workloads>, ProviderError> {
         self.cell
             .get_or_try_init(|| async {
@@ -69,6 +89,6 @@ async fn connect(
         p.display().to_string()
     });
     cx.step(format!("connecting to the cluster ({via})"));
-    let w = KubeWorkloads::connect(path, context, &cx.env, opts).await?;
+    let w = KubeWorkloads::connect_within(path, context, cx, opts).await?;
     Ok(Arc::new(w))
 }
