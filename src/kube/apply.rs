@@ -25,7 +25,7 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// as it is: a Secret with a generated password, which each render would generate anew.
 pub const CREATE_ONLY: &str = "kat.dev/create-only";
 
-fn is_create_only(o: &Value) -> bool {
+pub fn is_create_only(o: &Value) -> bool {
     o.pointer("/metadata/annotations")
         .and_then(|a| a.get(CREATE_ONLY))
         .and_then(Value::as_str)
@@ -118,13 +118,7 @@ pub async fn prepare(
                 .find(|p| p.kind == kind && p.api_versions.iter().any(|v| v == api_version))
             {
                 Some(p) => (None, p.namespaced),
-                None => {
-                    return Err(KubeError::UnknownKind {
-                        source_ref: m.source.clone(),
-                        api_version: api_version.to_string(),
-                        kind: kind.to_string(),
-                    })
-                }
+                None => return Err(discovery.missing(&m.source, api_version, kind).await),
             },
         };
         let mut object = m.object.clone();
@@ -243,6 +237,27 @@ fn only_controller_claim_templates(p: &Prepared, conflicts: &[super::error::Conf
         })
 }
 
+/// Sends `p` through `apply`; a StatefulSet refused only over its claim templates (see
+/// [`only_controller_claim_templates`]) is sent again without them.
+async fn with_claim_template_fallback<T, F, Fut>(p: &Prepared, apply: F) -> Result<T, KubeError>
+where
+    F: Fn(Value) -> Fut,
+    Fut: std::future::Future<Output = Result<T, KubeError>>,
+{
+    match apply(p.object.clone()).await {
+        Err(KubeError::Conflict { conflicts, .. })
+            if only_controller_claim_templates(p, &conflicts) =>
+        {
+            let mut without = p.object.clone();
+            if let Some(spec) = without.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.remove("volumeClaimTemplates");
+            }
+            apply(without).await
+        }
+        other => other,
+    }
+}
+
 fn patch_params(force: bool) -> PatchParams {
     let p = PatchParams::apply(FIELD_MANAGER);
     if force {
@@ -316,23 +331,12 @@ pub async fn apply_one(
         }
     }
     let api = &api;
-    let apply = |object: Value| async move {
+    let (created, after) = with_claim_template_fallback(p, |object| async move {
         server_side_apply(client, api, &p.r.name, force, &object)
             .await
             .map_err(|e| map_apply_error(p, "server-side apply", e))
-    };
-    let (created, after) = match apply(p.object.clone()).await {
-        Err(KubeError::Conflict { conflicts, .. })
-            if only_controller_claim_templates(p, &conflicts) =>
-        {
-            let mut without = p.object.clone();
-            if let Some(spec) = without.get_mut("spec").and_then(Value::as_object_mut) {
-                spec.remove("volumeClaimTemplates");
-            }
-            apply(without).await?
-        }
-        other => other?,
-    };
+    })
+    .await?;
     let change = marks::change(created, before, &marks::write_mark(&after.metadata));
     Ok(Outcome {
         change,
@@ -361,21 +365,34 @@ pub async fn plan_one(
     if is_create_only(&p.object) {
         return Ok(None);
     }
-    let dry = api
-        .patch(
-            &p.r.name,
-            &patch_params(force).dry_run(),
-            &Patch::Apply(&p.object),
-        )
-        .await
-        .map_err(|e| map_apply_error(p, "server-side apply (dry run)", e))?;
-    let same = comparable(serde_json::to_value(&live).unwrap_or_default())
-        == comparable(serde_json::to_value(&dry).unwrap_or_default());
+    let live = serde_json::to_value(&live).unwrap_or_default();
+    let same = comparable(live) == comparable(dry_run(client, p, force).await?);
     Ok((!same).then_some(ChangeAction::Update))
 }
 
+/// The object as the server would hold it after kat's apply, written nowhere (a server-side
+/// dry run): admission, defaulting and field ownership all take part.
+pub async fn dry_run(client: &Client, p: &Prepared, force: bool) -> Result<Value, KubeError> {
+    let resolved = p
+        .resolved
+        .as_ref()
+        .expect("only resolved kinds are dry-run");
+    let api = &api_for(client, resolved, p.r.namespace.as_deref());
+    let dry = with_claim_template_fallback(p, |object| async move {
+        api.patch(
+            &p.r.name,
+            &patch_params(force).dry_run(),
+            &Patch::Apply(&object),
+        )
+        .await
+        .map_err(|e| map_apply_error(p, "server-side apply (dry run)", e))
+    })
+    .await?;
+    Ok(serde_json::to_value(&dry).unwrap_or_default())
+}
+
 /// An object without what every write touches, so a dry run that changes nothing compares equal.
-fn comparable(mut o: Value) -> Value {
+pub fn comparable(mut o: Value) -> Value {
     if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
         for k in ["managedFields", "resourceVersion", "generation"] {
             meta.remove(k);

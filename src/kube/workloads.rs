@@ -17,12 +17,14 @@ use super::client::KubeWorkloads;
 use super::delete::delete_all;
 use super::diagnose::explain;
 use super::discovery::Resolved;
+use super::drift;
 use super::error::KubeError;
 use super::inventory::ObjectRef;
 use super::labels::{env_selector, set_selector};
 use super::marks;
 use super::order::{self, Phase};
 use super::prune::{find_claims, find_labelled, Found};
+use super::restore;
 use super::rollout;
 use super::wait::{self, lb_addresses, readiness, wait_ready, waits_for, Readiness};
 use super::webhooks;
@@ -64,6 +66,36 @@ fn identity(r: &ObjectRef) -> (String, Option<String>, String) {
     (r.kind.clone(), r.namespace.clone(), r.name.clone())
 }
 
+/// What differs between the set kat would apply now and the one it recorded applying.
+fn set_changes(prepared: &[Prepared], recorded: &Outputs) -> String {
+    let Some(inventory) = recorded.get::<Vec<ObjectRef>>("inventory") else {
+        return "the last apply recorded no inventory".to_string();
+    };
+    let now: HashSet<_> = prepared.iter().map(|p| identity(&p.r)).collect();
+    let then: HashSet<_> = inventory.iter().map(identity).collect();
+    let added: Vec<String> = prepared
+        .iter()
+        .filter(|p| !then.contains(&identity(&p.r)))
+        .map(|p| p.r.to_string())
+        .collect();
+    let dropped: Vec<String> = inventory
+        .iter()
+        .filter(|r| !now.contains(&identity(r)))
+        .map(ToString::to_string)
+        .collect();
+    let mut parts = Vec::new();
+    if !added.is_empty() {
+        parts.push(format!("adds {}", added.join(", ")));
+    }
+    if !dropped.is_empty() {
+        parts.push(format!("drops {}", dropped.join(", ")));
+    }
+    if parts.is_empty() {
+        parts.push("changes the content of its objects".to_string());
+    }
+    format!("the set {} since kat last applied it", parts.join(" and "))
+}
+
 /// The resource name webhook rules match; a custom kind not yet served gets the usual plural.
 fn plural_of(p: &Prepared) -> String {
     p.resolved
@@ -90,6 +122,7 @@ impl KubeWorkloads {
 
     async fn apply_set(&self, set: &ManifestSet, cx: &OpContext) -> Result<Applied, KubeError> {
         let prepared = self.prepare(set).await?;
+        let fingerprint = drift::fingerprint(&prepared);
         let hooks = {
             let pairs: Vec<_> = prepared.iter().map(|p| (p.r.clone(), &p.object)).collect();
             webhooks::webhooks(&pairs)
@@ -120,16 +153,13 @@ impl KubeWorkloads {
                 self.wait_webhooks(&needed, &live, cx).await?;
             }
             for p in batch.iter_mut().filter(|p| p.resolved.is_none()) {
-                p.resolved = Some(
-                    self.discovery
-                        .resolve(&p.r.api_version, &p.r.kind)
-                        .await
-                        .ok_or_else(|| KubeError::UnknownKind {
-                            source_ref: p.source.clone(),
-                            api_version: p.r.api_version.clone(),
-                            kind: p.r.kind.clone(),
-                        })?,
-                );
+                p.resolved = match self.discovery.resolve(&p.r.api_version, &p.r.kind).await {
+                    Some(r) => Some(r),
+                    None => {
+                        let (source, v, k) = (&p.source, &p.r.api_version, &p.r.kind);
+                        return Err(self.discovery.missing(source, v, k).await);
+                    }
+                };
             }
             cx.step(format!("applying {} objects", batch.len()));
             let force = self.opts.force_conflicts;
@@ -145,11 +175,9 @@ impl KubeWorkloads {
                 .map(|p| async move {
                     check(cx, &format!("applying {}", p.r))?;
                     let was = before.get(&identity(&p.r));
-                    let out = if behind_webhook {
-                        self.apply_through_webhook(&p, force, was, cx).await?
-                    } else {
-                        apply_one(&self.client, &p, force, was).await?
-                    };
+                    let out = self
+                        .apply_restoring(&p, force, was, behind_webhook, cx)
+                        .await?;
                     Ok::<_, KubeError>((p, out))
                 })
                 .buffer_unordered(self.opts.concurrency)
@@ -197,6 +225,7 @@ impl KubeWorkloads {
             }
         }
         outputs.set("inventory", &inventory);
+        outputs.set(drift::FINGERPRINT, &fingerprint);
 
         if !strays.is_empty() {
             cx.step(format!(
@@ -207,6 +236,46 @@ impl KubeWorkloads {
         }
         changes.sort_by(|a, b| a.resource.cmp(&b.resource));
         Ok(Applied { changes, outputs })
+    }
+
+    /// Applies one object; what a person changed by hand is put back (fields kubectl took over
+    /// are taken back, fields it added beside kat's removed). Other managers' conflicts stop.
+    async fn apply_restoring(
+        &self,
+        p: &Prepared,
+        force: bool,
+        was: Option<&marks::WriteMark>,
+        behind_webhook: bool,
+        cx: &OpContext,
+    ) -> Result<apply::Outcome, KubeError> {
+        let send = |force| async move {
+            if behind_webhook {
+                self.apply_through_webhook(p, force, was, cx).await
+            } else {
+                apply_one(&self.client, p, force, was).await
+            }
+        };
+        let mut out = match send(force).await {
+            Err(KubeError::Conflict { conflicts, .. })
+                if !force && restore::only_person_tools(&conflicts) =>
+            {
+                let fields: Vec<String> = conflicts
+                    .iter()
+                    .map(|c| format!("{} from {}", c.field, c.manager))
+                    .collect();
+                cx.step(format!("{}: taking back {}", p.r, fields.join(", ")));
+                let mut out = send(true).await?;
+                out.change = Some(kat_provider::ChangeAction::Update);
+                out
+            }
+            other => other?,
+        };
+        if let Some(after) = restore::drop_person_fields(&self.client, p, &out.live).await? {
+            cx.step(format!("{}: removed what was added to it by hand", p.r));
+            out.live = after;
+            out.change = out.change.or(Some(kat_provider::ChangeAction::Update));
+        }
+        Ok(out)
     }
 
     /// The Certificates cert-manager makes for the set's Ingresses, to be waited for like the
@@ -418,48 +487,48 @@ impl KubeWorkloads {
         set: &ManifestSet,
         recorded: &Outputs,
     ) -> Result<Verified, KubeError> {
-        let objects = match self.recorded_objects(recorded).await {
-            Some(o) => o,
-            None => self
-                .prepare(set)
-                .await?
-                .into_iter()
-                .filter_map(|p| {
-                    Some(Found {
-                        r: p.r,
-                        resolved: p.resolved?,
-                    })
-                })
-                .collect(),
-        };
-        let problems: Vec<Option<String>> = stream::iter(objects)
-            .map(|f| async move {
-                let api = apply::api_for(&self.client, &f.resolved, f.r.namespace.as_deref());
+        let prepared = self.prepare(set).await?;
+        let mut changed = Vec::new();
+        if recorded.get::<String>(drift::FINGERPRINT) != Some(drift::fingerprint(&prepared)) {
+            changed.push(set_changes(&prepared, recorded));
+        }
+        let problems: Vec<Option<String>> = stream::iter(prepared)
+            .map(|p| async move {
+                let Some(resolved) = p.resolved.as_ref() else {
+                    return Ok(Some(format!("{} is missing (its kind is not served)", p.r)));
+                };
+                let api = apply::api_for(&self.client, resolved, p.r.namespace.as_deref());
                 let live = api
-                    .get_opt(&f.r.name)
+                    .get_opt(&p.r.name)
                     .await
-                    .map_err(|e| KubeError::api("get", &f.r, None, e))?;
+                    .map_err(|e| KubeError::api("get", &p.r, None, e))?;
                 let Some(o) = live else {
-                    return Ok(Some(format!("{} is missing", f.r)));
+                    return Ok(Some(format!("{} is missing", p.r)));
                 };
                 let o = serde_json::to_value(&o).unwrap_or_default();
-                Ok::<_, KubeError>(match readiness(&f.r, &o) {
+                if let Some(drifted) = drift::drift_of(&self.client, &p, &o).await? {
+                    return Ok(Some(drifted));
+                }
+                Ok::<_, KubeError>(match readiness(&p.r, &o) {
                     Readiness::Ready => None,
                     // Judged as the wait judges it: the Deployment's own status lags its pods.
                     Readiness::Waiting(_)
-                        if self.rollout_readiness(&f.r, &o).await? == Readiness::Ready =>
+                        if self.rollout_readiness(&p.r, &o).await? == Readiness::Ready =>
                     {
                         None
                     }
                     Readiness::Waiting(why) | Readiness::Failed(why) => {
-                        Some(format!("{} is not ready: {why}", f.r))
+                        Some(format!("{} is not ready: {why}", p.r))
                     }
                 })
             })
             .buffered(self.opts.concurrency)
             .try_collect()
             .await?;
-        let problems: Vec<String> = problems.into_iter().flatten().collect();
+        let problems: Vec<String> = changed
+            .into_iter()
+            .chain(problems.into_iter().flatten())
+            .collect();
         Ok(if problems.is_empty() {
             Verified::Intact
         } else {
@@ -596,6 +665,22 @@ impl Workloads for KubeWorkloads {
             .chain(claims.into_iter().map(|(c, _)| c))
             .map(|f| Change::new(kat_provider::ChangeAction::Delete, f.r.to_string()))
             .collect())
+    }
+
+    async fn plan_destroy_retired(
+        &self,
+        keep: &[String],
+        _cx: &OpContext,
+    ) -> Result<Vec<Change>, ProviderError> {
+        Ok(KubeWorkloads::plan_destroy_retired(self, keep).await?)
+    }
+
+    async fn destroy_retired(
+        &self,
+        keep: &[String],
+        cx: &OpContext,
+    ) -> Result<Applied, ProviderError> {
+        Ok(KubeWorkloads::destroy_retired(self, keep, cx).await?)
     }
 
     async fn leftovers(&self, _cx: &OpContext) -> Result<Vec<String>, ProviderError> {
