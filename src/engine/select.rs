@@ -44,6 +44,9 @@ impl Selection {
         for s in &self.skip {
             chosen.remove(s);
         }
+        if dir == Direction::Up {
+            chosen.retain(|id| graph.get(id).is_some_and(|n| !n.stage.teardown_only()));
+        }
         Ok(chosen)
     }
 

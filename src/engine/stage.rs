@@ -24,6 +24,11 @@ pub trait Stage: Send + Sync {
     fn nominal_duration(&self) -> Option<Duration> {
         None
     }
+    /// A stage that only `down` runs (it removes what an earlier configuration made); `up`
+    /// and its plan leave it out.
+    fn teardown_only(&self) -> bool {
+        false
+    }
 }
 
 /// A provider component as a stage.

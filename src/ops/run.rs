@@ -78,6 +78,9 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         engine.reporter.clone(),
     );
 
+    if dir == Direction::Up {
+        warn_retired(env);
+    }
     let order: Vec<String> = ordered(env, dir)
         .into_iter()
         .filter(|id| selected.contains(id))
@@ -105,6 +108,14 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         Vec::new()
     };
     let (result, exit) = verdict(&report, &leftovers);
+    if dir == Direction::Down && exit == Exit::Ok && !args.selection.is_partial() {
+        // Everything is gone, also what stages outside today's graph made (the retired stage
+        // and the sweep saw to it): their records would only mislead `status` and `up`.
+        engine
+            .journal
+            .update(|s| s.stages.clear())
+            .map_err(io_failure(&env.engine))?;
+    }
     engine
         .journal
         .update(|s| {
@@ -136,6 +147,29 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         leftovers,
     });
     Ok(exit)
+}
+
+/// Stages an earlier `up` recorded that kat.yaml no longer names (an addon switched off): `up`
+/// leaves what they made in place, and says so; `down` removes it.
+fn warn_retired(env: &Environment) {
+    let known = env.engine.graph.ids();
+    let snapshot = env.engine.journal.snapshot();
+    let gone: Vec<&String> = snapshot
+        .stages
+        .keys()
+        .filter(|id| !known.contains(id))
+        .collect();
+    if gone.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = gone.iter().map(|s| s.as_str()).collect();
+    env.engine.reporter.emit(Event::Warning {
+        ts: now(),
+        message: format!(
+            "stages {} were applied by an earlier `kat up` but kat.yaml no longer names them: what they made stays in the cluster until `kat down` removes it (or name them again)",
+            names.join(", ")
+        ),
+    });
 }
 
 /// The blueprint renders with this configuration (no missing value, no template error), checked
@@ -198,11 +232,15 @@ async fn sweep(env: &Environment) -> Vec<String> {
             "the sweep itself failed, so nothing is proven gone: {e}"
         )),
     }
-    if let Some(w) = env.access.cached() {
-        match w.leftovers(&cx).await {
+    match env.access.for_sweep(&cx).await {
+        Ok(Some(w)) => match w.leftovers(&cx).await {
             Ok(found) => left.extend(found.into_iter().map(|o| format!("Kubernetes object {o}"))),
             Err(e) => left.push(format!("could not list Kubernetes objects: {e}")),
-        }
+        },
+        Ok(None) => {}
+        Err(e) => left.push(format!(
+            "could not reach the cluster to look for kat's objects left in it: {e}"
+        )),
     }
     left
 }

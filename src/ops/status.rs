@@ -18,6 +18,9 @@ pub async fn status(env: &Environment, json_out: bool) -> Result<Exit, KatError>
     let mut rows = Vec::new();
     for id in &order {
         let node = env.engine.graph.get(id).expect("ordered ids exist");
+        if node.stage.teardown_only() {
+            continue;
+        }
         let record = snapshot.stages.get(id);
         let recorded = record
             .map(|r| format!("{:?}", r.status).to_lowercase())

@@ -5,6 +5,7 @@
 mod access;
 mod blueprint;
 mod database_secret;
+mod retired;
 mod workload;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use kat_provider::{Provider, Role};
 
 pub use access::ClusterAccess;
 pub use blueprint::{database_mode, ingress_context, BlueprintSource, DATABASE_SECRET};
+pub use retired::RETIRED_STAGE;
 pub use workload::{SetSource, WorkloadStage};
 
 use crate::addons::AddonSource;
@@ -137,6 +139,22 @@ pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
             timeouts,
         ));
     }
+    let workload_stages: Vec<String> = inputs
+        .addons
+        .iter()
+        .map(|a| a.def().id.to_string())
+        .chain(inputs.blueprint.iter().map(|_| "blueprint".to_string()))
+        .collect();
+    present.push(node(
+        RETIRED_STAGE,
+        platform(),
+        "retired: what stages kat.yaml no longer names made (down only)",
+        Arc::new(retired::RetiredStage::new(
+            workload_stages,
+            inputs.access.clone(),
+        )),
+        timeouts,
+    ));
     let known: Vec<String> = present.iter().map(|n| n.id.clone()).collect();
     let mut graph = StageGraph::new();
     for mut n in present {

@@ -102,6 +102,21 @@ pub trait Workloads: Send + Sync {
         recorded: &Outputs,
     ) -> Result<Applied, ProviderError>;
 
+    /// What [`Workloads::destroy_retired`] would delete.
+    async fn plan_destroy_retired(
+        &self,
+        keep: &[String],
+        cx: &OpContext,
+    ) -> Result<Vec<Change>, ProviderError>;
+
+    /// Delete what this environment's sets other than `keep` made: sets an earlier
+    /// configuration had (an addon since switched off, a blueprint `down` was not told of).
+    async fn destroy_retired(
+        &self,
+        keep: &[String],
+        cx: &OpContext,
+    ) -> Result<Applied, ProviderError>;
+
     /// The time `apply` takes from nothing, when known (simulated clusters).
     fn nominal_duration(&self, _set: &ManifestSet) -> Option<Duration> {
         None

@@ -53,6 +53,16 @@ impl SimWorkloads {
         }
     }
 
+    /// This environment's sets that `keep` does not name, by key.
+    fn retired(&self, keep: &[String], env: &str) -> Vec<String> {
+        self.cloud
+            .tagged(env)
+            .into_iter()
+            .filter(|(k, r)| r.kind == "workload" && !keep.iter().any(|s| *k == key(s)))
+            .map(|(k, _)| k)
+            .collect()
+    }
+
     fn outputs(&self, set: &ManifestSet) -> Outputs {
         let mut o = Outputs::new();
         let id = self
@@ -134,6 +144,34 @@ impl Workloads for SimWorkloads {
             .await?;
         Ok(Applied {
             changes: change.into_iter().collect(),
+            outputs: Outputs::new(),
+        })
+    }
+
+    async fn plan_destroy_retired(
+        &self,
+        keep: &[String],
+        cx: &OpContext,
+    ) -> Result<Vec<Change>, ProviderError> {
+        Ok(self
+            .retired(keep, &cx.env)
+            .into_iter()
+            .map(|k| Change::new(ChangeAction::Delete, k))
+            .collect())
+    }
+
+    async fn destroy_retired(
+        &self,
+        keep: &[String],
+        cx: &OpContext,
+    ) -> Result<Applied, ProviderError> {
+        let mut changes = Vec::new();
+        for k in self.retired(keep, &cx.env) {
+            let set = k.trim_start_matches("workload/");
+            changes.extend(self.cloud.remove(cx, &k, &ops(set).delete).await?);
+        }
+        Ok(Applied {
+            changes,
             outputs: Outputs::new(),
         })
     }
