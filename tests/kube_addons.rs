@@ -372,10 +372,14 @@ fn ingress_cert_manager_and_metrics_server_stages_wait_right_and_down_removes_th
 
     let (code, events, stderr) = run(&["up"]);
     assert_eq!(code, Some(0), "{stderr}");
+    let drifted: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["message"].as_str().is_some_and(|m| m.contains("drifted")))
+        .collect();
     assert_eq!(
         summary(&events)["result"],
         "no-changes",
-        "{:#?}",
+        "{drifted:#?}\n{:#?}",
         summary(&events)
     );
 
