@@ -76,6 +76,10 @@ pub struct GlobalArgs {
     /// Take over fields that another field manager owns (server-side apply conflicts)
     #[arg(long, global = true)]
     pub force_conflicts: bool,
+    /// Take over existing objects kat did not make for this environment (made by hand or by
+    /// another environment) instead of refusing; `down` gives them back rather than deleting them
+    #[arg(long, global = true, env = "KAT_ADOPT")]
+    pub adopt: bool,
     /// Do not ask for confirmation (`down` on a terminal asks)
     #[arg(long, short = 'y', global = true, env = "KAT_YES")]
     pub yes: bool,
@@ -115,6 +119,8 @@ impl GlobalArgs {
             state_dir: self.state_dir.clone(),
             offline_bundle: self.offline.then(|| self.bundle.clone()).flatten(),
             force_conflicts: self.force_conflicts,
+            adopt: self.adopt,
+            force_foreign: false,
             values: self.set.clone(),
         }
     }
@@ -125,7 +131,7 @@ pub enum Command {
     /// Build (or converge) the environment
     Up(RunFlags),
     /// Tear the environment down; ends with a sweep for anything still tagged
-    Down(RunFlags),
+    Down(DownFlags),
     /// Show what `up` (or `down` with --destroy) would change, touching nothing
     Plan {
         #[command(flatten)]
@@ -195,6 +201,16 @@ impl SelectFlags {
             until: self.until.clone(),
         }
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DownFlags {
+    #[command(flatten)]
+    pub run: RunFlags,
+    /// Delete kat's namespaces even when they hold objects kat did not make (`kat plan
+    /// --destroy` lists them); without it `down` refuses and names them
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -20,6 +20,10 @@ use super::error::KubeError;
 pub struct ApplyOptions {
     /// Take over fields another field manager owns instead of failing.
     pub force_conflicts: bool,
+    /// Take over objects kat did not make for this environment (`--adopt`).
+    pub adopt: bool,
+    /// Delete a namespace even when it holds objects kat did not make (`down --force`).
+    pub force_foreign: bool,
     /// Requests in flight at once (applies, deletes); at least 1.
     pub concurrency: usize,
     /// How long an object is retried while the API server cannot call a webhook that intercepts
@@ -31,6 +35,8 @@ impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
             force_conflicts: false,
+            adopt: false,
+            force_foreign: false,
             // The API server does the work; 32 in flight keep it busy (an apply of a few
             // hundred objects took 40% less time than with 8 on the testbed) while staying far
             // below its own limits (200 mutating requests in flight by default).

@@ -15,6 +15,32 @@ pub struct Conflict {
     pub manager: String,
 }
 
+/// An object of the set that exists and is not this environment's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub object: String,
+    pub source_ref: String,
+    /// Whose it is, as a phrase ("kat environment `a` (stage blueprint)").
+    pub holder: String,
+    pub other_environment: bool,
+}
+
+/// An object the server refused in a dry run, with its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub object: String,
+    pub source_ref: String,
+    pub message: String,
+}
+
+/// Objects in a namespace kat is deleting that kat did not make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occupied {
+    pub namespace: String,
+    /// Each object with whose it is.
+    pub objects: Vec<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KubeError {
     #[error("kubeconfig {path}: {message}")]
@@ -62,6 +88,46 @@ pub enum KubeError {
     NotReady { report: String, after: Duration },
     #[error("interrupted")]
     Interrupted,
+    #[error("{}", describe_held(.objects))]
+    NotOurs { objects: Vec<Held> },
+    #[error("{}", describe_rejected(.problems))]
+    Rejected { problems: Vec<Rejection> },
+    #[error("{}", describe_occupied(.namespaces))]
+    Occupied { namespaces: Vec<Occupied> },
+}
+
+fn describe_held(objects: &[Held]) -> String {
+    let list: Vec<String> = objects
+        .iter()
+        .map(|h| format!("{} ({}) is {}", h.object, h.source_ref, h.holder))
+        .collect();
+    format!(
+        "the set names objects kat did not make for this environment: {}",
+        list.join("; ")
+    )
+}
+
+fn describe_rejected(problems: &[Rejection]) -> String {
+    let list: Vec<String> = problems
+        .iter()
+        .map(|r| format!("{} ({}): {}", r.object, r.source_ref, r.message))
+        .collect();
+    format!(
+        "the API server refuses {} of the set's objects, so none was applied: {}",
+        problems.len(),
+        list.join("; ")
+    )
+}
+
+fn describe_occupied(namespaces: &[Occupied]) -> String {
+    let list: Vec<String> = namespaces
+        .iter()
+        .map(|o| format!("namespace {} holds {}", o.namespace, o.objects.join(", ")))
+        .collect();
+    format!(
+        "objects kat did not make would be deleted with their namespace: {}",
+        list.join("; ")
+    )
 }
 
 fn describe_conflicts(conflicts: &[Conflict]) -> String {
@@ -211,6 +277,30 @@ impl From<KubeError> for ProviderError {
             KubeError::Failed { object, message } => ProviderError::api("wait for", object, message),
             KubeError::NotReady { report, after } => ProviderError::Timeout { what: report, after },
             KubeError::Interrupted => ProviderError::Interrupted,
+            KubeError::NotOurs { objects } => {
+                let key = objects.first().map(|h| h.source_ref.clone()).unwrap_or_default();
+                let advice = if objects.iter().any(|h| h.other_environment) {
+                    "Two environments cannot share these objects (a blueprint's namespaces belong to one environment in a cluster): tear the other environment down (`kat down --env NAME`), use another cluster, or rerun with --adopt to take them over from it"
+                } else {
+                    "Rerun with --adopt to take them over (kat then manages them, and `kat down` gives them back without kat's labels instead of deleting them), or delete or rename them first"
+                };
+                ProviderError::config(key, format!("{}. {advice}", describe_held(&objects)))
+            }
+            KubeError::Rejected { problems } => {
+                let key = problems.first().map(|r| r.source_ref.clone()).unwrap_or_default();
+                ProviderError::config(
+                    key,
+                    format!("{}. Fix the manifests or values named, then run kat up again", describe_rejected(&problems)),
+                )
+            }
+            e @ KubeError::Occupied { .. } => ProviderError::Api {
+                operation: "delete".into(),
+                resource: "namespaces".into(),
+                message: format!(
+                    "{e}. Nothing was deleted. Move or delete those objects, or rerun with --force to delete them with the namespace"
+                ),
+                retryable: false,
+            },
         }
     }
 }

@@ -75,30 +75,44 @@ pub async fn existing(
     selector: &str,
     concurrency: usize,
 ) -> Result<HashMap<Key, WriteMark>, KubeError> {
+    Ok(labelled_metas(client, batch, selector, concurrency)
+        .await?
+        .into_iter()
+        .map(|(k, meta)| (k, write_mark(&meta)))
+        .collect())
+}
+
+/// The metadata of every object of the kinds in `batch` that `selector` selects, by identity.
+pub async fn labelled_metas(
+    client: &Client,
+    batch: &[Prepared],
+    selector: &str,
+    concurrency: usize,
+) -> Result<HashMap<Key, ObjectMeta>, KubeError> {
     let mut seen = HashSet::new();
     let kinds: Vec<(ObjectRef, Resolved)> = batch
         .iter()
         .filter_map(|p| Some((p.r.clone(), p.resolved.clone()?)))
         .filter(|(_, r)| seen.insert((r.resource.group.clone(), r.resource.plural.clone())))
         .collect();
-    let lists: Vec<Vec<(Key, WriteMark)>> = stream::iter(kinds)
+    let lists: Vec<Vec<(Key, ObjectMeta)>> = stream::iter(kinds)
         .map(|(r, resolved)| async move {
             let items = list_labelled(client, &resolved, selector).await?;
             Ok::<_, KubeError>(
                 items
-                    .iter()
+                    .into_iter()
                     .map(|o| {
                         let key = (
                             r.kind.clone(),
                             o.metadata.namespace.clone(),
                             o.metadata.name.clone().unwrap_or_default(),
                         );
-                        (key, write_mark(&o.metadata))
+                        (key, o.metadata)
                     })
                     .collect(),
             )
         })
-        .buffer_unordered(concurrency)
+        .buffer_unordered(concurrency.max(1))
         .try_collect()
         .await?;
     Ok(lists.into_iter().flatten().collect())

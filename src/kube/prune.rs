@@ -13,12 +13,15 @@ use super::discovery::{DiscoveryCache, Resolved};
 use super::error::{status_code, KubeError};
 use super::inventory::ObjectRef;
 use super::labels::{claims_selector, CLAIM_OF_LABEL};
+use super::ownership::is_adopted;
 
 /// An object found by label.
 #[derive(Debug, Clone)]
 pub struct Found {
     pub r: ObjectRef,
     pub resolved: Resolved,
+    /// kat adopted it (`--adopt`): removing it gives it back instead of deleting it.
+    pub adopted: bool,
 }
 
 /// Every object matching `selector` that kat applied, once each. Labels alone are not proof:
@@ -104,6 +107,7 @@ async fn list_kind(
                     name: o.metadata.name.clone().unwrap_or_default(),
                 },
                 resolved: resolved.clone(),
+                adopted: is_adopted(&o.metadata),
             };
             (uid, found)
         })
@@ -144,6 +148,7 @@ pub async fn find_claims(
                     name: o.metadata.name.clone().unwrap_or_default(),
                 },
                 resolved: resolved.clone(),
+                adopted: false,
             };
             (found, of)
         })

@@ -2,10 +2,9 @@
 //! switched off, the blueprint left out of `kat down`'s flags. `down` removes them too, found by
 //! their labels, so what kat made never outlives the environment.
 
-use kat_provider::{Applied, Change, ChangeAction, OpContext, Outputs};
+use kat_provider::{Applied, Change, OpContext, Outputs};
 
 use super::client::KubeWorkloads;
-use super::delete::delete_all;
 use super::error::KubeError;
 use super::labels::{env_selector, STAGE_LABEL};
 use super::prune::{find_claims, find_labelled, Found};
@@ -46,12 +45,7 @@ impl KubeWorkloads {
         &self,
         keep: &[String],
     ) -> Result<Vec<Change>, KubeError> {
-        Ok(self
-            .retired(keep)
-            .await?
-            .into_iter()
-            .map(|f| Change::new(ChangeAction::Delete, f.r.to_string()))
-            .collect())
+        self.plan_remove(self.retired(keep).await?).await
     }
 
     pub(crate) async fn destroy_retired(
@@ -67,7 +61,7 @@ impl KubeWorkloads {
             ));
         }
         Ok(Applied {
-            changes: delete_all(&self.client, found, cx, self.opts.concurrency).await?,
+            changes: self.remove(found, cx).await?,
             outputs: Outputs::new(),
         })
     }

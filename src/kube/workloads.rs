@@ -14,7 +14,6 @@ use serde_json::Value;
 
 use super::apply::{self, apply_one, plan_one, Prepared};
 use super::client::KubeWorkloads;
-use super::delete::delete_all;
 use super::diagnose::explain;
 use super::discovery::Resolved;
 use super::drift;
@@ -58,6 +57,9 @@ pub(crate) async fn guard<T>(
         _ = deadline => Err(KubeError::NotReady { report: what.to_string(), after: cx.timeout.unwrap_or_default() }),
     }
 }
+
+/// The output listing the objects kat holds by adoption (see `ownership`).
+const ADOPTED: &str = "adopted";
 
 /// Identity across API versions and groups: prune must not delete `apps/v1` Deployment x because
 /// the set names it as another version, nor an Ingress the set applied as `networking.k8s.io`
@@ -123,6 +125,9 @@ impl KubeWorkloads {
     async fn apply_set(&self, set: &ManifestSet, cx: &OpContext) -> Result<Applied, KubeError> {
         let prepared = self.prepare(set).await?;
         let fingerprint = drift::fingerprint(&prepared);
+        // The server took this very set before: a dry run would only repeat its answer.
+        let validate = cx.previous.get::<String>(drift::FINGERPRINT) != Some(fingerprint.clone());
+        let adopted = self.preflight(&prepared, validate, cx).await?;
         let hooks = {
             let pairs: Vec<_> = prepared.iter().map(|p| (p.r.clone(), &p.object)).collect();
             webhooks::webhooks(&pairs)
@@ -226,13 +231,16 @@ impl KubeWorkloads {
         }
         outputs.set("inventory", &inventory);
         outputs.set(drift::FINGERPRINT, &fingerprint);
+        if !adopted.is_empty() {
+            outputs.set(ADOPTED, &adopted);
+        }
 
         if !strays.is_empty() {
             cx.step(format!(
                 "pruning {} objects no longer in the set",
                 strays.len()
             ));
-            changes.extend(delete_all(&self.client, strays, cx, self.opts.concurrency).await?);
+            changes.extend(self.remove(strays, cx).await?);
         }
         changes.sort_by(|a, b| a.resource.cmp(&b.resource));
         Ok(Applied { changes, outputs })
@@ -473,10 +481,20 @@ impl KubeWorkloads {
         let inventory: Vec<ObjectRef> = recorded
             .get("inventory")
             .filter(|i: &Vec<ObjectRef>| !i.is_empty())?;
+        let adopted: HashSet<ObjectRef> = recorded
+            .get::<Vec<ObjectRef>>(ADOPTED)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         let mut out = Vec::new();
         for r in inventory {
             if let Some(resolved) = self.discovery.resolve(&r.api_version, &r.kind).await {
-                out.push(Found { r, resolved });
+                let adopted = adopted.contains(&r);
+                out.push(Found {
+                    r,
+                    resolved,
+                    adopted,
+                });
             }
         }
         Some(out)
@@ -591,7 +609,7 @@ impl KubeWorkloads {
                 .into_iter()
                 .map(|(c, _)| c),
         );
-        let changes = delete_all(&self.client, objects, cx, self.opts.concurrency).await?;
+        let changes = self.remove(objects, cx).await?;
         Ok(Applied {
             changes,
             outputs: Outputs::new(),
@@ -660,11 +678,11 @@ impl Workloads for KubeWorkloads {
         )
         .await
         .map_err(ProviderError::from)?;
-        Ok(objects
+        let objects = objects
             .into_iter()
             .chain(claims.into_iter().map(|(c, _)| c))
-            .map(|f| Change::new(kat_provider::ChangeAction::Delete, f.r.to_string()))
-            .collect())
+            .collect();
+        Ok(self.plan_remove(objects).await?)
     }
 
     async fn plan_destroy_retired(

@@ -84,6 +84,8 @@ impl Environment {
         let blueprint = blueprint_source(&settings, blueprint, &provider)?;
         let apply_options = ApplyOptions {
             force_conflicts: settings.force_conflicts,
+            adopt: settings.adopt,
+            force_foreign: settings.force_foreign,
             ..Default::default()
         };
         let access = Arc::new(ClusterAccess::new(

@@ -20,6 +20,10 @@ pub struct Overrides {
     pub offline_bundle: Option<PathBuf>,
     /// `--force-conflicts`: take over fields other field managers own.
     pub force_conflicts: bool,
+    /// `--adopt`: take over objects kat did not make for this environment.
+    pub adopt: bool,
+    /// `down --force`: delete namespaces holding objects kat did not make.
+    pub force_foreign: bool,
     /// `--set key=value`: blueprint values over kat.yaml's.
     pub values: Vec<(String, serde_json::Value)>,
 }
@@ -37,6 +41,8 @@ pub struct Settings {
     /// `kat.lock`, next to kat.yaml.
     pub lock_file: PathBuf,
     pub force_conflicts: bool,
+    pub adopt: bool,
+    pub force_foreign: bool,
 }
 
 pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
@@ -107,6 +113,8 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
         state_dir: base.join(&env),
         lock_file: config_dir.join("kat.lock"),
         force_conflicts: o.force_conflicts,
+        adopt: o.adopt,
+        force_foreign: o.force_foreign,
         fetch,
         config,
         source,

@@ -1,11 +1,14 @@
 use std::io::{BufRead, IsTerminal, Write};
 
-use crate::cli::args::{GlobalArgs, RunFlags};
+use crate::cli::args::{DownFlags, GlobalArgs};
 use crate::ops::{self, Environment, Exit, KatError};
 use crate::ui;
 
-pub async fn run(g: &GlobalArgs, flags: &RunFlags) -> Result<Exit, KatError> {
-    let settings = ops::resolve(&g.overrides())?;
+pub async fn run(g: &GlobalArgs, down: &DownFlags) -> Result<Exit, KatError> {
+    let flags = &down.run;
+    let mut overrides = g.overrides();
+    overrides.force_foreign = down.force;
+    let settings = ops::resolve(&overrides)?;
     let reporter = ui::reporter(g.output, g.verbosity());
     let lock = (!flags.dry_run).then_some("down");
     let env = Environment::open(settings, lock, reporter)?;
