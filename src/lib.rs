@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod kube;
 pub mod ops;
+pub mod password;
 pub mod stages;
 pub mod state;
 pub mod ui;

@@ -1,20 +1,16 @@
-//! Passwords kat generates for addons (Grafana's admin): from the operating system's random source,
-//! letters and digits only so they survive shells, URLs and YAML unquoted.
-
-use super::error::AddonError;
+//! Passwords kat generates per environment (Grafana's admin, a blueprint's in-cluster database):
+//! from the operating system's random source, letters and digits only so they survive shells,
+//! URLs and YAML unquoted.
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 /// 24 of 62 symbols: about 143 bits.
 const LENGTH: usize = 24;
 
-pub fn generate(addon: &str) -> Result<String, AddonError> {
+pub fn generate() -> Result<String, getrandom::Error> {
     let mut out = String::with_capacity(LENGTH);
     let mut buf = [0u8; 64];
     while out.len() < LENGTH {
-        getrandom::fill(&mut buf).map_err(|e| AddonError::Random {
-            addon: addon.into(),
-            message: e.to_string(),
-        })?;
+        getrandom::fill(&mut buf)?;
         // Bytes of 248 and above are dropped so that every symbol is equally likely (248 = 4 × 62).
         out.extend(
             buf.iter()
@@ -32,8 +28,8 @@ mod tests {
 
     #[test]
     fn passwords_are_long_alphanumeric_and_differ() {
-        let a = generate("monitoring").unwrap();
-        let b = generate("monitoring").unwrap();
+        let a = generate().unwrap();
+        let b = generate().unwrap();
         assert_eq!(a.len(), LENGTH);
         assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()), "{a}");
         assert_ne!(a, b);

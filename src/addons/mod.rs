@@ -15,7 +15,6 @@ mod issuer;
 mod lock;
 mod monitoring;
 mod overlay;
-mod password;
 mod source;
 
 pub use catalog::{variant_for, AddonDef, Artifact, ADDONS};

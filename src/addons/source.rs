@@ -19,7 +19,7 @@ use super::expose::Exposure;
 use super::fetch::Fetcher;
 use super::issuer::{issuer_from, issuer_objects};
 use super::monitoring::{self, BlueprintRef};
-use super::{dashboard, helm, overlay, password};
+use super::{dashboard, helm, overlay};
 use crate::config::AddonConfig;
 use crate::stages::SetSource;
 
@@ -163,7 +163,10 @@ impl AddonSource {
     fn monitoring_objects(&self) -> Result<Vec<Value>, AddonError> {
         let release = monitoring::Release::of(self.def.version(self.config.version.as_deref())?)?;
         // A fresh one each time; applied create-only, so only the first ever reaches the cluster.
-        let admin_password = password::generate(self.def.id)?;
+        let admin_password = crate::password::generate().map_err(|e| AddonError::Random {
+            addon: self.def.id.into(),
+            message: e.to_string(),
+        })?;
         Ok(monitoring::render(&monitoring::Inputs {
             release,
             exposure: &self.exposure,

@@ -3,6 +3,39 @@
 
 use thiserror::Error;
 
+/// A required value nobody set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    pub key: String,
+    pub description: String,
+}
+
+fn describe_missing(missing: &[Missing]) -> String {
+    let each: Vec<String> = missing
+        .iter()
+        .map(|m| format!("`{}` ({})", m.key, m.description))
+        .collect();
+    let sets: Vec<String> = missing
+        .iter()
+        .map(|m| format!("--set {}=...", m.key))
+        .collect();
+    let (noun, verb) = if missing.len() == 1 {
+        ("value", "is")
+    } else {
+        ("values", "are")
+    };
+    format!(
+        "{noun} {} {verb} required; set {} under `blueprint.values` in kat.yaml or with `{}`",
+        each.join(", "),
+        if missing.len() == 1 {
+            format!("`blueprint.values.{}`", missing[0].key)
+        } else {
+            "them".to_string()
+        },
+        sets.join(" ")
+    )
+}
+
 #[derive(Debug, Error)]
 pub enum BlueprintError {
     #[error("no builtin blueprint `{name}`; builtin blueprints are: {known}. To load one from disk, pass a path (`./my-blueprint`)")]
@@ -31,12 +64,15 @@ pub enum BlueprintError {
         allowed: String,
     },
 
-    #[error("blueprint `{blueprint}`: value `{key}` is required ({description}); set it with `blueprint.values.{key}` in kat.yaml or `--set {key}=...`")]
+    #[error("blueprint `{blueprint}`: {}", describe_missing(.missing))]
     MissingValue {
         blueprint: String,
-        key: String,
-        description: String,
+        /// Every value left unset, not only the first.
+        missing: Vec<Missing>,
     },
+
+    #[error("blueprint `{blueprint}`: cannot generate a password: the operating system's random source failed ({message})")]
+    Random { blueprint: String, message: String },
 
     #[error(
         "blueprint `{blueprint}` does not support database mode `{mode}`; it supports: {supported}"
@@ -50,7 +86,7 @@ pub enum BlueprintError {
     #[error("blueprint `{blueprint}`: database mode `rds` needs the name of the Secret holding host, port, dbname, username and password (`database.secret`)")]
     MissingDatabaseSecret { blueprint: String },
 
-    #[error("blueprint `{blueprint}`: image `{image}` is built from source ({source_url}) and pushed to the environment's registry, but this environment has no registry; use a provider with a registry or configure one")]
+    #[error("blueprint `{blueprint}`: image `{image}` is built from source ({source_url}) and pushed to the environment's registry, but this environment has no registry; use a provider that makes one (eks, aks, microk8s) or name yours with `registry.url` in kat.yaml (images built from source are then expected there)")]
     NoRegistry {
         blueprint: String,
         image: String,

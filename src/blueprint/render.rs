@@ -7,7 +7,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 use serde_json::{json, Map, Value as Json};
 
 use super::context::RenderContext;
-use super::error::BlueprintError;
+use super::error::{BlueprintError, Missing};
 use super::source::{is_manifest_template, lib_template, Sources};
 use super::spec::BlueprintInfo;
 use super::{values, RenderedFile};
@@ -80,6 +80,7 @@ fn resolve_images(
     cx: &RenderContext,
 ) -> Result<BTreeMap<String, String>, BlueprintError> {
     let mut out = BTreeMap::new();
+    let mut missing = Vec::new();
     for (key, spec) in &info.images {
         let reference = match (&spec.reference, &spec.build, &spec.value) {
             (Some(r), Some(source), _) => match cx.registry.as_deref() {
@@ -96,21 +97,27 @@ fn resolve_images(
             (None, _, Some(value)) => match values.get(value) {
                 Some(Json::String(s)) if !s.is_empty() => s.clone(),
                 _ => {
-                    return Err(BlueprintError::MissingValue {
-                        blueprint: info.name.clone(),
+                    missing.push(Missing {
                         key: value.clone(),
                         description: info
                             .values
                             .get(value)
                             .map(|v| v.description.clone())
                             .unwrap_or_default(),
-                    })
+                    });
+                    continue;
                 }
             },
             // `validate` has ruled this out at load time.
             (None, _, None) => continue,
         };
         out.insert(key.clone(), reference);
+    }
+    if !missing.is_empty() {
+        return Err(BlueprintError::MissingValue {
+            blueprint: info.name.clone(),
+            missing,
+        });
     }
     Ok(out)
 }

@@ -101,6 +101,17 @@ pub struct ValueSpec {
     /// No default: rendering fails until the user sets it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub required: bool,
+    /// Unset, kat makes one per environment (`password`: 24 letters and digits). The object
+    /// that holds it must be create-only, or each `up` would change it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<Generated>,
+}
+
+/// What kat generates for a value nobody set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Generated {
+    Password,
 }
 
 impl BlueprintInfo {
@@ -159,9 +170,12 @@ impl BlueprintInfo {
             }
         }
         for (key, v) in &self.values {
-            if v.required == v.default.is_some() {
+            let sources = usize::from(v.required)
+                + usize::from(v.default.is_some())
+                + usize::from(v.generate.is_some());
+            if sources != 1 {
                 return Err(format!(
-                    "value `{key}` needs either a `default` or `required: true`, not both or neither"
+                    "value `{key}` needs exactly one of `default`, `generate: password` or `required: true`"
                 ));
             }
         }

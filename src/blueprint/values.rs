@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::error::BlueprintError;
-use super::spec::ValueSpec;
+use super::error::{BlueprintError, Missing};
+use super::spec::{Generated, ValueSpec};
 
 /// Defaults, then the user's overrides deep-merged over them. Unknown top-level keys and required
 /// values left unset are errors, so a typo is never silently ignored.
@@ -27,28 +27,39 @@ pub fn merge(
         });
     }
     let mut merged = Map::new();
+    let mut missing = Vec::new();
     for (key, spec) in specs {
-        let value = match (spec.default.clone(), overrides.get(key)) {
-            (Some(default), Some(user)) => deep_merge(default, user.clone()),
-            (None, Some(user)) => user.clone(),
-            (Some(default), None) => default,
-            (None, None) => {
-                return Err(BlueprintError::MissingValue {
+        let value = match (spec.default.clone(), overrides.get(key), spec.generate) {
+            (Some(default), Some(user), _) => deep_merge(default, user.clone()),
+            (None, Some(user), _) => user.clone(),
+            (Some(default), None, _) => default,
+            // A fresh one at each render: the object holding it is created once and kept
+            // (`kat.dev/create-only`), so only the first reaches the cluster.
+            (None, None, Some(Generated::Password)) => Value::String(
+                crate::password::generate().map_err(|e| BlueprintError::Random {
                     blueprint: blueprint.to_string(),
-                    key: key.clone(),
-                    description: spec.description.clone(),
-                })
-            }
+                    message: e.to_string(),
+                })?,
+            ),
+            (None, None, None) => Value::Null,
         };
+        let unset =
+            spec.default.is_none() && spec.generate.is_none() && !overrides.contains_key(key);
         // `null` would pass minijinja's strict mode yet render as "none": treat it as unset.
-        if value.is_null() && spec.required {
-            return Err(BlueprintError::MissingValue {
-                blueprint: blueprint.to_string(),
+        if unset || (value.is_null() && spec.required) {
+            missing.push(Missing {
                 key: key.clone(),
                 description: spec.description.clone(),
             });
+            continue;
         }
         merged.insert(key.clone(), value);
+    }
+    if !missing.is_empty() {
+        return Err(BlueprintError::MissingValue {
+            blueprint: blueprint.to_string(),
+            missing,
+        });
     }
     Ok(merged)
 }

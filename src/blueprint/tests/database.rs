@@ -2,6 +2,7 @@
 
 use super::support::*;
 use crate::blueprint::{load, BlueprintError};
+use kat_provider::Manifest;
 
 #[test]
 fn database_admits_only_its_clients_on_its_port() {
@@ -124,4 +125,53 @@ fn needs_database_follows_the_blueprint() {
         assert!(load(bp).unwrap().needs_database(), "{bp}");
     }
     assert_eq!(load("todo").unwrap().database_secret_namespaces(), ["be"]);
+}
+
+/// Each environment gets its own database password, kept once made: no blueprint ships one.
+#[test]
+fn in_cluster_database_passwords_are_generated_per_environment_and_created_once() {
+    for bp in BUILTINS {
+        let secrets_of = |objects: &[Manifest]| -> Vec<serde_json::Value> {
+            kind(objects, "Secret").into_iter().cloned().collect()
+        };
+        let first = secrets_of(&objects(bp, &context("in-cluster", false)));
+        let second = secrets_of(&objects(bp, &context("in-cluster", false)));
+        for (a, b) in first.iter().zip(&second) {
+            let name = &a["metadata"]["name"];
+            assert_eq!(
+                a["metadata"]["annotations"][crate::kube::CREATE_ONLY],
+                "true",
+                "{bp}: Secret {name} would be rewritten, and its generated password changed, at each up"
+            );
+            for key in ["password", "secret-key", "superuser-password"] {
+                let (Some(x), Some(y)) =
+                    (a["stringData"][key].as_str(), b["stringData"][key].as_str())
+                else {
+                    continue;
+                };
+                assert_ne!(
+                    x, y,
+                    "{bp}: Secret {name} key {key} is the same in two environments"
+                );
+                assert!(
+                    x.len() >= 24 && x.chars().all(|c| c.is_ascii_alphanumeric()),
+                    "{bp}: {x}"
+                );
+            }
+        }
+        // One render, one password: every Secret that carries it (todo's two namespaces, the
+        // ratings URI) holds the same.
+        let passwords: std::collections::BTreeSet<&str> = first
+            .iter()
+            .filter_map(|s| s["stringData"]["password"].as_str())
+            .collect();
+        assert!(passwords.len() <= 1, "{bp}: {passwords:?}");
+        if let Some(uri) = first.iter().find_map(|s| s["stringData"]["uri"].as_str()) {
+            let pw = passwords.iter().next().expect("ratings has a password");
+            assert!(
+                uri.contains(&format!(":{pw}@")),
+                "{bp}: the URI does not carry the password"
+            );
+        }
+    }
 }

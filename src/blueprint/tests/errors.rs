@@ -40,7 +40,7 @@ fn missing_required_value_names_it_and_how_to_set_it() {
         .insert("frontend_image".into(), json!("r.example/fe:1.0.0"));
     let err = load("todo").unwrap().render(&cx).unwrap_err();
     assert!(
-        matches!(&err, BlueprintError::MissingValue { key, .. } if key == "api_image"),
+        matches!(&err, BlueprintError::MissingValue { missing, .. } if missing.len() == 1 && missing[0].key == "api_image"),
         "{err}"
     );
     let msg = err.to_string();
@@ -49,6 +49,20 @@ fn missing_required_value_names_it_and_how_to_set_it() {
         "`api_image`",
         "blueprint.values.api_image",
         "--set api_image=",
+    ] {
+        assert!(msg.contains(part), "{msg} lacks {part}");
+    }
+}
+
+#[test]
+fn every_missing_value_is_named_at_once() {
+    let cx = context("in-cluster", false);
+    let err = load("todo").unwrap().render(&cx).unwrap_err();
+    let msg = err.to_string();
+    for part in [
+        "`api_image`",
+        "`frontend_image`",
+        "--set api_image=... --set frontend_image=...",
     ] {
         assert!(msg.contains(part), "{msg} lacks {part}");
     }
