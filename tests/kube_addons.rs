@@ -252,12 +252,21 @@ impl FakeControllers {
                     for tls in ing["spec"]["tls"].as_array().cloned().unwrap_or_default() {
                         let secret = tls["secretName"].as_str().unwrap();
                         if kubectl(&["get", "certificate", secret, "-n", ns]).is_none() {
+                            // As cert-manager's ingress-shim makes it: owned by the Ingress.
+                            let owner = json!([{"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                                "name": ing["metadata"]["name"], "uid": ing["metadata"]["uid"],
+                                "controller": true, "blockOwnerDeletion": true}]);
                             let cert = json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
-                                "metadata": {"name": secret, "namespace": ns},
+                                "metadata": {"name": secret, "namespace": ns, "ownerReferences": owner},
                                 "spec": {"secretName": secret, "issuerRef": {"name": "kat-ca", "kind": "ClusterIssuer"}}});
                             let file = std::env::temp_dir().join(format!("{env}-{secret}.json"));
                             std::fs::write(&file, cert.to_string()).unwrap();
-                            kubectl(&["create", "-f", file.to_str().unwrap()]);
+                            kubectl(&[
+                                "create",
+                                "--field-manager=cert-manager-ingress-shim",
+                                "-f",
+                                file.to_str().unwrap(),
+                            ]);
                         }
                     }
                 }
@@ -310,7 +319,7 @@ fn ingress_cert_manager_and_metrics_server_stages_wait_right_and_down_removes_th
     };
     let controllers = FakeControllers::start(env);
     // What an earlier, interrupted run of this test left on a long-lived testbed.
-    run(&["down", "--yes"]);
+    run(&["down", "--yes", "--force"]);
 
     let (code, events, stderr) = run(&["up"]);
     assert_eq!(code, Some(0), "{stderr}\n{:#?}", summary(&events));

@@ -3,90 +3,13 @@
 //! left out of `down`'s flags, and a plan of a StatefulSet on Kubernetes 1.20.
 
 mod common;
+#[path = "kube_support/cli.rs"]
+mod kube_cli;
 #[path = "kube_support/mod.rs"]
 mod kube_support;
 
-use std::path::Path;
-use std::process::Command;
-
 use common::*;
-
-fn kubeconfig() -> String {
-    kube_support::kubeconfig().display().to_string()
-}
-
-fn kubectl(args: &[&str]) -> String {
-    let out = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig())
-        .args(args)
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// kat.yaml for the testbed; `blueprint` is a name, a path, or None (given by flag instead).
-fn config(env: &str, blueprint: Option<&str>, values: &str) -> String {
-    let mut c = format!(
-        "environment: {env}\nprovider:\n  name: kubeconfig\n  kubeconfig:\n    path: {}\n",
-        kubeconfig()
-    );
-    if let Some(b) = blueprint {
-        c.push_str(&format!("blueprint:\n  name: {b}\n{values}"));
-    }
-    c
-}
-
-/// Objects of `env` still on the cluster, by kat's environment label.
-fn labelled(env: &str) -> String {
-    kubectl(&[
-        "get",
-        "all,configmaps,secrets,ingress,networkpolicies,pvc,namespaces",
-        "-A",
-        "-l",
-        &format!("kat.dev/environment={env}"),
-        "-o",
-        "name",
-    ])
-}
-
-fn up_ok(sb: &Sandbox, args: &[&str]) -> Vec<serde_json::Value> {
-    let (code, events, stderr) = sb.run_json(args);
-    assert_eq!(code, 0, "{args:?}: {stderr}\n{:#?}", summary(&events));
-    events
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
-/// voting-app's own namespace, renamed so that tests running at once never share one.
-fn voting_app_copy(sb: &Sandbox, namespace: &str) -> std::path::PathBuf {
-    let dir = sb.path().join("voting");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints/voting-app"),
-        &dir,
-    );
-    let spec = dir.join("blueprint.yaml");
-    let text = std::fs::read_to_string(&spec).unwrap();
-    let text = text.replace("namespace: voting-app", &format!("namespace: {namespace}"));
-    std::fs::write(&spec, text).unwrap();
-    dir
-}
+use kube_cli::*;
 
 #[test]
 fn a_template_edited_between_two_ups_is_applied() {
