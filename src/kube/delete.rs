@@ -11,6 +11,7 @@ use kube::Client;
 
 use super::apply::api_for;
 use super::error::{is_not_found, KubeError};
+use super::namespace_gone::wait_namespace_gone;
 use super::order::{delete_rank, holds_cloud_resource, is_namespace};
 use super::prune::Found;
 use super::wait::wait_gone;
@@ -119,7 +120,9 @@ async fn delete_one(
     if is_claim(&pending.f) {
         return Ok((change, Some(pending)));
     }
-    if holds_cloud_resource(&pending.f.r, None) || is_namespace(&pending.f.r) {
+    if is_namespace(&pending.f.r) {
+        wait_namespace_gone(client, &pending.f, &pending.uid, cx).await?;
+    } else if holds_cloud_resource(&pending.f.r, None) {
         wait_deleted(client, pending, cx).await?;
     }
     Ok((change, None))

@@ -13,6 +13,7 @@ mod error;
 mod inventory;
 mod labels;
 mod marks;
+mod namespace_gone;
 mod order;
 mod ownership;
 mod preflight;

@@ -13,6 +13,9 @@ pub struct ClusterAccess {
     /// The kubeconfig stage is part of the graph; without it (an existing cluster's provider always
     /// has one) the access comes from the provider alone.
     has_kubeconfig_stage: bool,
+    /// The provider builds the cluster (it has a cluster stage), so the cluster goes with the
+    /// environment; otherwise it is an existing one that outlives it.
+    cluster_is_made: bool,
     cell: OnceCell<Arc<dyn Workloads>>,
     options: ApplyOptions,
 }
@@ -24,6 +27,7 @@ impl ClusterAccess {
         options: ApplyOptions,
     ) -> Self {
         ClusterAccess {
+            cluster_is_made: provider.component(kat_provider::Role::Cluster).is_some(),
             provider,
             has_kubeconfig_stage,
             cell: OnceCell::new(),
@@ -37,6 +41,10 @@ impl ClusterAccess {
         self.cell.initialized()
             || !self.has_kubeconfig_stage
             || cx.upstream.contains_key("kubeconfig")
+    }
+
+    pub fn cluster_is_made(&self) -> bool {
+        self.cluster_is_made
     }
 
     pub fn cached(&self) -> Option<Arc<dyn Workloads>> {

@@ -9,6 +9,7 @@ use kat_provider::{Applied, Change, OpContext, Outputs, ProviderError, Verified}
 use serde_json::{json, Value};
 
 use super::access::ClusterAccess;
+use crate::addons::ADDONS;
 use crate::engine::Stage;
 
 pub const RETIRED_STAGE: &str = "retired";
@@ -23,6 +24,27 @@ impl RetiredStage {
     pub fn new(keep: Vec<String>, access: Arc<ClusterAccess>) -> Self {
         RetiredStage { keep, access }
     }
+
+    /// Whether there can be anything to sweep. On a cluster kat made, only a Kubernetes-layer
+    /// stage outside `keep` that the journal recorded can have left objects: with none, the
+    /// cluster is not even dialled (it may be half-made, or unreachable from here, and it goes
+    /// with the environment). An existing cluster outlives the environment, so it is always swept.
+    fn has_work(&self, cx: &OpContext) -> bool {
+        if !self.access.reachable(cx) {
+            return false;
+        }
+        if !self.access.cluster_is_made() {
+            return true;
+        }
+        cx.upstream
+            .keys()
+            .any(|id| is_workload_stage(id) && !self.keep.contains(id))
+    }
+}
+
+/// The ids a Kubernetes-layer stage can have: the blueprint and every addon kat knows.
+fn is_workload_stage(id: &str) -> bool {
+    id == "blueprint" || ADDONS.iter().any(|a| a.id == id)
 }
 
 #[async_trait]
@@ -48,7 +70,7 @@ impl Stage for RetiredStage {
         cx: &OpContext,
         _: &Outputs,
     ) -> Result<Vec<Change>, ProviderError> {
-        if !self.access.reachable(cx) {
+        if !self.has_work(cx) {
             return Ok(Vec::new());
         }
         match self.access.get(cx).await {
@@ -61,7 +83,7 @@ impl Stage for RetiredStage {
     /// As for the other Kubernetes stages: only a cluster the provider says is gone has nothing
     /// left inside it; any other failure stops the teardown before the cluster goes.
     async fn destroy(&self, cx: &OpContext, _: &Outputs) -> Result<Applied, ProviderError> {
-        if !self.access.reachable(cx) {
+        if !self.has_work(cx) {
             return Ok(Applied::default());
         }
         match self.access.get(cx).await {
