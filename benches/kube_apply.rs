@@ -281,6 +281,7 @@ async fn blueprints_kat_versus_kubectl() {
     let set = ManifestSet {
         name: "blueprint".into(),
         manifests: manifests.clone(),
+        namespace: None,
     };
     // A clean start: an earlier, interrupted run may have left its namespaces.
     for tool_leftover in &namespaces {

@@ -32,8 +32,25 @@ fn addon_urls_follow_the_ingress_address_and_a_second_up_changes_nothing() {
         format!("http://{host}/monitoring-grafana/")
     );
 
+    // As an earlier run recorded it before the controller had an address: the next `up` shows
+    // the URL on today's address, with nothing re-applied.
+    let mut stale = state.clone();
+    let dashboard = &mut stale["stages"]["dashboard"]["outputs"];
+    dashboard["values"]["dashboard_url"] = serde_json::Value::Null;
+    dashboard["shown"]["Kubernetes dashboard"] =
+        "/dashboard/ on the ingress controller's address (not known yet)".into();
+    std::fs::write(sb.state_path(env), serde_json::to_string(&stale).unwrap()).unwrap();
+
     let (code, events, stderr) = sb.run_json(&["up"]);
     assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        summary(&events)["outputs"]["Kubernetes dashboard"],
+        outputs["Kubernetes dashboard"]
+    );
+    assert_eq!(
+        sb.state(env)["stages"]["dashboard"]["outputs"]["values"]["dashboard_url"],
+        format!("https://{host}/dashboard/")
+    );
     assert_eq!(
         summary(&events)["result"],
         "no-changes",

@@ -354,6 +354,7 @@ impl SetSource for AddonSource {
         Ok(ManifestSet {
             name: self.def.id.to_string(),
             manifests,
+            namespace: None,
         })
     }
 }

@@ -426,6 +426,12 @@ impl Progress for StageProgress {
             message: message.to_string(),
         });
     }
+    fn warn(&self, message: &str) {
+        self.reporter.emit(Event::Warning {
+            ts: now(),
+            message: format!("{}: {message}", self.stage),
+        });
+    }
 }
 
 /// One stage's run, owned by its task.
@@ -467,7 +473,15 @@ impl StageTask {
             self.started("verify");
             match self.stage.verify(&self.cx, &rec.outputs).await {
                 Ok(Verified::Intact) => {
-                    let outputs = rec.outputs.clone();
+                    let outputs = self.stage.refresh_outputs(&self.cx, &rec.outputs);
+                    if outputs != rec.outputs {
+                        let (id, fresh) = (self.id.clone(), outputs.clone());
+                        self.journal(|stages| {
+                            if let Some(r) = stages.get_mut(&id) {
+                                r.outputs = fresh;
+                            }
+                        });
+                    }
                     return self.finish(
                         t0,
                         Ok(Applied {

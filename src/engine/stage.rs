@@ -24,6 +24,12 @@ pub trait Stage: Send + Sync {
     fn nominal_duration(&self) -> Option<Duration> {
         None
     }
+    /// The outputs of a stage whose recorded state is intact, brought up to date with what
+    /// upstream stages report now (an address that arrived after the stage last applied).
+    /// Nothing is called on the cluster or cloud; by default the record stands.
+    fn refresh_outputs(&self, _cx: &OpContext, recorded: &Outputs) -> Outputs {
+        recorded.clone()
+    }
     /// A stage that only `down` runs (it removes what an earlier configuration made); `up`
     /// and its plan leave it out.
     fn teardown_only(&self) -> bool {

@@ -2,7 +2,7 @@
 //! server-side apply it as field manager `kat`, telling created, updated and unchanged apart.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
-use kat_provider::{ChangeAction, Manifest};
+use kat_provider::{ChangeAction, Manifest, ManifestSet};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::Client;
 use serde_json::Value;
@@ -40,6 +40,8 @@ pub struct Prepared {
     pub r: ObjectRef,
     /// None for a custom resource whose CRD is in the same set and not yet served.
     pub resolved: Option<Resolved>,
+    /// Namespaced, and its manifest named no namespace (it went to the set's).
+    pub namespace_defaulted: bool,
 }
 
 /// A kind a CRD in the set will define, so it may be unknown to the server until that CRD is applied.
@@ -88,11 +90,12 @@ fn str_field<'a>(o: &'a Value, pointer: &str) -> Option<&'a str> {
 /// Validates and labels every manifest and resolves its kind. Fails before any request is sent
 /// when one is malformed or of a kind nobody serves.
 pub async fn prepare(
-    manifests: &[Manifest],
+    set: &ManifestSet,
     env: &str,
-    stage: &str,
     discovery: &DiscoveryCache,
 ) -> Result<Vec<Prepared>, KubeError> {
+    let (manifests, stage) = (&set.manifests, set.name.as_str());
+    let fallback = set.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
     let pending = pending_kinds(manifests);
     let mut out = Vec::with_capacity(manifests.len());
     for m in manifests {
@@ -122,9 +125,10 @@ pub async fn prepare(
             },
         };
         let mut object = m.object.clone();
+        let named = str_field(&object, "/metadata/namespace").is_some();
         let namespace = if namespaced {
             let ns = str_field(&object, "/metadata/namespace")
-                .unwrap_or(DEFAULT_NAMESPACE)
+                .unwrap_or(fallback)
                 .to_string();
             object["metadata"]["namespace"] = Value::String(ns.clone());
             Some(ns)
@@ -152,6 +156,7 @@ pub async fn prepare(
             },
             object,
             resolved,
+            namespace_defaulted: namespaced && !named,
         });
     }
     Ok(out)

@@ -78,7 +78,7 @@ impl KubeWorkloads {
             .await
             .map_err(|e| KubeError::Connect {
                 server: server.clone(),
-                message: e.to_string(),
+                message: super::error::error_chain(&e),
             })?;
         let discovery = DiscoveryCache::load(discovery).await?;
         Ok(KubeWorkloads {

@@ -225,6 +225,7 @@ mod tests {
             },
             object,
             resolved: None,
+            namespace_defaulted: false,
         }
     }
 

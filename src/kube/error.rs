@@ -175,7 +175,7 @@ impl KubeError {
         };
         let message = match &err {
             kube::Error::Api(s) if !s.message.is_empty() => s.message.clone(),
-            other => other.to_string(),
+            other => error_chain(other),
         };
         KubeError::Api {
             operation: operation.to_string(),
@@ -185,6 +185,22 @@ impl KubeError {
             retryable,
         }
     }
+}
+
+/// An error with every cause below it: a transport failure's own text is only "client error
+/// (SendRequest)"; what happened (connection refused, reset, a certificate) is in its sources.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut next = err.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        // Wrappers often repeat their source's text; say each thing once.
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// The HTTP status of an API error, if the server answered.
@@ -302,5 +318,26 @@ impl From<KubeError> for ProviderError {
                 retryable: false,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error (SendRequest)")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_transport_error_says_its_cause() {
+        let e = Outer(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset by peer",
+        ));
+        assert_eq!(
+            error_chain(&e),
+            "client error (SendRequest): connection reset by peer"
+        );
     }
 }

@@ -58,6 +58,66 @@ pub(crate) async fn guard<T>(
     }
 }
 
+/// Objects that land where their author may not have meant: in `default` because they name no
+/// namespace (an addon's manifest), or an application's object in the cluster's own
+/// `kube-system`, where it sits beside what keeps the cluster running.
+fn placement_warnings(set: &ManifestSet, prepared: &[Prepared]) -> Vec<String> {
+    let mut out = Vec::new();
+    let defaulted: Vec<String> = prepared
+        .iter()
+        .filter(|p| p.namespace_defaulted && set.namespace.is_none())
+        .map(|p| format!("{} ({})", p.r, p.source))
+        .collect();
+    if !defaulted.is_empty() {
+        let (names, goes) = if defaulted.len() == 1 {
+            ("names", "goes")
+        } else {
+            ("name", "go")
+        };
+        out.push(format!(
+            "{} {names} no namespace and {goes} to `{}`: set metadata.namespace in the manifest",
+            defaulted.join(", "),
+            apply::DEFAULT_NAMESPACE
+        ));
+    }
+    if set.namespace.is_some() {
+        let system: Vec<String> = prepared
+            .iter()
+            .filter(|p| p.r.namespace.as_deref() == Some("kube-system"))
+            .map(|p| format!("{} ({})", p.r, p.source))
+            .collect();
+        if !system.is_empty() {
+            let goes = if system.len() == 1 { "goes" } else { "go" };
+            out.push(format!(
+                "{} {goes} into kube-system, the cluster's own namespace: keep application objects in the blueprint's namespace",
+                system.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// The output key under which a LoadBalancer Service's addresses are shown.
+fn address_key(r: &ObjectRef) -> String {
+    format!(
+        "Service {}/{}",
+        r.namespace.as_deref().unwrap_or(""),
+        r.name
+    )
+}
+
+/// A LoadBalancer Service whose address is not the one recorded (it arrived, or the cloud
+/// replaced the load balancer): the outputs, and the URLs built on them, must follow it.
+fn moved_address(r: &ObjectRef, live: &Value, recorded: &Outputs) -> Option<String> {
+    let addrs = lb_addresses(live);
+    if r.kind != "Service" || addrs.is_empty() {
+        return None;
+    }
+    let now = addrs.join(", ");
+    let before = recorded.shown.get(&address_key(r));
+    (before != Some(&now)).then(|| format!("{r} now answers on {now}"))
+}
+
 /// The output listing the objects kat holds by adoption (see `ownership`).
 const ADOPTED: &str = "adopted";
 
@@ -108,8 +168,7 @@ fn plural_of(p: &Prepared) -> String {
 
 impl KubeWorkloads {
     async fn prepare(&self, set: &ManifestSet) -> Result<Vec<Prepared>, KubeError> {
-        let prepared =
-            apply::prepare(&set.manifests, &self.env, &set.name, &self.discovery).await?;
+        let prepared = apply::prepare(set, &self.env, &self.discovery).await?;
         let mut seen: HashMap<_, &str> = HashMap::new();
         for p in &prepared {
             if let Some(first) = seen.insert(identity(&p.r), &p.source) {
@@ -124,6 +183,9 @@ impl KubeWorkloads {
 
     async fn apply_set(&self, set: &ManifestSet, cx: &OpContext) -> Result<Applied, KubeError> {
         let prepared = self.prepare(set).await?;
+        for warning in placement_warnings(set, &prepared) {
+            cx.warn(warning);
+        }
         let fingerprint = drift::fingerprint(&prepared);
         // The server took this very set before: a dry run would only repeat its answer.
         let validate = cx.previous.get::<String>(drift::FINGERPRINT) != Some(fingerprint.clone());
@@ -219,14 +281,7 @@ impl KubeWorkloads {
         for (p, state) in live.iter().map(|(p, v)| (p, ready.get(&p.r).unwrap_or(v))) {
             let addrs = lb_addresses(state);
             if p.r.kind == "Service" && !addrs.is_empty() {
-                outputs.show(
-                    format!(
-                        "Service {}/{}",
-                        p.r.namespace.as_deref().unwrap_or(""),
-                        p.r.name
-                    ),
-                    addrs.join(", "),
-                );
+                outputs.show(address_key(&p.r), addrs.join(", "));
             }
         }
         outputs.set("inventory", &inventory);
@@ -310,6 +365,7 @@ impl KubeWorkloads {
                     source: format!("made by cert-manager for an Ingress ({r})"),
                     object: Value::Null,
                     r,
+                    namespace_defaulted: false,
                     resolved: Some(resolved.clone()),
                 };
                 (p, Value::Null)
@@ -527,6 +583,9 @@ impl KubeWorkloads {
                 if let Some(drifted) = drift::drift_of(&self.client, &p, &o).await? {
                     return Ok(Some(drifted));
                 }
+                if let Some(moved) = moved_address(&p.r, &o, recorded) {
+                    return Ok(Some(moved));
+                }
                 Ok::<_, KubeError>(match readiness(&p.r, &o) {
                     Readiness::Ready => None,
                     // Judged as the wait judges it: the Deployment's own status lags its pods.
@@ -715,5 +774,40 @@ impl Workloads for KubeWorkloads {
             .chain(claims.into_iter().map(|(c, _)| c))
             .map(|f| f.r.to_string())
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prepared(ns: &str, defaulted: bool) -> Prepared {
+        Prepared {
+            source: "kat's metrics-server#3".into(),
+            object: Value::Null,
+            r: ObjectRef {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                namespace: Some(ns.into()),
+                name: "c".into(),
+            },
+            resolved: None,
+            namespace_defaulted: defaulted,
+        }
+    }
+
+    #[test]
+    fn an_addon_object_without_a_namespace_is_warned_about_but_kube_system_is_its_place() {
+        let set = ManifestSet {
+            name: "metrics-server".into(),
+            manifests: vec![],
+            namespace: None,
+        };
+        let warned = placement_warnings(
+            &set,
+            &[prepared("default", true), prepared("kube-system", false)],
+        );
+        assert_eq!(warned.len(), 1, "{warned:?}");
+        assert!(warned[0].contains("ConfigMap/default/c (kat's metrics-server#3) names no namespace and goes to `default`"), "{warned:?}");
     }
 }

@@ -180,6 +180,7 @@ impl SetSource for BlueprintSource {
         Ok(ManifestSet {
             name: "blueprint".into(),
             manifests,
+            namespace: Some(self.blueprint.info().namespace.clone()),
         })
     }
 }

@@ -94,6 +94,16 @@ impl Stage for WorkloadStage {
         target.verify(&set, cx, &theirs).await
     }
 
+    /// The source's own outputs (URLs on the ingress controller's address) follow upstream:
+    /// the address often arrives after this stage first applied.
+    fn refresh_outputs(&self, cx: &OpContext, recorded: &Outputs) -> Outputs {
+        let own = self.source.outputs(cx);
+        let mut fresh = recorded.clone();
+        fresh.values.extend(own.values);
+        fresh.shown.extend(own.shown);
+        fresh
+    }
+
     async fn plan_destroy(
         &self,
         cx: &OpContext,

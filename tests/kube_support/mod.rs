@@ -70,5 +70,6 @@ pub fn set(name: &str, file: &str, yaml: &str) -> ManifestSet {
     ManifestSet {
         name: name.to_string(),
         manifests,
+        namespace: None,
     }
 }

@@ -16,6 +16,11 @@ use crate::outputs::Outputs;
 /// Receives the current step of a running stage ("waiting for node group: CREATING").
 pub trait Progress: Send + Sync {
     fn step(&self, message: &str);
+    /// Something the user should know that does not stop the stage (shown as a warning, not a
+    /// progress line, in every output mode).
+    fn warn(&self, message: &str) {
+        self.step(message)
+    }
 }
 
 pub struct NoProgress;
@@ -61,6 +66,10 @@ impl OpContext {
 
     pub fn step(&self, message: impl AsRef<str>) {
         self.progress.step(message.as_ref());
+    }
+
+    pub fn warn(&self, message: impl AsRef<str>) {
+        self.progress.warn(message.as_ref());
     }
 
     /// Err when the run was interrupted or the stage is past its deadline. Call before each

@@ -47,6 +47,9 @@ pub struct ManifestSet {
     /// The stage id; objects are labelled with it so the set can be found without local state.
     pub name: String,
     pub manifests: Vec<Manifest>,
+    /// Where namespaced objects that name no namespace go: an application's own namespace, as
+    /// Helm's release namespace. None: `default`, which kat warns about.
+    pub namespace: Option<String>,
 }
 
 /// API versions that differ between the Kubernetes releases kat supports, chosen by discovery.
