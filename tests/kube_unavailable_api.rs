@@ -76,6 +76,18 @@ fn an_api_group_without_a_backend_fails_only_the_set_that_needs_it() {
     // controller must list every group): `down` says which API holds it, and does not wait out
     // its budget.
     std::fs::remove_file(dir.join("templates/widget.yaml")).unwrap();
+    // Ctrl-C while the namespace is held up stops the wait at once (130), before kat would give up
+    // on its own.
+    let mut run = sb.spawn_json(&["down"]);
+    run.wait_for("the namespace held up", |e| {
+        e["message"].as_str().is_some_and(|m| m.contains("is held up"))
+    });
+    run.signal(libc::SIGINT);
+    let (code, events) = run.finish();
+    assert_eq!(code, Some(130), "{:#?}", summary(&events));
+    let said = serde_json::to_string(&events).unwrap();
+    assert!(!said.contains("cannot finish deleting"), "{said}");
+
     let (code, events, stderr) = sb.run_json(&["down"]);
     assert_eq!(code, 1, "{stderr}\n{:#?}", summary(&events));
     let said = format!("{}\n{stderr}", serde_json::to_string(&events).unwrap());
