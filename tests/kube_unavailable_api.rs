@@ -80,7 +80,9 @@ fn an_api_group_without_a_backend_fails_only_the_set_that_needs_it() {
     // on its own.
     let mut run = sb.spawn_json(&["down"]);
     run.wait_for("the namespace held up", |e| {
-        e["message"].as_str().is_some_and(|m| m.contains("is held up"))
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("is held up"))
     });
     run.signal(libc::SIGINT);
     let (code, events) = run.finish();
@@ -92,7 +94,7 @@ fn an_api_group_without_a_backend_fails_only_the_set_that_needs_it() {
     assert_eq!(code, 1, "{stderr}\n{:#?}", summary(&events));
     let said = format!("{}\n{stderr}", serde_json::to_string(&events).unwrap());
     assert!(
-        said.contains(&format!("Namespace/{ns} cannot finish deleting"))
+        said.contains(&format!("Namespace/{ns}: it cannot finish deleting"))
             && said.contains(&format!("APIService {API_SERVICE}")),
         "{said}"
     );

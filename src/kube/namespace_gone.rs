@@ -13,7 +13,6 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::error::KubeError;
-use super::inventory::ObjectRef;
 use super::prune::Found;
 use super::wait::watch_until;
 use super::workloads::guard;
@@ -81,7 +80,7 @@ pub async fn wait_namespace_gone(
         None => Ok(()),
         Some(msg) => Err(KubeError::Failed {
             object: f.r.to_string(),
-            message: stalled_message(&f.r, &msg),
+            message: stalled_message(&msg),
         }),
     }
 }
@@ -107,7 +106,7 @@ fn blocking_condition(ns: &Value) -> Option<String> {
 
 /// What to tell the user: the namespace is marked for deletion and Kubernetes finishes it on its
 /// own once the named APIs answer, so the fix is the API, then `down` again.
-fn stalled_message(ns: &ObjectRef, condition: &str) -> String {
+fn stalled_message(condition: &str) -> String {
     let services = api_services(condition);
     let fix = if services.is_empty() {
         "make every APIService available or delete the broken ones (`kubectl get apiservices`)"
@@ -120,7 +119,7 @@ fn stalled_message(ns: &ObjectRef, condition: &str) -> String {
         )
     };
     format!(
-        "{ns} cannot finish deleting: {condition}. It stays Terminating until that API answers; {fix}, then run `kat down` again"
+        "it cannot finish deleting: {condition}. It stays Terminating until that API answers; {fix}, then run `kat down` again"
     )
 }
 
@@ -153,13 +152,7 @@ mod tests {
         ]}});
         let cond = blocking_condition(&ns).unwrap();
         assert_eq!(api_services(&cond), vec!["v1.broken.kat.test".to_string()]);
-        let r = ObjectRef {
-            api_version: "v1".into(),
-            kind: "Namespace".into(),
-            namespace: None,
-            name: "app".into(),
-        };
-        let msg = stalled_message(&r, &cond);
+        let msg = stalled_message(&cond);
         assert!(msg.contains("APIService v1.broken.kat.test"), "{msg}");
         assert!(msg.contains("kat down"), "{msg}");
     }
