@@ -103,7 +103,7 @@ fn flags_are_checked_and_override_the_file() {
     fails_with(
         "",
         &["up", "--provider", "aks"],
-        &["not implemented yet", "kubeconfig"],
+        &["is not implemented in this version of kat", "kubeconfig"],
     );
     fails_with(
         "provider: {name: sim}\n",
@@ -143,7 +143,7 @@ fn reference_commands_print_what_they_promise() {
     let out = sb.run(&["providers"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("sim") && text.contains("eks") && text.contains("(not in this build)"),
+        text.contains("sim") && text.contains("eks") && text.contains("(not implemented yet)"),
         "{text}"
     );
     let out = sb.run(&["completions", "bash"]);
@@ -172,7 +172,9 @@ fn kubeconfig_is_written_owner_only_and_printed() {
     assert_eq!(sb.run_json(&["up"]).0, 0);
     let out = sb.run(&["kubeconfig"]);
     let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let full = sb.path().join(&path);
+    // Absolute: `export KUBECONFIG=$(kat kubeconfig)` must survive a `cd`.
+    assert!(std::path::Path::new(&path).is_absolute(), "{path}");
+    let full = std::path::PathBuf::from(&path);
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&full).unwrap().permissions().mode() & 0o777,
@@ -210,10 +212,10 @@ fn kubeconfig_is_written_owner_only_and_printed() {
         std::fs::metadata(&mine).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    // --exec: sim has no exec plugin, and says so.
+    // --exec: sim has no exec plugin, and says so (a usage error).
     let out = sb.run(&["kubeconfig", "--exec"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("exec-plugin"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported by the sim provider"));
 }
 
 #[test]

@@ -26,6 +26,9 @@ pub struct Environment {
     pub addons: Vec<Arc<AddonSource>>,
     pub blueprint: Option<Arc<BlueprintSource>>,
     pub engine: Engine,
+    /// No state directory existed for the environment before this run: kat has no record of it
+    /// on this machine (a typo, or a CI runner that never ran `up`).
+    pub fresh: bool,
     pub _lock: Option<EnvLock>,
 }
 
@@ -36,6 +39,35 @@ impl Environment {
         command: Option<&str>,
         reporter: Arc<dyn Reporter>,
     ) -> Result<Environment, KatError> {
+        let fresh = !settings.state_dir.exists();
+        let cfg = &settings.config;
+        let blueprint = load_blueprint(&settings)?;
+        let request = ProviderRequest {
+            env: settings.env.clone(),
+            config: cfg.provider.clone(),
+            state_dir: settings.state_dir.clone(),
+            database: cfg.database.clone(),
+            registry: cfg
+                .registry
+                .enabled
+                .then(|| registry_repositories(blueprint.as_ref())),
+            tags: tags(&settings),
+        };
+        let provider = create_provider(settings.provider, request).map_err(|e| match e {
+            // kat.yaml's line would point at a value the flag replaced.
+            kat_provider::ProviderError::Config { key, message }
+                if key == "provider.name" && settings.provider_overridden =>
+            {
+                KatError::Usage(format!("--provider {}: {message}", settings.provider))
+            }
+            kat_provider::ProviderError::Config { key, message } => {
+                KatError::Config(settings.source.error_at(&key, message))
+            }
+            other => other.into(),
+        })?;
+        check_capabilities(&settings, provider.as_ref())?;
+        // Taken once the configuration is known to be usable: a run refused for its
+        // configuration leaves no directory and no lock behind.
         let lock = match command {
             Some(cmd) => {
                 let lock = EnvLock::acquire(&settings.state_dir, &settings.env, cmd)
@@ -57,26 +89,6 @@ impl Environment {
         if lock.is_some() {
             journal.remove_stale_temp_files();
         }
-        let cfg = &settings.config;
-        let blueprint = load_blueprint(&settings)?;
-        let request = ProviderRequest {
-            env: settings.env.clone(),
-            config: cfg.provider.clone(),
-            state_dir: settings.state_dir.clone(),
-            database: cfg.database.clone(),
-            registry: cfg
-                .registry
-                .enabled
-                .then(|| registry_repositories(blueprint.as_ref())),
-            tags: tags(&settings),
-        };
-        let provider = create_provider(settings.provider, request).map_err(|e| match e {
-            kat_provider::ProviderError::Config { key, message } => {
-                KatError::Config(settings.source.error_at(&key, message))
-            }
-            other => other.into(),
-        })?;
-        check_capabilities(&settings, provider.as_ref())?;
         let blueprint_ref = blueprint.as_ref().map(|b| BlueprintRef {
             name: b.info().name.clone(),
             namespaces: b.info().namespaces(),
@@ -120,6 +132,7 @@ impl Environment {
             addons,
             blueprint,
             engine,
+            fresh,
             _lock: lock,
         })
     }

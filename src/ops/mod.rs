@@ -17,6 +17,6 @@ pub use fetch::fetch_bundle;
 pub use kubeconfig_merge::{merge_into, user_kubeconfig};
 pub use plan::{plan, PlanArgs};
 pub use providers::{built_in, create_provider, list_providers};
-pub use run::{down, up, RunArgs};
+pub use run::{down, forget, up, RunArgs};
 pub use settings::{resolve, Overrides, Settings};
 pub use status::{exec_kubeconfig, kubeconfig_path, render_blueprint, status};

@@ -23,27 +23,39 @@ pub fn create_provider(
         )?)),
         #[cfg(feature = "eks")]
         ProviderName::Eks => Ok(Arc::new(kat_provider_eks::EksProvider::new(req)?)),
-        ProviderName::Aks | ProviderName::Microk8s => Err(ProviderError::Unsupported {
-            provider: name.to_string(),
-            what: "this version of kat (the provider is not implemented yet); use `kubeconfig` to layer onto such a cluster you created yourself".into(),
-        }),
+        ProviderName::Aks | ProviderName::Microk8s => Err(ProviderError::config(
+            "provider.name",
+            format!(
+                "the {name} provider is not implemented in this version of kat; for a cluster you made yourself, choose the `kubeconfig` provider and point it at the cluster's kubeconfig ({})",
+                match name {
+                    ProviderName::Aks => "`az aks get-credentials` writes one",
+                    _ => "`microk8s config` prints one",
+                }
+            ),
+        )),
         #[allow(unreachable_patterns)]
         other => {
             let _ = req;
-            Err(ProviderError::Unsupported {
-                provider: other.to_string(),
-                what: format!(
-                    "this kat binary (built without the `{other}` feature); rebuild with `cargo install --path . --features {other}`"
+            Err(ProviderError::config(
+                "provider.name",
+                format!(
+                    "this kat binary was built without the {other} provider; rebuild it with `cargo install --path . --features {other}`"
                 ),
-            })
+            ))
         }
     }
 }
 
-/// `kat providers`: name, whether this binary has it, what it builds.
-pub fn list_providers() -> Vec<(ProviderName, bool, &'static str)> {
+/// Whether any build of this version of kat has the provider (a cargo feature exists for it).
+pub fn implemented(name: ProviderName) -> bool {
+    !matches!(name, ProviderName::Aks | ProviderName::Microk8s)
+}
+
+/// `kat providers`: name, whether this binary has it, whether kat implements it at all, what it
+/// builds.
+pub fn list_providers() -> Vec<(ProviderName, bool, bool, &'static str)> {
     ProviderName::ALL
         .iter()
-        .map(|p| (*p, built_in(*p), p.describe()))
+        .map(|p| (*p, built_in(*p), implemented(*p), p.describe()))
         .collect()
 }

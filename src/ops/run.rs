@@ -135,6 +135,11 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
     } else {
         BTreeMap::new()
     };
+    // A `down` that leaves nothing of an environment kat had no record of also leaves no record:
+    // a mistyped `--env` must not create a directory.
+    if dir == Direction::Down && env.fresh && exit == Exit::Ok && !args.selection.is_partial() {
+        forget(env);
+    }
     engine.reporter.emit(Event::Summary {
         ts: now(),
         command: command.into(),
@@ -301,6 +306,45 @@ fn next_step(env: &Environment, dir: Direction, result: &str, stages: &[StageSum
                 _ => format!("kat status{flag}   (when done: kat down{flag})"),
             }
         }
+        (Direction::Down, "no-changes") if env.fresh => {
+            let base = env
+                .settings
+                .state_dir
+                .parent()
+                .unwrap_or(std::path::Path::new("."));
+            let known = known_environments(base);
+            format!(
+                "no environment `{e}` was found: kat has no record of it in {} and {} holds nothing tagged for it; {}",
+                base.display(),
+                env.settings.provider,
+                if known.is_empty() {
+                    "kat knows no environment here".to_string()
+                } else {
+                    format!("environments kat knows here: {}", known.join(", "))
+                }
+            )
+        }
         (Direction::Down, _) => format!("nothing is left; `kat up{flag}` builds it again"),
     }
+}
+
+/// Removes the environment's state directory (kat made it during this run).
+pub fn forget(env: &Environment) {
+    let dir = &env.settings.state_dir;
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        tracing::debug!("could not remove {}: {e}", dir.display());
+    }
+}
+
+/// Environments with a journal under `state_dir`.
+pub fn known_environments(state_dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(state_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("state.json").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
 }

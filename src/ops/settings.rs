@@ -34,6 +34,8 @@ pub struct Settings {
     pub source: ConfigSource,
     pub env: String,
     pub provider: ProviderName,
+    /// The provider came from `--provider` or `KAT_PROVIDER`, not from kat.yaml.
+    pub provider_overridden: bool,
     /// This environment's directory: `<state.dir>/<env>`.
     pub state_dir: PathBuf,
     /// Where addon artifacts come from.
@@ -120,6 +122,7 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
         source,
         env,
         provider,
+        provider_overridden: o.provider.is_some(),
     })
 }
 

@@ -104,7 +104,13 @@ pub fn kubeconfig_path(env: &Environment) -> Result<(String, Option<String>), Ka
         .get("kubeconfig")
         .filter(|r| r.status == StageStatus::Done);
     match rec.and_then(|r| r.outputs.get::<String>("kubeconfig")) {
-        Some(path) => Ok((path, rec.and_then(|r| r.outputs.get::<String>("context")))),
+        // Absolute, so `export KUBECONFIG=$(kat kubeconfig)` survives a `cd`.
+        Some(path) => Ok((
+            std::path::absolute(&path)
+                .map(|p| p.display().to_string())
+                .unwrap_or(path),
+            rec.and_then(|r| r.outputs.get::<String>("context")),
+        )),
         None => Err(KatError::Failure(format!(
             "environment `{}` has no kubeconfig yet; run `kat up` (or `kat up --until kubeconfig`) first",
             env.settings.env
@@ -121,10 +127,11 @@ pub async fn exec_kubeconfig(env: &Environment) -> Result<String, KatError> {
         .get("kubeconfig")
         .map(|r| r.outputs.clone())
         .unwrap_or_default();
+    // A provider without it is a usage error (2), not a failure.
     env.provider
         .exec_kubeconfig(&recorded)
         .await
-        .map_err(|e| KatError::Failure(e.to_string()))
+        .map_err(KatError::from)
 }
 
 /// `kat render`: the configured blueprint's manifests for this configuration, with the API versions

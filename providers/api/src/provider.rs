@@ -129,7 +129,7 @@ pub trait Provider: Send + Sync {
         let _ = kubeconfig;
         Err(ProviderError::Unsupported {
             provider: self.name().into(),
-            what: "an exec-plugin kubeconfig (its credentials need no refreshing)".into(),
+            what: "`kat kubeconfig --exec` (a kubeconfig whose credentials come from the cloud's CLI each time)".into(),
         })
     }
 

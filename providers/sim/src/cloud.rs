@@ -127,7 +127,8 @@ impl Cloud {
         // A deletion in progress (from an interrupted `down`) must end before re-creating.
         if let Some(r) = self.get(&want.key).filter(|r| r.status == Status::Deleting) {
             cx.step(format!("waiting for {} to finish deleting", want.key));
-            self.wait(cx, &want.key, r.ready_at_ms, "deletion").await?;
+            self.wait(cx, &want.key, r.ready_at_ms, "to be deleted")
+                .await?;
             self.finish_delete(&want.key)?;
         }
         let change = match self.get(&want.key) {
@@ -144,7 +145,7 @@ impl Cloud {
         let current = self.get(&want.key).expect("just ensured");
         if current.status != Status::Available {
             cx.step(format!("waiting for {} ({:?})", want.key, current.status).to_lowercase());
-            self.wait(cx, &want.key, current.ready_at_ms, "it to become available")
+            self.wait(cx, &want.key, current.ready_at_ms, "to become available")
                 .await?;
             self.with_world(|w| {
                 if let Some(r) = w.resources.get_mut(&want.key) {
@@ -187,7 +188,7 @@ impl Cloud {
             ready
         };
         cx.step(format!("waiting for {key} to be deleted"));
-        self.wait(cx, key, ready_at, "deletion").await?;
+        self.wait(cx, key, ready_at, "to be deleted").await?;
         self.finish_delete(key)?;
         Ok(change)
     }
@@ -253,7 +254,7 @@ impl Cloud {
         ready_at_ms: u64,
         what: &str,
     ) -> Result<(), ProviderError> {
-        let label = format!("{key}: {what}");
+        let label = format!("{key} {what}");
         if ready_at_ms == u64::MAX {
             // A hung operation: only the deadline or Ctrl-C ends the wait.
             loop {

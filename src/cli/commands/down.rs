@@ -12,12 +12,12 @@ pub async fn run(g: &GlobalArgs, down: &DownFlags) -> Result<Exit, KatError> {
     let reporter = ui::reporter(g.output, g.verbosity());
     let lock = (!flags.dry_run).then_some("down");
     let env = Environment::open(settings, lock, reporter)?;
-    if !flags.dry_run
-        && !g.yes
-        && std::io::stdin().is_terminal()
-        && ui::interactive()
-        && !confirm(&env)
-    {
+    // As terraform: a person at the keyboard is asked, whatever stdout and stderr are (piped
+    // into `tee`, or CI=true set in a terminal); a script has no terminal on stdin or says --yes.
+    if !flags.dry_run && !g.yes && std::io::stdin().is_terminal() && !confirm(&env) {
+        if env.fresh {
+            ops::forget(&env);
+        }
         eprintln!("nothing was changed");
         return Ok(Exit::Usage);
     }

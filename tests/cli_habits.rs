@@ -1,0 +1,137 @@
+//! Habits users bring from terraform, kind and eksctl: `down` asks a person at the keyboard
+//! whatever its output is piped into, and a mistyped environment creates nothing.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+/// Runs `shell` (a command line for sh) with stdin, stdout and stderr on a pseudo-terminal made
+/// by util-linux `script`, typing `typed`; returns the exit code (of the line's last command)
+/// and everything the terminal showed.
+fn on_a_terminal(sb: &Sandbox, shell: &str, typed: &str) -> (i32, String) {
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", shell, "/dev/null"])
+        .current_dir(sb.path())
+        .env("CI", "true")
+        .env_remove("KAT_ENV")
+        .env_remove("KAT_STATE_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs (Debian package bsdutils)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(typed.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn down_asks_at_a_terminal_even_when_its_output_is_piped_and_ci_is_set() {
+    let env = "habit-ask";
+    let sb = Sandbox::new(&full_config(env, 0.001));
+    let out = sb.run(&["up"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let kat = env!("CARGO_BIN_EXE_kat");
+    let (_, shown) = on_a_terminal(&sb, &format!("{kat} down 2>&1 | cat"), "n\n");
+    assert!(
+        shown.contains(&format!("Destroy environment `{env}`")),
+        "{shown}"
+    );
+    assert!(shown.contains("nothing was changed"), "{shown}");
+    assert!(
+        !sb.state(env)["stages"].as_object().unwrap().is_empty(),
+        "declining destroys nothing"
+    );
+
+    // Typed "y": destroyed.
+    let (_, shown) = on_a_terminal(&sb, &format!("{kat} down 2>&1 | cat"), "y\n");
+    assert!(shown.contains("nothing is left"), "{shown}");
+    assert_eq!(sb.state(env)["stages"], serde_json::json!({}));
+}
+
+#[test]
+fn a_mistyped_environment_creates_nothing_and_names_the_known_ones() {
+    let sb = Sandbox::new(&full_config("habit-real", 0.001));
+    let out = sb.run(&["up"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (code, events, stderr) = sb.run_json(&["down", "--env", "habit-ghost"]);
+    assert_eq!(code, 0, "{stderr}");
+    let next = summary(&events)["next"].as_str().unwrap().to_string();
+    assert!(
+        next.contains("no environment `habit-ghost` was found")
+            && next.contains("environments kat knows here: habit-real"),
+        "{next}"
+    );
+    assert!(!sb.path().join(".kat/habit-ghost").exists());
+
+    // A declined prompt for an unknown environment leaves nothing either.
+    let kat = env!("CARGO_BIN_EXE_kat");
+    let (_, shown) = on_a_terminal(&sb, &format!("{kat} down --env habit-typo"), "n\n");
+    assert!(shown.contains("nothing was changed"), "{shown}");
+    assert!(!sb.path().join(".kat/habit-typo").exists());
+    assert!(sb.path().join(".kat/habit-real/state.json").is_file());
+}
+
+/// Every message a user meets when a provider is not there reads as one sentence, names the
+/// flag or key, says what to do, and exits 2.
+#[test]
+fn messages_for_providers_that_are_not_there_read_as_sentences() {
+    let sb = Sandbox::new(&full_config("habit-msg", 0.001));
+    for (provider, tool) in [
+        ("aks", "`az aks get-credentials` writes one"),
+        ("microk8s", "`microk8s config` prints one"),
+    ] {
+        let out = sb.run(&["up", "--provider", provider]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(
+            stderr.trim(),
+            format!("error: --provider {provider}: the {provider} provider is not implemented in this version of kat; for a cluster you made yourself, choose the `kubeconfig` provider and point it at the cluster's kubeconfig ({tool})")
+        );
+    }
+    assert!(!sb.path().join(".kat/habit-msg").exists());
+
+    let out = sb.run(&["up"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = sb.run(&["kubeconfig", "--exec"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "error: `kat kubeconfig --exec` (a kubeconfig whose credentials come from the cloud's CLI each time) is not supported by the sim provider"
+    );
+
+    let listed = String::from_utf8_lossy(&sb.run(&["providers"]).stdout).into_owned();
+    for line in listed
+        .lines()
+        .filter(|l| l.starts_with("aks") || l.starts_with("microk8s"))
+    {
+        assert!(line.ends_with("(not implemented yet)"), "{listed}");
+    }
+    assert!(!listed.contains("not in this build"), "{listed}");
+}
