@@ -37,7 +37,7 @@ fn wrong_type_and_bad_enum_and_bad_yaml_are_located() {
     fails_with(
         "provider:\n  name: sim\n  nodes:\n    count: three\n",
         &["plan"],
-        &["kat.yaml:4:12: provider.nodes.count: invalid type: string \"three\", expected u32"],
+        &["kat.yaml:4:12: provider.nodes.count: invalid type: string \"three\", expected a whole number"],
     );
     fails_with(
         "provider:\n  name: gke\n",

@@ -135,3 +135,27 @@ fn messages_for_providers_that_are_not_there_read_as_sentences() {
     }
     assert!(!listed.contains("not in this build"), "{listed}");
 }
+
+/// `provider: sim` and `blueprint: nanomon`, as people type them.
+#[test]
+fn a_section_can_be_written_as_its_name() {
+    let sb = Sandbox::new("environment: habit-short\nprovider: sim\nblueprint: nanomon\n");
+    let out = sb.run(&["plan"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        plan.contains("on sim") && plan.contains("blueprint"),
+        "{plan}"
+    );
+
+    sb.write_config("provider: [sim]\n");
+    let out = sb.run(&["plan"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("kat.yaml:1:")
+            && stderr.contains("a provider name (`provider: sim`) or a mapping"),
+        "{stderr}"
+    );
+}

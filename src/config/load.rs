@@ -83,7 +83,7 @@ pub fn parse_str(source: &ConfigSource) -> Result<KatConfig, ConfigError> {
     serde_path_to_error::deserialize::<_, KatConfig>(de).map_err(|err| {
         let key = key_path(err.path());
         let inner = err.inner();
-        let message = strip_key_prefix(&strip_position(&inner.to_string()), &key);
+        let message = plain_types(&strip_key_prefix(&strip_position(&inner.to_string()), &key));
         let (line, column) = inner
             .location()
             .map(|l| (l.line(), l.column()))
@@ -121,6 +121,25 @@ fn strip_key_prefix(message: &str, key: &str) -> String {
         Some((prefix, rest)) if key.starts_with(prefix) => rest.to_string(),
         _ => message.to_string(),
     }
+}
+
+/// serde names Rust types ("expected struct DatabaseConfig", "expected u32"); a kat.yaml writer
+/// knows mappings and numbers.
+fn plain_types(message: &str) -> String {
+    let Some(i) = message.find("expected ") else {
+        return message.to_string();
+    };
+    let (head, wanted) = message.split_at(i + "expected ".len());
+    let plain = match wanted {
+        w if w.starts_with("struct ") || w.starts_with("a map") => {
+            "a mapping of keys (`kat schema` lists them)"
+        }
+        "u8" | "u16" | "u32" | "u64" | "usize" | "i32" | "i64" => "a whole number",
+        "f32" | "f64" => "a number",
+        w if w.starts_with("a sequence") => "a list",
+        w => w,
+    };
+    format!("{head}{plain}")
 }
 
 /// Turns serde's "expected one of `a`, `b`" into a help line.
@@ -161,13 +180,17 @@ mod tests {
         );
         assert_err(
             "provider:\n  nodes:\n    count: three\n",
-            "kat.yaml:3:12: provider.nodes.count: invalid type: string \"three\", expected u32",
+            "kat.yaml:3:12: provider.nodes.count: invalid type: string \"three\", expected a whole number",
         );
         assert_err(
             "timeouts:\n  default: 5x\n",
             "kat.yaml:2:3: timeouts.default: invalid duration `5x`",
         );
         assert_err("environment: [a\n", "kat.yaml:");
+        assert_err(
+            "database: rds\n",
+            "kat.yaml:1:11: database: invalid type: string \"rds\", expected a mapping of keys (`kat schema` lists them)",
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod error;
 mod load;
 mod locate;
 mod model;
+mod shorthand;
 
 pub use error::{ConfigError, Located};
 pub use load::{load_file, parse_str, ConfigSource};

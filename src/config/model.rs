@@ -19,7 +19,9 @@ pub struct KatConfig {
     /// Environment name used when `--env` / `KAT_ENV` is not given. Default: `default`.
     #[serde(default)]
     pub environment: Option<String>,
-    #[serde(default)]
+    /// The provider section, or only its name (`provider: sim`).
+    #[serde(default, deserialize_with = "super::shorthand::name_or_map")]
+    #[schemars(with = "super::shorthand::ProviderShorthand")]
     pub provider: ProviderConfig,
     #[serde(default)]
     pub registry: RegistryConfig,
@@ -27,8 +29,10 @@ pub struct KatConfig {
     pub database: DatabaseConfig,
     #[serde(default)]
     pub addons: AddonsConfig,
-    /// The application to deploy. `--blueprint` overrides the name.
-    #[serde(default)]
+    /// The application to deploy, or only its name (`blueprint: nanomon`). `--blueprint`
+    /// overrides the name.
+    #[serde(default, deserialize_with = "super::shorthand::optional_name_or_map")]
+    #[schemars(with = "Option<super::shorthand::BlueprintShorthand>")]
     pub blueprint: Option<BlueprintConfig>,
     #[serde(default)]
     pub timeouts: TimeoutsConfig,
