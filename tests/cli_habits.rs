@@ -159,3 +159,43 @@ fn a_section_can_be_written_as_its_name() {
         "{stderr}"
     );
 }
+
+/// `kat init && kat up` can be run twice, and `init --provider kubeconfig` writes a file that
+/// plans cleanly for an existing cluster.
+#[test]
+fn init_keeps_an_existing_file_and_writes_one_that_fits_the_provider() {
+    let sb = Sandbox::new("");
+    std::fs::remove_file(sb.path().join("kat.yaml")).unwrap();
+    let out = sb.run(&["init", "--provider", "kubeconfig"]);
+    assert!(out.status.success());
+    let written = std::fs::read_to_string(sb.path().join("kat.yaml")).unwrap();
+
+    let out = sb.run(&["init"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kat.yaml exists; kept it"));
+    assert_eq!(
+        std::fs::read_to_string(sb.path().join("kat.yaml")).unwrap(),
+        written
+    );
+
+    let (code, events, stderr) = sb.run_json(&["plan"]);
+    assert_eq!(code, 0, "{stderr}");
+    let warnings: Vec<_> = events.iter().filter(|e| e["event"] == "warning").collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    assert!(written.contains("mode: in-cluster"), "{written}");
+
+    // The same file switched to a provider without a cluster stage: the budget is a warning.
+    sb.write_config("provider: kubeconfig\ntimeouts:\n  stages:\n    cluster: 40m\n");
+    let (code, events, stderr) = sb.run_json(&["plan"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        events.iter().any(|e| e["event"] == "warning"
+            && e["message"].as_str().unwrap().contains(
+                "timeouts.stages.cluster: the kubeconfig provider has no `cluster` stage"
+            )),
+        "{events:#?}"
+    );
+    // A stage no environment has is a typo: still an error.
+    sb.write_config("provider: kubeconfig\ntimeouts:\n  stages:\n    clustre: 40m\n");
+    assert_eq!(sb.run(&["plan"]).status.code(), Some(2));
+}

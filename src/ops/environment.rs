@@ -116,7 +116,12 @@ impl Environment {
         graph
             .validate()
             .map_err(|e| KatError::Failure(format!("internal: {e}")))?;
-        check_stage_names(&settings, &graph)?;
+        for warning in check_stage_names(&settings, &graph)? {
+            reporter.emit(crate::engine::Event::Warning {
+                ts: crate::engine::now(),
+                message: warning,
+            });
+        }
         let engine = Engine {
             graph,
             journal: Arc::new(journal),
@@ -272,10 +277,22 @@ fn check_capabilities(settings: &Settings, provider: &dyn Provider) -> Result<()
     Ok(())
 }
 
-fn check_stage_names(settings: &Settings, graph: &StageGraph) -> Result<(), KatError> {
+/// A budget for a stage this environment does not have: a stage of another provider (`cluster`
+/// under `kubeconfig`) is only a warning, as kat.yaml may be shared or switched between
+/// providers; a name no environment has is a typo and an error.
+fn check_stage_names(settings: &Settings, graph: &StageGraph) -> Result<Vec<String>, KatError> {
     let ids = graph.ids();
+    let mut warnings = Vec::new();
     for name in settings.config.timeouts.stages.keys() {
-        if !ids.contains(name) {
+        if ids.contains(name) {
+            continue;
+        }
+        if crate::stages::is_known_stage(name) {
+            warnings.push(format!(
+                "timeouts.stages.{name}: the {} provider has no `{name}` stage, so this budget is not used",
+                settings.provider
+            ));
+        } else {
             return Err(settings
                 .source
                 .error_at(
@@ -286,5 +303,5 @@ fn check_stage_names(settings: &Settings, graph: &StageGraph) -> Result<(), KatE
                 .into());
         }
     }
-    Ok(())
+    Ok(warnings)
 }

@@ -15,6 +15,14 @@ use kat_provider::{Provider, Role};
 pub use access::ClusterAccess;
 pub use blueprint::{database_mode, ingress_context, BlueprintSource, DATABASE_SECRET};
 pub use retired::RETIRED_STAGE;
+
+/// Whether some environment (of any provider, with any addon) has a stage of this id.
+pub fn is_known_stage(id: &str) -> bool {
+    ROLE_STAGES.iter().any(|(_, s)| s.id == id)
+        || crate::addons::ADDONS.iter().any(|a| a.id == id)
+        || id == "blueprint"
+        || id == RETIRED_STAGE
+}
 pub use workload::{SetSource, WorkloadStage};
 
 use crate::addons::AddonSource;

@@ -19,18 +19,23 @@ pub fn completions(shell: Shell) -> Result<Exit, KatError> {
     Ok(Exit::Ok)
 }
 
-/// Writes the example configuration, with the provider and environment from the flags.
+/// Writes the example configuration, with the provider and environment from the flags. An
+/// existing file is kept (and said so), so `kat init && kat up` can be run again.
 pub fn init(g: &GlobalArgs, force: bool) -> Result<Exit, KatError> {
     let path = g.config.clone().unwrap_or_else(|| "kat.yaml".into());
     if path.exists() && !force {
-        return Err(KatError::Usage(format!(
-            "{} exists; pass --force to overwrite it",
+        println!(
+            "{} exists; kept it as it is (`kat init --force` writes a fresh one)",
             path.display()
-        )));
+        );
+        return Ok(Exit::Ok);
     }
     let mut text = crate::config::EXAMPLE.to_string();
     if let Some(p) = g.provider {
         text = text.replacen("  name: sim\n", &format!("  name: {p}\n"), 1);
+        if p == kat_provider::ProviderName::Kubeconfig {
+            text = for_an_existing_cluster(&text);
+        }
     }
     if let Some(e) = &g.env {
         text = text.replacen("environment: demo\n", &format!("environment: {e}\n"), 1);
@@ -39,4 +44,23 @@ pub fn init(g: &GlobalArgs, force: bool) -> Result<Exit, KatError> {
         .map_err(|e| KatError::Failure(format!("cannot write {}: {e}", path.display())))?;
     println!("wrote {}; next: kat plan", path.display());
     Ok(Exit::Ok)
+}
+
+/// The example for a cluster kat does not make: no managed database, registry or autoscaler
+/// (the cluster's owner runs those), no budget for a cluster stage. The kubeconfig keys stay
+/// commented: the default (KUBECONFIG, else ~/.kube/config) is what kubectl uses.
+fn for_an_existing_cluster(example: &str) -> String {
+    example
+        .replacen(
+            "  mode: rds           # none | in-cluster | rds (managed, beside the cluster)",
+            "  mode: in-cluster    # none | in-cluster (rds needs a provider that makes the cluster)",
+            1,
+        )
+        .replacen("  enabled: true       # ECR / ACR", "  enabled: false      # ECR / ACR", 1)
+        .replacen(
+            "  cluster-autoscaler: {enabled: true}",
+            "  cluster-autoscaler: {enabled: false}   # the cluster's owner scales its nodes",
+            1,
+        )
+        .replacen("  stages:\n    cluster: 40m\n", "", 1)
 }
