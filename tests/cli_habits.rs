@@ -199,3 +199,23 @@ fn init_keeps_an_existing_file_and_writes_one_that_fits_the_provider() {
     sb.write_config("provider: kubeconfig\ntimeouts:\n  stages:\n    clustre: 40m\n");
     assert_eq!(sb.run(&["plan"]).status.code(), Some(2));
 }
+
+/// A command's own flags come first, under their headings; the global ones after, apart.
+#[test]
+fn help_keeps_a_commands_flags_apart_from_the_global_ones() {
+    let sb = Sandbox::new("");
+    let help = String::from_utf8_lossy(&sb.run(&["down", "--help"]).stdout).into_owned();
+    let at = |s: &str| {
+        help.find(s)
+            .unwrap_or_else(|| panic!("{s} missing:\n{help}"))
+    };
+    assert!(
+        at("Run:") < at("--dry-run") && at("--force ") < at("Stage selection:"),
+        "{help}"
+    );
+    assert!(
+        at("Stage selection:") < at("--only") && at("--until") < at("Global options:"),
+        "{help}"
+    );
+    assert!(at("Global options:") < at("--provider"), "{help}");
+}

@@ -20,6 +20,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Configuration file [default: ./kat.yaml when present]
     #[arg(long, global = true, env = "KAT_CONFIG", value_name = "FILE")]
@@ -181,6 +182,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Args, Default)]
+#[command(next_help_heading = "Stage selection")]
 pub struct SelectFlags {
     /// Run only these stages (comma-separated or repeated)
     #[arg(long, value_delimiter = ',', value_name = "STAGE")]
@@ -209,14 +211,13 @@ pub struct DownFlags {
     pub run: RunFlags,
     /// Delete kat's namespaces even when they hold objects kat did not make (`kat plan
     /// --destroy` lists them); without it `down` refuses and names them
-    #[arg(long)]
+    #[arg(long, help_heading = "Run")]
     pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Run")]
 pub struct RunFlags {
-    #[command(flatten)]
-    pub select: SelectFlags,
     /// Print the plan and touch nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -226,4 +227,7 @@ pub struct RunFlags {
     /// At most this many stages at once (0: as many as the graph allows)
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub jobs: usize,
+    // Last, so its heading does not carry over to the flags above.
+    #[command(flatten)]
+    pub select: SelectFlags,
 }
