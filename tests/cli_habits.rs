@@ -219,3 +219,15 @@ fn help_keeps_a_commands_flags_apart_from_the_global_ones() {
     );
     assert!(at("Global options:") < at("--provider"), "{help}");
 }
+
+/// A fresh plan creates the kubeconfig; it does not "update" a file that is not there.
+#[test]
+fn a_fresh_plan_creates_the_kubeconfig() {
+    let sb = Sandbox::new(&full_config("habit-plan", 0.001));
+    let plan = String::from_utf8_lossy(&sb.run(&["plan"]).stdout).into_owned();
+    assert!(
+        plan.contains("+ create kubeconfig/kat-habit-plan"),
+        "{plan}"
+    );
+    assert!(!plan.contains("~ update kubeconfig"), "{plan}");
+}

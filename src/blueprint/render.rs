@@ -28,12 +28,24 @@ pub fn render(src: &Sources, cx: &RenderContext) -> Result<Vec<RenderedFile>, Bl
         let content = template
             .render(Value::from(Serde(&context)))
             .map_err(|e| BlueprintError::template(&info.name, name, &e))?;
+        // A template that renders to nothing here (postgres.yaml under a managed database) is
+        // not a file of this environment's manifests.
+        if is_empty_yaml(&content) {
+            continue;
+        }
         out.push(RenderedFile {
             path: format!("{}/{name}", info.name),
             content,
         });
     }
     Ok(out)
+}
+
+/// Only blank lines, comments and document separators.
+fn is_empty_yaml(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .all(|l| l.is_empty() || l.starts_with('#') || l == "---" || l == "...")
 }
 
 fn environment(src: &Sources) -> Environment<'static> {

@@ -164,6 +164,9 @@ impl Engine {
         let mut results: BTreeMap<String, StageSummary> = BTreeMap::new();
         let mut usage_error = false;
         let mut running: JoinSet<Finished> = JoinSet::new();
+        // For each stage that did not succeed, the failed stage at the start of the chain, so a
+        // stage blocked two steps away names the cause, not its neighbour.
+        let mut roots: BTreeMap<String, String> = BTreeMap::new();
 
         loop {
             // Mark what can no longer run because something it needs did not succeed.
@@ -171,8 +174,11 @@ impl Engine {
                 if slots[id] != Slot::Waiting {
                     continue;
                 }
-                if let Some(reason) = self.blocked_reason(id, dir, &slots, &snapshot.stages) {
+                if let Some((reason, root)) =
+                    self.blocked_reason(id, dir, &slots, &roots, &snapshot.stages)
+                {
                     slots.insert(id.clone(), Slot::NotOk);
+                    roots.insert(id.clone(), root);
                     self.skip(id, StageResultKind::Blocked, &reason, &mut results);
                 }
             }
@@ -221,6 +227,9 @@ impl Engine {
                 StageOutcome::Interrupted => Slot::Interrupted,
                 _ => Slot::NotOk,
             };
+            if slot == Slot::NotOk {
+                roots.insert(finished.id.clone(), finished.id.clone());
+            }
             slots.insert(finished.id.clone(), slot);
             match (dir, ok, finished.outputs) {
                 (Direction::Up, true, Some(outputs)) => {
@@ -278,15 +287,30 @@ impl Engine {
         id: &str,
         dir: Direction,
         slots: &BTreeMap<String, Slot>,
+        roots: &BTreeMap<String, String>,
         recorded: &BTreeMap<String, StageRecord>,
-    ) -> Option<String> {
+    ) -> Option<(String, String)> {
         for p in self.prerequisites(id, dir) {
             match slots.get(&p) {
                 Some(Slot::NotOk) => {
-                    return Some(match dir {
-                        Direction::Up => format!("`{p}` did not succeed"),
-                        Direction::Down => format!("`{p}` was not destroyed"),
-                    })
+                    let root = roots.get(&p).cloned().unwrap_or_else(|| p.clone());
+                    let cause = match dir {
+                        Direction::Up => format!("`{root}` did not succeed"),
+                        Direction::Down => format!("`{root}` was not destroyed"),
+                    };
+                    let reason = if root == p {
+                        cause
+                    } else {
+                        match dir {
+                            Direction::Up => {
+                                format!("{cause}, so `{p}`, which this stage needs, did not run")
+                            }
+                            Direction::Down => {
+                                format!("{cause}, so `{p}`, which must go first, was not destroyed")
+                            }
+                        }
+                    };
+                    return Some((reason, root));
                 }
                 Some(_) => {}
                 None => {
@@ -294,15 +318,15 @@ impl Engine {
                     match (dir, status) {
                         (Direction::Up, Some(StageStatus::Done)) => {}
                         (Direction::Up, _) => {
-                            return Some(format!(
+                            return Some((format!(
                                 "needs `{p}`, which is not done and not part of this run; run it first (drop --only/--skip/--until)"
-                            ))
+                            ), p))
                         }
                         (Direction::Down, None) => {}
                         (Direction::Down, Some(_)) => {
-                            return Some(format!(
+                            return Some((format!(
                                 "`{p}` still exists and is not part of this run; destroy it first"
-                            ))
+                            ), p))
                         }
                     }
                 }

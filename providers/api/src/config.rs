@@ -250,7 +250,8 @@ pub struct SimConfig {
     /// Multiplies every latency: 0.001 runs a 15-minute cluster create in 0.9 s.
     #[serde(default = "default_scale")]
     pub scale: f64,
-    /// Probability (0 to 1) that any mutating call fails.
+    /// Probability (0 to 1) that a mutating call answers with a transient (throttling) error,
+    /// which is retried with backoff within the stage budget.
     #[serde(default)]
     pub error_rate: f64,
     /// The N-th mutating call of a run (1-based) fails.
@@ -262,7 +263,7 @@ pub struct SimConfig {
     /// Operations that never finish (a stuck cloud call), so the stage timeout must catch them.
     #[serde(default)]
     pub hang: Vec<String>,
-    /// Seed for `error_rate`, so a failing run can be replayed.
+    /// Seed for `error_rate`, so a run's transient errors can be replayed.
     #[serde(default)]
     pub seed: u64,
     /// Where the simulated cloud keeps its resources between runs. Empty:

@@ -133,11 +133,13 @@ impl Cloud {
         }
         let change = match self.get(&want.key) {
             None => {
-                self.request(cx, &want.ops.create, want, tags, Status::Creating)?;
+                self.request(cx, &want.ops.create, want, tags, Status::Creating)
+                    .await?;
                 Some(Change::new(ChangeAction::Create, &want.key))
             }
             Some(r) if r.spec != want.spec && r.status == Status::Available => {
-                self.request(cx, &want.ops.update, want, tags, Status::Updating)?;
+                self.request(cx, &want.ops.update, want, tags, Status::Updating)
+                    .await?;
                 Some(Change::new(ChangeAction::Update, &want.key))
             }
             Some(_) => None,
@@ -171,7 +173,7 @@ impl Cloud {
             existing.ready_at_ms
         } else {
             cx.check(&format!("deleting {key}"))?;
-            let latency = self.admit(op, key)?;
+            let latency = self.admit(cx, op, key).await?;
             let ready = ready_at(latency);
             self.with_world(|w| {
                 w.calls.push(CallRecord {
@@ -199,16 +201,36 @@ impl Cloud {
         })
     }
 
-    /// Applies fault injection to one mutating call; returns its latency.
-    fn admit(&self, op: &str, key: &str) -> Result<Option<Duration>, ProviderError> {
-        match self.faults.on_call(op) {
-            Fault::Fail(message) => Err(ProviderError::api(op, key, message)),
-            Fault::Hang => Ok(None),
-            Fault::None => Ok(Some(self.profile.latency(op))),
+    /// Applies fault injection to one mutating call; returns its latency. A transient fault is
+    /// retried with exponential backoff (1 s, 2 s, 4 s … 30 s at real-world scale) until the
+    /// stage's deadline, each retry said in the progress line.
+    async fn admit(
+        &self,
+        cx: &OpContext,
+        op: &str,
+        key: &str,
+    ) -> Result<Option<Duration>, ProviderError> {
+        let mut retries: u32 = 0;
+        loop {
+            match self.faults.on_call(op) {
+                Fault::Fail(message) => return Err(ProviderError::api(op, key, message)),
+                Fault::Hang => return Ok(None),
+                Fault::None => return Ok(Some(self.profile.latency(op))),
+                Fault::Transient(message) => {
+                    retries += 1;
+                    cx.step(format!("{op} {key}: {message}; retry {retries}"));
+                    let backoff = Duration::from_secs(1u64 << retries.min(6).saturating_sub(1));
+                    cx.sleep(
+                        self.profile.scaled(backoff.min(Duration::from_secs(30))),
+                        &format!("{op} {key} to be accepted ({retries} retries so far)"),
+                    )
+                    .await?;
+                }
+            }
         }
     }
 
-    fn request(
+    async fn request(
         &self,
         cx: &OpContext,
         op: &str,
@@ -217,7 +239,7 @@ impl Cloud {
         status: Status,
     ) -> Result<(), ProviderError> {
         cx.check(&format!("{op} {}", want.key))?;
-        let latency = self.admit(op, &want.key)?;
+        let latency = self.admit(cx, op, &want.key).await?;
         tracing::debug!(op, resource = %want.key, ?latency, "sim: request accepted");
         let ready = ready_at(latency);
         self.with_world(|w| {

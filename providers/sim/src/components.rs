@@ -215,14 +215,17 @@ impl Component for SimKubeconfig {
 
     async fn plan(&self, cx: &OpContext) -> Result<Vec<Change>, ProviderError> {
         let endpoint: String = cx.input("cluster", "endpoint").unwrap_or_default();
-        let same = std::fs::read_to_string(&self.path).ok() == Some(self.content(&endpoint));
-        Ok(if same {
-            vec![]
-        } else {
-            vec![Change::new(
+        let written = std::fs::read_to_string(&self.path).ok();
+        Ok(match written {
+            Some(text) if text == self.content(&endpoint) => vec![],
+            Some(_) => vec![Change::new(
                 ChangeAction::Update,
                 format!("kubeconfig/{}", self.context()),
-            )]
+            )],
+            None => vec![Change::new(
+                ChangeAction::Create,
+                format!("kubeconfig/{}", self.context()),
+            )],
         })
     }
 
@@ -230,7 +233,8 @@ impl Component for SimKubeconfig {
         let endpoint: String = cx.input("cluster", "endpoint")?;
         let content = self.content(&endpoint);
         let mut changes = vec![];
-        if std::fs::read_to_string(&self.path).ok().as_deref() != Some(content.as_str()) {
+        let written = std::fs::read_to_string(&self.path).ok();
+        if written.as_deref() != Some(content.as_str()) {
             cx.sleep(
                 self.cloud.profile.latency("kubeconfig.write"),
                 "writing kubeconfig",
@@ -239,8 +243,13 @@ impl Component for SimKubeconfig {
             kat_provider::fsutil::write_private(&self.path, content.as_bytes()).map_err(|e| {
                 ProviderError::Other(format!("cannot write {}: {e}", self.path.display()))
             })?;
+            let action = if written.is_some() {
+                ChangeAction::Update
+            } else {
+                ChangeAction::Create
+            };
             changes.push(Change::new(
-                ChangeAction::Update,
+                action,
                 format!("kubeconfig/{}", self.context()),
             ));
         }

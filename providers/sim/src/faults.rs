@@ -1,5 +1,6 @@
 //! Injected faults: a named operation that always fails or hangs, the N-th mutating call of a run,
-//! and a seeded random error rate (so a failing run can be replayed).
+//! and a seeded random rate of transient errors (retried, so a run survives them; the seed
+//! replays the same ones).
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -9,6 +10,9 @@ use kat_provider::config::SimConfig;
 pub enum Fault {
     None,
     Fail(String),
+    /// What a cloud under load answers (throttling, 503): the call is retried, as kat retries
+    /// the real clouds' transient errors.
+    Transient(String),
     Hang,
 }
 
@@ -62,8 +66,8 @@ impl Faults {
             state.1 = x;
             let r = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
             if r < self.error_rate {
-                return Fault::Fail(format!(
-                    "injected failure: random error (provider.sim.error_rate = {})",
+                return Fault::Transient(format!(
+                    "injected throttling error (provider.sim.error_rate = {})",
                     self.error_rate
                 ));
             }

@@ -104,6 +104,11 @@ impl Profile {
         Ok(Profile { ops, scale })
     }
 
+    /// A real-world duration at this profile's scale.
+    pub fn scaled(&self, real: Duration) -> Duration {
+        real.mul_f64(self.scale)
+    }
+
     /// The scaled latency of `op`; `apply.X`/`delete.X` fall back to `apply.default`/`delete.default`.
     pub fn latency(&self, op: &str) -> Duration {
         let base = self.ops.get(op).copied().unwrap_or_else(|| {
