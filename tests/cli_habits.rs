@@ -231,3 +231,24 @@ fn a_fresh_plan_creates_the_kubeconfig() {
     );
     assert!(!plan.contains("~ update kubeconfig"), "{plan}");
 }
+
+/// The README's first command, `kat init && kat up`, run twice: the second run keeps the file and
+/// changes nothing.
+#[test]
+fn the_first_command_can_be_run_twice() {
+    let sb = Sandbox::new("");
+    std::fs::remove_file(sb.path().join("kat.yaml")).unwrap();
+    for round in 0..2 {
+        assert!(sb.run(&["init"]).status.success(), "init, round {round}");
+        let (code, events, stderr) = sb.run_json(&["up"]);
+        assert_eq!(code, 0, "round {round}: {stderr}");
+        let result = summary(&events)["result"].clone();
+        assert_eq!(result, if round == 0 { "ok" } else { "no-changes" });
+    }
+    let out = sb.run(&["down", "--yes"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
