@@ -82,6 +82,17 @@ fn up_twice_then_down_leaves_nothing_tagged() {
     );
     let kc = &t.sb.state("life")["stages"]["kubeconfig"]["outputs"]["values"];
     assert_eq!(kc["context"], "kat-life");
+    // As eksctl does: the context is merged into the user's kubeconfig, made current, and said.
+    let mine = std::fs::read_to_string(t.user_kubeconfig()).unwrap();
+    assert!(mine.contains("current-context: kat-life"), "{mine}");
+    assert!(
+        summary(&events)["next"]
+            .as_str()
+            .unwrap()
+            .contains("kubectl context set to kat-life"),
+        "{:#?}",
+        summary(&events)
+    );
     // The exec-plugin variant: the same endpoint, `aws eks get-token`, no token in it.
     let out = t.cmd(&["kubeconfig", "--exec"]).output().unwrap();
     assert!(
@@ -132,6 +143,11 @@ fn up_twice_then_down_leaves_nothing_tagged() {
     assert_eq!(code, 0, "{stderr}\n{events:#?}");
     assert_eq!(result(&events), "ok");
     t.assert_nothing_left();
+    let mine = std::fs::read_to_string(t.user_kubeconfig()).unwrap();
+    assert!(
+        !mine.contains("kat-life"),
+        "down takes the context out again: {mine}"
+    );
     assert_eq!(
         t.count_tagged(),
         serde_json::json!({"vpcs": 0, "subnets": 0, "nat_gateways": 0, "internet_gateways": 0,

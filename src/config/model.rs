@@ -41,6 +41,30 @@ pub struct KatConfig {
     pub tags: BTreeMap<String, String>,
     #[serde(default)]
     pub state: StateConfig,
+    #[serde(default)]
+    pub kubeconfig: KubeconfigMergeConfig,
+}
+
+/// What `up` does with the environment's kubeconfig, as kind, eksctl and `az aks
+/// get-credentials` do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubeconfigMergeConfig {
+    /// Merge the context `kat-<env>` into your kubeconfig (KUBECONFIG's first file, else
+    /// ~/.kube/config) at the end of `up` and make it current; `down` removes it. Only for
+    /// clusters kat makes (an existing cluster's context is yours already).
+    #[serde(default = "default_true")]
+    pub merge: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for KubeconfigMergeConfig {
+    fn default() -> Self {
+        KubeconfigMergeConfig { merge: true }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

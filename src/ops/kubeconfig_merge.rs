@@ -77,6 +77,36 @@ pub fn merge_into(source: &str, context: &str, dest: &Path) -> Result<(), KatErr
         .map_err(|e| KatError::Failure(format!("cannot write {}: {e}", dest.display())))
 }
 
+/// Removes `context` and the cluster and user it names from the file at `dest`, if they are
+/// there; the current context is unset when it was this one. Returns whether anything changed.
+pub fn remove_from(context: &str, dest: &Path) -> Result<bool, KatError> {
+    let Ok(text) = std::fs::read_to_string(dest) else {
+        return Ok(false);
+    };
+    let mut config: Value = serde_yaml_ng::from_str(&text)
+        .map_err(|e| KatError::Failure(format!("{} is not a kubeconfig: {e}", dest.display())))?;
+    let Some(ctx) = named(&config, "contexts", context) else {
+        return Ok(false);
+    };
+    for (list, name) in [
+        ("contexts", Some(context)),
+        ("clusters", ctx["context"]["cluster"].as_str()),
+        ("users", ctx["context"]["user"].as_str()),
+    ] {
+        if let (Some(name), Some(items)) = (name, config[list].as_array_mut()) {
+            items.retain(|e| e["name"] != name);
+        }
+    }
+    if config["current-context"] == context {
+        config["current-context"] = Value::String(String::new());
+    }
+    let text = serde_yaml_ng::to_string(&config)
+        .map_err(|e| KatError::Failure(format!("cannot write a kubeconfig: {e}")))?;
+    kat_provider::fsutil::write_private(dest, text.as_bytes())
+        .map_err(|e| KatError::Failure(format!("cannot write {}: {e}", dest.display())))?;
+    Ok(true)
+}
+
 fn empty() -> Value {
     serde_json::json!({"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []})
 }
@@ -104,7 +134,32 @@ fn replace(config: &mut Value, list: &str, entry: Value) {
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
-    use super::merge_into;
+    use super::{merge_into, remove_from};
+
+    #[test]
+    fn removing_takes_out_only_the_environments_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("config");
+        std::fs::write(&dest, "apiVersion: v1\nkind: Config\nclusters:\n- name: mine\n  cluster: {server: 'https://mine'}\nusers:\n- name: mine\n  user: {token: t}\ncontexts:\n- name: mine\n  context: {cluster: mine, user: mine}\ncurrent-context: mine\n").unwrap();
+        merge_into(ENV, "kat-a", &dest).unwrap();
+        assert!(remove_from("kat-a", &dest).unwrap());
+        let got: serde_json::Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(&dest).unwrap()).unwrap();
+        for list in ["clusters", "users", "contexts"] {
+            let names: Vec<_> = got[list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["name"].clone())
+                .collect();
+            assert_eq!(names, vec![serde_json::json!("mine")], "{list}");
+        }
+        assert_eq!(got["current-context"], "");
+        assert!(
+            !remove_from("kat-a", &dest).unwrap(),
+            "a second removal changes nothing"
+        );
+    }
 
     const ENV: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: kat-a\n  cluster: {server: 'https://new'}\nusers:\n- name: kat-a\n  user: {token: fresh}\ncontexts:\n- name: kat-a\n  context: {cluster: kat-a, user: kat-a}\ncurrent-context: kat-a\n";
 

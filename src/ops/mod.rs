@@ -14,7 +14,7 @@ mod status;
 pub use environment::Environment;
 pub use error::{Exit, KatError};
 pub use fetch::fetch_bundle;
-pub use kubeconfig_merge::{merge_into, user_kubeconfig};
+pub use kubeconfig_merge::{merge_into, remove_from, user_kubeconfig};
 pub use plan::{plan, PlanArgs};
 pub use providers::{built_in, create_provider, list_providers};
 pub use run::{down, forget, up, RunArgs};

@@ -135,6 +135,14 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
     } else {
         BTreeMap::new()
     };
+    let merged = match (dir, exit) {
+        (Direction::Up, Exit::Ok) if !args.selection.is_partial() => merge_context(env),
+        (Direction::Down, Exit::Ok) if !args.selection.is_partial() => {
+            unmerge_context(env);
+            None
+        }
+        _ => None,
+    };
     // A `down` that leaves nothing of an environment kat had no record of also leaves no record:
     // a mistyped `--env` must not create a directory.
     if dir == Direction::Down && env.fresh && exit == Exit::Ok && !args.selection.is_partial() {
@@ -146,7 +154,10 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         env: env.settings.env.clone(),
         result: result.into(),
         duration_ms: started.elapsed().as_millis() as u64,
-        next: next_step(env, dir, result, &report.stages),
+        next: match merged {
+            Some(line) => line,
+            None => next_step(env, dir, result, &report.stages),
+        },
         stages: report.stages,
         outputs,
         leftovers,
@@ -325,6 +336,79 @@ fn next_step(env: &Environment, dir: Direction, result: &str, stages: &[StageSum
             )
         }
         (Direction::Down, _) => format!("nothing is left; `kat up{flag}` builds it again"),
+    }
+}
+
+/// Whether `up` puts the environment's context into the user's kubeconfig: only for a cluster
+/// kat makes on a real provider (the sim's server answers nothing; an existing cluster's context
+/// is the user's already).
+fn merges_context(env: &Environment) -> bool {
+    env.settings.config.kubeconfig.merge
+        && env.access.cluster_is_made()
+        && env.settings.provider != kat_provider::ProviderName::Sim
+}
+
+/// The kubeconfig stage's file and context, as recorded.
+fn recorded_kubeconfig(env: &Environment) -> Option<(String, String)> {
+    let snapshot = env.engine.journal.snapshot();
+    let outputs = &snapshot.stages.get("kubeconfig")?.outputs;
+    Some((
+        outputs.get::<String>("kubeconfig")?,
+        outputs.get::<String>("context")?,
+    ))
+}
+
+/// After `up`: the context merged and made current, and the line that says so. A failure to
+/// merge is a warning: the environment itself is fine.
+fn merge_context(env: &Environment) -> Option<String> {
+    if !merges_context(env) {
+        return None;
+    }
+    let (path, context) = recorded_kubeconfig(env)?;
+    let merged = std::fs::read_to_string(&path)
+        .map_err(|e| KatError::Failure(format!("cannot read {path}: {e}")))
+        .and_then(|text| {
+            let dest = super::user_kubeconfig()?;
+            super::merge_into(&text, &context, &dest)?;
+            Ok(dest)
+        });
+    match merged {
+        Ok(dest) => Some(format!(
+            "kubectl context set to {context} (merged into {}); try `kubectl get nodes`   (when done: kat down{})",
+            dest.display(),
+            env_flag(env)
+        )),
+        Err(e) => {
+            env.engine.reporter.emit(Event::Warning {
+                ts: now(),
+                message: format!(
+                    "could not merge context {context} into your kubeconfig ({e}); use `export KUBECONFIG={path}` instead, or set `kubeconfig.merge: false`"
+                ),
+            });
+            None
+        }
+    }
+}
+
+/// After `down`: the context `up` merged is taken out of the user's kubeconfig again.
+fn unmerge_context(env: &Environment) {
+    if !merges_context(env) {
+        return;
+    }
+    let context = format!("kat-{}", env.settings.env);
+    let removed = super::user_kubeconfig().and_then(|dest| super::remove_from(&context, &dest));
+    if let Err(e) = removed {
+        env.engine.reporter.emit(Event::Warning {
+            ts: now(),
+            message: format!("could not remove context {context} from your kubeconfig: {e}"),
+        });
+    }
+}
+
+fn env_flag(env: &Environment) -> String {
+    match env.settings.env.as_str() {
+        "default" => String::new(),
+        e => format!(" --env {e}"),
     }
 }
 

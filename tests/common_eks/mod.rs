@@ -145,8 +145,16 @@ impl Eks {
                 "AWS_SHARED_CREDENTIALS_FILE",
                 self.sb.path().join("no-aws-credentials"),
             )
-            .env("KAT_EKS_CALL_LOG", self.call_log());
+            .env("KAT_EKS_CALL_LOG", self.call_log())
+            // `up` merges its context into the user's kubeconfig: the sandbox's, never the
+            // machine's.
+            .env("KUBECONFIG", self.user_kubeconfig());
         c
+    }
+
+    /// The kubeconfig `up` merges the environment's context into.
+    pub fn user_kubeconfig(&self) -> std::path::PathBuf {
+        self.sb.path().join("home-kube-config")
     }
 
     /// `kat <args> -o json`: exit code, events, stderr, and the AWS calls it made.
