@@ -15,6 +15,8 @@ use kat_provider_eks::{Aws, EksProvider};
 
 use crate::common::Sandbox;
 
+pub mod fault_proxy;
+
 /// Each test environment in a region of its own: moto gives every cluster of a region the same
 /// OIDC issuer, so environments sharing one moto (`KAT_TEST_MOTO_URL`) and a region would share
 /// an OIDC provider, which real EKS never does.
@@ -31,6 +33,8 @@ pub fn region_of(env: &str) -> &'static str {
         "whole" => "ap-northeast-1",
         "rdsoff" => "ca-central-1",
         "guard" => "sa-east-1",
+        "stsflaky" => "ap-south-1",
+        "stsdown" => "eu-west-3",
         _ => "eu-north-1",
     }
 }
