@@ -210,6 +210,10 @@ fn missing_credentials_fail_with_exit_2_before_any_resource_exists() {
         "{stderr}"
     );
     eprintln!("credentials error as shown: {stderr}");
+    assert!(
+        !t.sb.path().join(".kat/nocreds").exists(),
+        "a refused run leaves no state directory (nor lock)"
+    );
     t.assert_nothing_left();
     assert_eq!(t.count_tagged()["vpcs"], 0);
 }

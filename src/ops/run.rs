@@ -49,7 +49,14 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
     }
     let started = Instant::now();
     let preflight = OpContext::detached(&env.settings.env, "preflight");
-    env.provider.preflight(&preflight).await?;
+    if let Err(e) = env.provider.preflight(&preflight).await {
+        // Refused before anything was touched (no region, no credentials): an environment kat
+        // had no record of keeps none.
+        if env.fresh {
+            forget(env);
+        }
+        return Err(e.into());
+    }
     if dir == Direction::Up {
         check_blueprint(env, &selected)?;
         prepare_addons(env, &selected)?;
