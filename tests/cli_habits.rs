@@ -252,3 +252,14 @@ fn the_first_command_can_be_run_twice() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `-v` into a pipe (a CI log): debug lines, without colour codes.
+#[test]
+fn verbose_logs_into_a_pipe_carry_no_colour_codes() {
+    let sb = Sandbox::new(&full_config("habit-verbose", 0.001));
+    let out = sb.run(&["up", "-v"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("DEBUG"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "{stderr}");
+}

@@ -32,6 +32,12 @@ fn a_throttled_credentials_check_is_retried_not_taken_for_bad_credentials() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(proxy.faulted.load(Ordering::SeqCst), 4);
+    // The libraries' own log lines stay out of a run at default verbosity, colour codes out of
+    // a pipe.
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains("WARN"),
+        "{stderr}"
+    );
     assert!(
         !stderr.contains("AWS credentials") && !stderr.contains("rejected"),
         "{stderr}"

@@ -9,13 +9,20 @@ use super::tty::MULTI;
 use super::Verbosity;
 
 pub fn init_logging(verbosity: Verbosity) {
+    // kat says what went wrong in its own words (events, errors); the libraries' own log lines
+    // (aws-config's profile warnings, the IMDS client's debug structs, kube's "failed with
+    // status 500") are only for -v or RUST_LOG.
     let default = match verbosity {
-        Verbosity::Verbose => "kat=debug,kat_provider=debug,kat_provider_sim=debug,info",
-        _ => "warn",
+        Verbosity::Verbose => {
+            "kat=debug,kat_provider=debug,kat_provider_sim=debug,kat_provider_eks=debug,kat_provider_kubeconfig=debug,info"
+        }
+        _ => "kat=warn,kat_provider=warn,kat_provider_sim=warn,kat_provider_eks=warn,kat_provider_kubeconfig=warn,off",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only for a person at a terminal, never into pipes and CI logs.
+        .with_ansi(super::interactive())
         .with_writer(LogWriter)
         .with_target(false)
         .try_init();
