@@ -46,6 +46,13 @@ fn up_twice_then_down_leaves_nothing_tagged() {
     ] {
         assert_eq!(result_of(&events, stage), "changed", "{stage}");
     }
+    // A warning is a `warning` event, said once (moto has no DescribeClusterVersions).
+    let said: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e.to_string().contains("DescribeClusterVersions"))
+        .collect();
+    assert_eq!(said.len(), 1, "{said:#?}");
+    assert_eq!(said[0]["event"], "warning", "{said:#?}");
     // The database stage stays in the graph (so `down` removes an RDS an earlier kat.yaml made)
     // but changes nothing without `database.mode: rds`.
     assert_eq!(result_of(&events, "database"), "unchanged");

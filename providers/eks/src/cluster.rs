@@ -348,8 +348,8 @@ async fn newest_version(aws: &Aws, cx: &OpContext) -> Result<Option<String>, Pro
                 "EKS here has no DescribeClusterVersions ({}), so the cluster gets EKS's default version; set `provider.kubernetes_version` to choose",
                 crate::error::api("DescribeClusterVersions", "eks", e)
             );
-            tracing::warn!("{msg}");
-            cx.step(msg);
+            // Once, as a warning event (not a progress line, not also a log line).
+            cx.warn(msg);
             return Ok(None);
         }
         Err(e) => return Err(pe("DescribeClusterVersions", "eks", e)),
