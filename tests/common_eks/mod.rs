@@ -35,6 +35,7 @@ pub fn region_of(env: &str) -> &'static str {
         "guard" => "sa-east-1",
         "stsflaky" => "ap-south-1",
         "stsdown" => "eu-west-3",
+        "ngchange" => "ap-northeast-2",
         _ => "eu-north-1",
     }
 }

@@ -197,19 +197,33 @@ impl Nodes {
                 }
             }
             Some(ng) => {
-                // Min and max converge; desired is the autoscaler's to change once running.
+                immutable_changes(ng, &self.instance_type(), cfg.spot, &resource)?;
+                // Min and max converge; desired is the autoscaler's to change once running,
+                // unless kat.yaml's `count` itself changed since kat last applied it.
                 let sc = ng.scaling_config();
                 let (have_min, have_max) = (
                     sc.and_then(|s| s.min_size()).unwrap_or(-1),
                     sc.and_then(|s| s.max_size()).unwrap_or(-1),
                 );
-                if (have_min, have_max) != (min as i32, max as i32)
+                let have_desired = sc.and_then(|s| s.desired_size()).unwrap_or(desired as i32);
+                let count_changed = pass
+                    .cx
+                    .previous
+                    .get::<u32>("count")
+                    .is_some_and(|before| before != cfg.count);
+                let want_desired = if count_changed {
+                    desired as i32
+                } else {
+                    have_desired.clamp(min as i32, max as i32)
+                };
+                if ((have_min, have_max) != (min as i32, max as i32) || want_desired != have_desired)
                     && pass.update(
                         &resource,
-                        format!("scaling {have_min}–{have_max} → {min}–{max}"),
+                        format!(
+                            "scaling {have_min}–{have_max} (desired {have_desired}) → {min}–{max} (desired {want_desired})"
+                        ),
                     )?
                 {
-                    let cur = sc.and_then(|s| s.desired_size()).unwrap_or(desired as i32);
                     aws.eks
                         .update_nodegroup_config()
                         .cluster_name(&cluster)
@@ -218,7 +232,7 @@ impl Nodes {
                             NodegroupScalingConfig::builder()
                                 .min_size(min as i32)
                                 .max_size(max as i32)
-                                .desired_size(cur.clamp(min as i32, max as i32))
+                                .desired_size(want_desired)
                                 .build(),
                         )
                         .send()
@@ -234,22 +248,85 @@ impl Nodes {
             let addons = &self.s.req.config.eks.addons;
             crate::extras::ensure_addons(self.extras.as_ref(), pass, &cluster, addons).await?;
         }
+        // What AWS says the group is, never what kat.yaml asked (a dry pass before the group
+        // exists shows the request).
+        let live = if pass.dry {
+            found
+        } else {
+            describe(&aws, &cluster, &name).await?
+        };
         let mut o = Outputs::new();
-        o.set("nodegroup", &name)
-            .set("instance_type", self.instance_type())
-            .set("min", min)
-            .set("max", max)
-            .set("spot", cfg.spot);
-        o.show(
-            "Nodes",
-            format!(
-                "{desired} × {}{} (autoscaling {min}–{max})",
-                self.instance_type(),
-                if cfg.spot { " spot" } else { "" }
-            ),
-        );
+        o.set("nodegroup", &name).set("count", cfg.count);
+        match &live {
+            Some(ng) => {
+                let sc = ng.scaling_config();
+                let n = |f: Option<i32>| f.unwrap_or_default();
+                let types = ng.instance_types().join(", ");
+                let spot = ng.capacity_type() == Some(&CapacityTypes::Spot);
+                let (lo, hi, now) = (
+                    n(sc.and_then(|s| s.min_size())),
+                    n(sc.and_then(|s| s.max_size())),
+                    n(sc.and_then(|s| s.desired_size())),
+                );
+                o.set("instance_type", &types)
+                    .set("min", lo)
+                    .set("max", hi)
+                    .set("spot", spot);
+                o.show(
+                    "Nodes",
+                    format!(
+                        "{now} × {types}{} (autoscaling {lo}–{hi})",
+                        if spot { " spot" } else { "" }
+                    ),
+                );
+            }
+            None => {
+                o.set("instance_type", self.instance_type())
+                    .set("min", min)
+                    .set("max", max)
+                    .set("spot", cfg.spot);
+                o.show(
+                    "Nodes",
+                    format!(
+                        "{desired} × {}{} (autoscaling {min}–{max}), once created",
+                        self.instance_type(),
+                        if cfg.spot { " spot" } else { "" }
+                    ),
+                );
+            }
+        }
         Ok(o)
     }
+}
+
+/// Settings EKS cannot change on a node group in place. Replacing the group (a new one, then
+/// the old one drained and deleted, eksctl's path) is not built yet, so such a change is refused
+/// by name rather than ignored.
+fn immutable_changes(
+    ng: &Nodegroup,
+    instance_type: &str,
+    spot: bool,
+    resource: &str,
+) -> Result<(), ProviderError> {
+    let mut changed = Vec::new();
+    let types = ng.instance_types().join(", ");
+    if types != instance_type {
+        changed.push(format!("instance_type {types} → {instance_type}"));
+    }
+    let have_spot = ng.capacity_type() == Some(&CapacityTypes::Spot);
+    if have_spot != spot {
+        changed.push(format!("spot {have_spot} → {spot}"));
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(ProviderError::config(
+        "provider.nodes",
+        format!(
+            "{resource} cannot change {} in place (EKS fixes them when a node group is made) and kat does not replace node groups yet; put the old value back, or run `kat down --until nodes` (which removes what runs on the nodes too) and `kat up` to make the group anew",
+            changed.join(" and ")
+        ),
+    ))
 }
 
 #[async_trait]
