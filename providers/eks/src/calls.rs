@@ -1,6 +1,7 @@
 //! Counts every AWS request this process sends (retries included), by `Service.Operation`. With
 //! `KAT_EKS_CALL_LOG=<file>` the counts are written there after each request, so tests and the
-//! benchmark can tell how many calls `up` and `down` made, and whether any of them mutated.
+//! benchmark can tell how many calls `up` and `down` made, whether any of them mutated, and how
+//! many were retries of a failed attempt.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,12 +11,14 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 #[derive(Debug, Clone, Default)]
 pub struct CallLog {
     counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    retries: Arc<Mutex<u64>>,
     file: Option<PathBuf>,
 }
 
@@ -30,13 +33,19 @@ impl CallLog {
     pub fn from_env() -> Self {
         CallLog {
             counts: Arc::default(),
+            retries: Arc::default(),
             file: std::env::var_os("KAT_EKS_CALL_LOG").map(PathBuf::from),
         }
     }
 
-    fn record(&self, service: &str, operation: &str) {
+    fn record(&self, service: &str, operation: &str, retry: bool) {
         let key = format!("{service}.{operation}");
-        tracing::debug!(call = %key, "aws request");
+        tracing::debug!(call = %key, retry, "aws request");
+        let retries = {
+            let mut n = self.retries.lock().expect("call log lock");
+            *n += u64::from(retry);
+            *n
+        };
         let snapshot = {
             let mut counts = self.counts.lock().expect("call log lock");
             *counts.entry(key).or_default() += 1;
@@ -49,7 +58,7 @@ impl CallLog {
                 .filter(|(k, _)| !is_read_only(k.rsplit('.').next().unwrap_or(k)))
                 .map(|(_, v)| v)
                 .sum();
-            let doc = serde_json::json!({"total": total, "mutating": mutating, "calls": snapshot});
+            let doc = serde_json::json!({"total": total, "mutating": mutating, "retries": retries, "calls": snapshot});
             // Best effort: a counter must never fail a run.
             let _ = std::fs::write(file, doc.to_string());
         }
@@ -67,8 +76,11 @@ impl Intercept for CallLog {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        let retry = cfg
+            .load::<RequestAttempts>()
+            .is_some_and(|a| a.attempts() > 1);
         if let Some(m) = cfg.load::<Metadata>() {
-            self.record(m.service(), m.name());
+            self.record(m.service(), m.name(), retry);
         }
         Ok(())
     }

@@ -28,6 +28,8 @@ macro_rules! client {
         $krate::Client::from_conf(
             $krate::config::Builder::from($sdk)
                 .interceptor($log.clone())
+                .interceptor(crate::budget::Budget)
+                .retry_partition(crate::budget::partition(stringify!($krate)))
                 .build(),
         )
     };
@@ -38,7 +40,10 @@ fn loader() -> aws_config::ConfigLoader {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http)
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(crate::budget::retry_config())
+        .sleep_impl(crate::budget::StageSleep)
 }
 
 impl Aws {

@@ -5,6 +5,8 @@ use std::error::Error as StdError;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use kat_provider::ProviderError;
 
+use crate::budget::Halt;
+
 #[derive(Debug, thiserror::Error)]
 pub enum EksError {
     #[error("{operation} {resource}: {code}: {message}")]
@@ -18,6 +20,13 @@ pub enum EksError {
     /// A delete AWS keeps refusing because something still uses the resource.
     #[error("cannot delete {resource}: still in use by {blocker}; delete that (or wait for AWS to release it) and run `kat down` again")]
     Blocked { resource: String, blocker: String },
+    /// kat stopped the request (Ctrl-C, or the stage's budget ran out while AWS kept failing).
+    #[error("{operation} {resource}: {halt}")]
+    Halted {
+        operation: String,
+        resource: String,
+        halt: crate::budget::Halt,
+    },
     #[error("{resource} is {state}; {fix}")]
     BadState {
         resource: String,
@@ -40,6 +49,18 @@ impl From<EksError> for ProviderError {
                 resource,
                 message: format!("{code}: {message}"),
                 retryable,
+            },
+            EksError::Halted {
+                halt: Halt::Interrupted,
+                ..
+            } => ProviderError::Interrupted,
+            EksError::Halted {
+                operation,
+                resource,
+                halt: Halt::OutOfTime { after, .. },
+            } => ProviderError::Timeout {
+                what: format!("{operation} {resource} (AWS kept failing it)"),
+                after,
             },
             other => ProviderError::Other(other.to_string()),
         }
@@ -75,6 +96,13 @@ where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
+    if let Some(halt) = halted(&e) {
+        return EksError::Halted {
+            operation: operation.to_string(),
+            resource: resource.to_string(),
+            halt,
+        };
+    }
     let c = code(&e);
     let retryable = c.is_none() || is_throttle(c.as_deref());
     let message = match &e {
@@ -96,6 +124,18 @@ where
         message,
         retryable,
     }
+}
+
+/// The stop kat's budget put on this request, if that is why it failed.
+pub fn halted(e: &(dyn StdError + 'static)) -> Option<Halt> {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<Halt>() {
+            return Some(h.clone());
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// [`api`] straight into the provider's error.

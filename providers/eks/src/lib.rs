@@ -3,6 +3,7 @@
 //! the desired one, converge. `down` finds everything again by name and tags, so it needs no local
 //! state, and ends with what Kubernetes made behind kat's back (load balancers, volumes, ENIs).
 
+mod budget;
 mod calls;
 mod clients;
 mod cluster;

@@ -114,9 +114,16 @@ impl Provider for EksProvider {
         }
     }
 
-    async fn preflight(&self, _cx: &OpContext) -> Result<(), ProviderError> {
+    async fn preflight(&self, cx: &OpContext) -> Result<(), ProviderError> {
         let aws = self.shared.aws().await;
-        crate::credentials::caller(&aws).await.map(|_| ())
+        let mut cx = cx.clone();
+        if cx.deadline.is_none() {
+            cx.timeout = Some(crate::credentials::CHECK_BUDGET);
+            cx.deadline = Some(tokio::time::Instant::now() + crate::credentials::CHECK_BUDGET);
+        }
+        crate::budget::scoped(&cx, crate::credentials::caller(&aws))
+            .await
+            .map(|_| ())
     }
 
     fn component(&self, role: Role) -> Option<Arc<dyn Component>> {
@@ -159,7 +166,7 @@ impl Provider for EksProvider {
     }
 
     async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError> {
-        crate::teardown::sweep::sweep(&self.shared, cx).await
+        crate::budget::scoped(cx, crate::teardown::sweep::sweep(&self.shared, cx)).await
     }
 
     async fn exec_kubeconfig(&self, _kubeconfig: &Outputs) -> Result<String, ProviderError> {

@@ -40,7 +40,7 @@ impl<T: Converge> Component for Retired<T> {
     /// What is still there is named, since it keeps costing money until `down`.
     async fn apply(&self, cx: &OpContext) -> Result<Applied, ProviderError> {
         let mut pass = Pass::new(cx, true);
-        self.inner.0.teardown(&mut pass).await?;
+        crate::budget::scoped(cx, self.inner.0.teardown(&mut pass)).await?;
         for c in &pass.changes {
             cx.step(format!(
                 "{} is off, but {} from an earlier configuration is still there; `kat down` deletes it",

@@ -7,6 +7,8 @@ use kat_provider::{
 };
 use serde_json::Value;
 
+use crate::budget::scoped;
+
 pub struct Pass<'a> {
     pub cx: &'a OpContext,
     pub dry: bool,
@@ -96,37 +98,51 @@ impl<T: Converge> Component for Comp<T> {
         self.0.desired()
     }
 
+    // Every call runs in the stage's budget scope: the SDK's retries of each AWS request end at
+    // its deadline and on Ctrl-C (see budget.rs).
     async fn plan(&self, cx: &OpContext) -> Result<Vec<Change>, ProviderError> {
-        let mut pass = Pass::new(cx, true);
-        self.0.converge(&mut pass).await?;
-        Ok(pass.changes)
+        scoped(cx, async {
+            let mut pass = Pass::new(cx, true);
+            self.0.converge(&mut pass).await?;
+            Ok(pass.changes)
+        })
+        .await
     }
 
     async fn apply(&self, cx: &OpContext) -> Result<Applied, ProviderError> {
-        let mut pass = Pass::new(cx, false);
-        let outputs = self.0.converge(&mut pass).await?;
-        Ok(Applied {
-            changes: pass.changes,
-            outputs,
+        scoped(cx, async {
+            let mut pass = Pass::new(cx, false);
+            let outputs = self.0.converge(&mut pass).await?;
+            Ok(Applied {
+                changes: pass.changes,
+                outputs,
+            })
         })
+        .await
     }
 
     async fn verify(&self, cx: &OpContext, recorded: &Outputs) -> Result<Verified, ProviderError> {
-        self.0.check(cx, recorded).await
+        scoped(cx, self.0.check(cx, recorded)).await
     }
 
     async fn plan_destroy(&self, cx: &OpContext) -> Result<Vec<Change>, ProviderError> {
-        let mut pass = Pass::new(cx, true);
-        self.0.teardown(&mut pass).await?;
-        Ok(pass.changes)
+        scoped(cx, async {
+            let mut pass = Pass::new(cx, true);
+            self.0.teardown(&mut pass).await?;
+            Ok(pass.changes)
+        })
+        .await
     }
 
     async fn destroy(&self, cx: &OpContext) -> Result<Applied, ProviderError> {
-        let mut pass = Pass::new(cx, false);
-        self.0.teardown(&mut pass).await?;
-        Ok(Applied {
-            changes: pass.changes,
-            outputs: Outputs::new(),
+        scoped(cx, async {
+            let mut pass = Pass::new(cx, false);
+            self.0.teardown(&mut pass).await?;
+            Ok(Applied {
+                changes: pass.changes,
+                outputs: Outputs::new(),
+            })
         })
+        .await
     }
 }
