@@ -36,6 +36,11 @@ pub fn region_of(env: &str) -> &'static str {
         "stsflaky" => "ap-south-1",
         "stsdown" => "eu-west-3",
         "ngchange" => "ap-northeast-2",
+        "throttled" => "ap-southeast-2",
+        "faults20" => "eu-south-1",
+        "faults40" => "ap-northeast-3",
+        "zones" => "ap-south-2",
+        "faults0" => "ap-southeast-3",
         _ => "eu-north-1",
     }
 }
@@ -164,10 +169,23 @@ impl Eks {
 
     /// `kat <args> -o json`: exit code, events, stderr, and the AWS calls it made.
     pub fn run(&self, args: &[&str]) -> (i32, Vec<serde_json::Value>, String, serde_json::Value) {
+        self.run_via(&self.moto.url, args)
+    }
+
+    /// [`Eks::run`] with AWS reached at `endpoint` (a fault proxy in front of moto).
+    pub fn run_via(
+        &self,
+        endpoint: &str,
+        args: &[&str],
+    ) -> (i32, Vec<serde_json::Value>, String, serde_json::Value) {
         let _ = std::fs::remove_file(self.call_log());
         let mut all = args.to_vec();
         all.extend(["-o", "json"]);
-        let out: Output = self.cmd(&all).output().expect("run kat");
+        let out: Output = self
+            .cmd(&all)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .output()
+            .expect("run kat");
         let events = crate::common::parse_events(&String::from_utf8_lossy(&out.stdout));
         let calls = std::fs::read_to_string(self.call_log())
             .ok()

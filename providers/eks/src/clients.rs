@@ -29,6 +29,7 @@ macro_rules! client {
             $krate::config::Builder::from($sdk)
                 .interceptor($log.clone())
                 .interceptor(crate::budget::Budget)
+                .retry_classifier(crate::throttled::TooManyRequests)
                 .retry_partition(crate::budget::partition(stringify!($krate)))
                 .build(),
         )

@@ -1,7 +1,6 @@
 //! Preflight: the credential chain resolves and AWS accepts it (STS GetCallerIdentity), before any
 //! resource is touched. A failure is one line naming the chain and the fix.
 
-use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use kat_provider::ProviderError;
 
 use crate::budget::Halt;

@@ -25,6 +25,7 @@ mod secrets;
 mod step;
 mod tags;
 mod teardown;
+mod throttled;
 mod token;
 
 pub use clients::Aws;
