@@ -129,3 +129,93 @@ fn a_vpc_of_your_own_is_used_and_left_in_place() {
     assert_eq!(subnets.subnets().len(), 4, "and its subnets");
     t.assert_nothing_left();
 }
+
+/// `az_count` 2 → 3: the zone-c subnets are made, the node group moves onto them by a
+/// replacement, the DB subnet group is changed in place, and the control plane, which EKS cannot
+/// add a zone to, is named in a warning instead of being reported as matching.
+#[test]
+fn raising_az_count_moves_what_can_move_and_names_what_cannot() {
+    let t = Eks::new("zones", "database:\n  mode: rds\n");
+    let (code, events, stderr, _) = t.run(&["up"]);
+    assert_eq!(code, 0, "{stderr}\n{events:#?}");
+    assert_eq!(t.count_tagged()["subnets"], 4);
+
+    t.sb.write_config(&config(
+        "zones",
+        "    az_count: 3\ndatabase:\n  mode: rds\n",
+    ));
+    let (code, events, stderr, calls) = t.run(&["up"]);
+    assert_eq!(code, 0, "{stderr}\n{events:#?}");
+    assert_eq!(t.count_tagged()["subnets"], 6);
+    let private: Vec<String> = {
+        let out =
+            t.rt.block_on(
+                t.aws
+                    .ec2
+                    .describe_subnets()
+                    .filters(t.tag_filter())
+                    .filters(
+                        Filter::builder()
+                            .name("tag:kubernetes.io/role/internal-elb")
+                            .values("1")
+                            .build(),
+                    )
+                    .send(),
+            )
+            .unwrap();
+        let mut v: Vec<String> = out
+            .subnets()
+            .iter()
+            .map(|s| s.subnet_id().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(private.len(), 3);
+
+    // The node group: replaced onto the three private subnets.
+    let groups =
+        t.rt.block_on(t.aws.eks.list_nodegroups().cluster_name("kat-zones").send())
+            .unwrap()
+            .nodegroups()
+            .to_vec();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let ng =
+        t.rt.block_on(
+            t.aws
+                .eks
+                .describe_nodegroup()
+                .cluster_name("kat-zones")
+                .nodegroup_name(&groups[0])
+                .send(),
+        )
+        .unwrap();
+    let mut subnets = ng.nodegroup().unwrap().subnets().to_vec();
+    subnets.sort();
+    assert_eq!(subnets, private);
+
+    // The DB subnet group: changed in place. (moto's ModifyDBSubnetGroup drops the group it
+    // modifies, so the call is checked rather than the group.)
+    assert_eq!(calls["calls"]["RDS.ModifyDBSubnetGroup"], 1, "{calls}");
+    assert_eq!(
+        calls["calls"].get("RDS.CreateDBSubnetGroup"),
+        None,
+        "{calls}"
+    );
+
+    // The control plane: a warning naming it, and the stage not claiming a change it did not make.
+    let warned: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "warning" && e.to_string().contains("cluster/kat-zones"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{events:#?}");
+    assert!(warned[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("cannot add a zone"));
+    assert_ne!(result_of(&events, "cluster"), "changed");
+
+    let (code, _, stderr, _) = t.run(&["down"]);
+    assert_eq!(code, 0, "{stderr}");
+    t.assert_nothing_left();
+}

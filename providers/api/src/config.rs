@@ -105,6 +105,31 @@ pub struct NodePoolConfig {
     /// Spot / low-priority capacity instead of on-demand.
     #[serde(default)]
     pub spot: bool,
+    /// Kubernetes labels on every node of the pool (changed in place).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Taints on every node of the pool (changed in place).
+    #[serde(default)]
+    pub taints: Vec<NodeTaint>,
+}
+
+/// A node taint, spelled as in Kubernetes (`{key: dedicated, value: gpu, effect: NoSchedule}`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeTaint {
+    pub key: String,
+    #[serde(default)]
+    pub value: Option<String>,
+    pub effect: TaintEffect,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub enum TaintEffect {
+    NoSchedule,
+    PreferNoSchedule,
+    NoExecute,
 }
 
 fn default_count() -> u32 {
@@ -125,6 +150,8 @@ impl Default for NodePoolConfig {
             min: default_min(),
             max: default_max(),
             spot: false,
+            labels: BTreeMap::new(),
+            taints: Vec::new(),
         }
     }
 }

@@ -19,8 +19,8 @@ pub mod workloads;
 pub use caps::{AutoscalerKind, Capabilities, LoadBalancerKind, ManagedDatabase};
 pub use component::{Applied, Change, ChangeAction, Component, Verified};
 pub use config::{
-    ApiAccess, DatabaseConfig, DatabaseMode, EksConfig, NodePoolConfig, ProviderConfig,
-    ProviderName,
+    ApiAccess, DatabaseConfig, DatabaseMode, EksConfig, NodePoolConfig, NodeTaint, ProviderConfig,
+    ProviderName, TaintEffect,
 };
 pub use context::{NoProgress, OpContext, Progress};
 pub use error::ProviderError;

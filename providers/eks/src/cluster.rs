@@ -103,6 +103,36 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Subnets the network has that the control plane is not in (a zone added by raising
+    /// `az_count`). EKS moves a running control plane only between subnets of the zones it was
+    /// made in, so kat cannot make this change: it says so, every run, rather than report the
+    /// cluster as matching kat.yaml.
+    fn zones_left_out(&self, pass: &Pass<'_>, cluster: &aws_sdk_eks::types::Cluster) {
+        let wanted = (|| -> Result<Vec<String>, ProviderError> {
+            let mut v: Vec<String> = pass.cx.input("network", "private_subnet_ids")?;
+            v.extend(
+                pass.cx
+                    .input::<Vec<String>>("network", "public_subnet_ids")?,
+            );
+            Ok(v)
+        })();
+        let Ok(wanted) = wanted else { return };
+        let have = cluster
+            .resources_vpc_config()
+            .map(|v| v.subnet_ids().to_vec())
+            .unwrap_or_default();
+        let missing: Vec<&String> = wanted.iter().filter(|s| !have.contains(s)).collect();
+        if have.is_empty() || missing.is_empty() || self.s.req.config.eks.vpc_id.is_some() {
+            return;
+        }
+        pass.cx.warn(format!(
+            "cluster/{}: the control plane stays in subnets {} and cannot use {}: EKS cannot add a zone to a running cluster's control plane, so the new subnets serve nodes, load balancers and the database only; to spread the control plane too, recreate the cluster (`kat down`, then `kat up`)",
+            cluster.name().unwrap_or_default(),
+            have.join(", "),
+            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+
     async fn create(
         &self,
         aws: &Aws,
@@ -209,6 +239,7 @@ impl Cluster {
                     .ok_or_else(|| gone(&name))?
             }
         };
+        self.zones_left_out(pass, &cluster);
         if let Some(want) = &self.s.req.config.kubernetes_version {
             let have = cluster.version().unwrap_or_default();
             if have != want

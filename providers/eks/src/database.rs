@@ -143,17 +143,40 @@ impl Database {
         let vpc = Some(vpc).filter(|v| !v.is_empty());
         // Subnet group.
         let group_res = format!("db-subnet-group/{id}");
-        let have_group = match aws
+        let group_subnets: Option<Vec<String>> = match aws
             .rds
             .describe_db_subnet_groups()
             .db_subnet_group_name(&id)
             .send()
             .await
         {
-            Ok(_) => true,
-            Err(e) if is_not_found(crate::error::code(&e).as_deref()) => false,
+            Ok(out) => Some(
+                out.db_subnet_groups()
+                    .iter()
+                    .flat_map(|g| g.subnets())
+                    .filter_map(|s| s.subnet_identifier().map(str::to_string))
+                    .collect(),
+            ),
+            Err(e) if is_not_found(crate::error::code(&e).as_deref()) => None,
             Err(e) => return Err(pe("DescribeDBSubnetGroups", &group_res, e)),
         };
+        let have_group = group_subnets.is_some();
+        // A zone added to the network (`az_count` raised): RDS changes a subnet group in place.
+        if let Some(have) = group_subnets.filter(|h| !subnets.is_empty() && !same_set(h, &subnets))
+        {
+            if pass.update(
+                &group_res,
+                format!("subnets {} → {}", have.join(","), subnets.join(",")),
+            )? {
+                aws.rds
+                    .modify_db_subnet_group()
+                    .db_subnet_group_name(&id)
+                    .set_subnet_ids(Some(subnets.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| pe("ModifyDBSubnetGroup", &group_res, e))?;
+            }
+        }
         if !have_group && pass.create(&group_res)? {
             aws.rds
                 .create_db_subnet_group()
@@ -395,4 +418,13 @@ impl Converge for Database {
     async fn teardown(&self, pass: &mut Pass<'_>) -> Result<(), ProviderError> {
         self.delete(pass).await
     }
+}
+
+/// Equal as sets: AWS returns subnets in an order of its own.
+fn same_set(a: &[String], b: &[String]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort();
+    b.sort();
+    a == b
 }
