@@ -38,7 +38,7 @@ fn node_changes_are_made_in_place_or_refused_by_name_and_outputs_follow_aws() {
     let (code, events, stderr, _) = t.run(&["up"]);
     assert_eq!(code, 0, "{stderr}\n{events:#?}");
     assert_eq!(described(&t), ("t3.medium".into(), 2));
-    assert!(summary(&events)["outputs"]["Nodes"]
+    assert!(summary(&events)["shown"]["Nodes"]
         .as_str()
         .unwrap()
         .starts_with("2 × t3.medium"));
@@ -49,7 +49,7 @@ fn node_changes_are_made_in_place_or_refused_by_name_and_outputs_follow_aws() {
     assert_eq!(code, 0, "{stderr}\n{events:#?}");
     assert_eq!(result_of(&events, "nodes"), "changed");
     assert_eq!(described(&t), ("t3.medium".into(), 3));
-    assert!(summary(&events)["outputs"]["Nodes"]
+    assert!(summary(&events)["shown"]["Nodes"]
         .as_str()
         .unwrap()
         .starts_with("3 × t3.medium"));

@@ -44,9 +44,9 @@ impl Reporter for PlainReporter {
                 "{ts} kat {command}: environment {env}, provider {provider}, stages {}",
                 stages.join(" ")
             )),
-            Event::StageStarted { ts, stage, action } if !quiet => {
-                Some(format!("{ts} {stage:<18} {action}"))
-            }
+            Event::StageStarted {
+                ts, stage, action, ..
+            } if !quiet => Some(format!("{ts} {stage:<18} {action}")),
             Event::StageProgress { ts, stage, message }
                 if self.verbosity == Verbosity::Verbose || !quiet =>
             {
@@ -57,10 +57,11 @@ impl Reporter for PlainReporter {
                 stage,
                 result,
                 duration_ms,
-                changes,
+                changed,
+                ..
             } if !quiet => Some(format!(
                 "{ts} {stage:<18} {} in {}",
-                describe(*result, changes.len()),
+                describe(*result, *changed),
                 format_duration(*duration_ms)
             )),
             Event::StageFailed {

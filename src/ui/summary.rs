@@ -22,7 +22,7 @@ pub fn render_summary(event: &Event) -> String {
         result,
         duration_ms,
         stages,
-        outputs,
+        shown,
         leftovers,
         next,
         ..
@@ -56,7 +56,7 @@ pub fn render_summary(event: &Event) -> String {
                 s,
                 "  {:<width$}  {:<16}  {}",
                 st.stage,
-                describe(st.result, st.changes),
+                describe(st.result, st.changed),
                 format_duration(st.duration_ms)
             );
             if let Some(e) = &st.error {
@@ -64,10 +64,10 @@ pub fn render_summary(event: &Event) -> String {
             }
         }
     }
-    if !outputs.is_empty() {
-        let width = outputs.keys().map(|k| k.len()).max().unwrap_or(0);
+    if !shown.is_empty() {
+        let width = shown.keys().map(|k| k.len()).max().unwrap_or(0);
         let _ = writeln!(s, "\n  Outputs");
-        for (k, v) in outputs {
+        for (k, v) in shown {
             let _ = writeln!(s, "  {k:<width$}  {v}");
         }
     }

@@ -88,7 +88,7 @@ impl Reporter for TtyReporter {
                 stage,
                 result,
                 duration_ms,
-                changes,
+                changed,
                 ..
             } => {
                 let mark = if result == StageResultKind::Interrupted {
@@ -102,7 +102,7 @@ impl Reporter for TtyReporter {
                     format!(
                         "{:>6}  {}",
                         format_duration(duration_ms),
-                        describe(result, changes.len())
+                        describe(result, changed)
                     ),
                 );
             }
