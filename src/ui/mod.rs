@@ -1,11 +1,13 @@
 //! Turning engine events into what a person or a program reads: a live progress view on a
 //! terminal, timestamped lines in CI and logs, or one JSON object per line.
 
+mod changes;
 mod json;
 mod logging;
 mod plain;
 mod summary;
 mod tty;
+mod wait;
 
 use std::io::IsTerminal;
 use std::sync::Arc;
