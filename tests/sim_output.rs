@@ -138,14 +138,20 @@ fn the_live_view_shows_overall_progress_and_expected_waits() {
     let screen = on_a_terminal(&sb, "up");
     let stages = 11;
     assert!(screen.contains(&format!("0/{stages} done")), "{screen}");
-    assert!(screen.contains(&format!("{stages}/{stages} done")), "{screen}");
+    assert!(
+        screen.contains(&format!("{stages}/{stages} done")),
+        "{screen}"
+    );
     assert!(screen.contains(" elapsed · "), "{screen}");
     assert!(screen.contains("· running cluster"), "{screen}");
     assert!(screen.contains("· pending "), "{screen}");
     assert!(screen.contains('▕') && screen.contains("▏ ~9s"), "{screen}");
     // The finished lines and the summary name what changed.
     assert!(screen.contains("(create: cluster/kat-overall)"), "{screen}");
-    assert!(screen.contains(", 2 changes (create: iam-role/"), "{screen}");
+    assert!(
+        screen.contains(", 2 changes (create: iam-role/"),
+        "{screen}"
+    );
 }
 
 /// Plain lines stay plain (no escape codes) and carry the expected time as words; the summary
@@ -182,12 +188,10 @@ fn a_warning_is_printed_once() {
     let sb = Sandbox::new(&full_config("once", 0.001));
     assert_eq!(sb.run(&["up"]).status.code(), Some(0));
     // Switching an addon off leaves its objects in place, with a warning at each `up`.
-    sb.write_config(
-        &full_config("once", 0.001).replace(
-            "metrics-server: {enabled: true}",
-            "metrics-server: {enabled: false}",
-        ),
-    );
+    sb.write_config(&full_config("once", 0.001).replace(
+        "metrics-server: {enabled: true}",
+        "metrics-server: {enabled: false}",
+    ));
     let warning = "warning: stages metrics-server were applied by an earlier";
     let plain = text(&sb.run(&["up", "-v"]).stderr);
     assert_eq!(plain.matches(warning).count(), 1, "{plain}");

@@ -3,6 +3,7 @@
 mod environment;
 mod error;
 mod fetch;
+mod init_defaults;
 mod kubeconfig_merge;
 mod output;
 mod plan;
