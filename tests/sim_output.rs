@@ -198,3 +198,58 @@ fn a_warning_is_printed_once() {
     let screen = on_a_terminal(&sb, "up -v");
     assert_eq!(screen.matches(warning).count(), 1, "{screen}");
 }
+
+/// Ctrl-C typed at the keyboard: the terminal echoes `^C` at the end of the view's last line,
+/// which must not push the view down a line and leave a copy of a finished stage above the
+/// summary.
+#[test]
+fn ctrl_c_at_the_keyboard_leaves_no_stray_line_above_the_summary() {
+    let sb = Sandbox::new(&full_config("typed", 0.01));
+    let kat = env!("CARGO_BIN_EXE_kat");
+    let typescript = sb.path().join("typescript");
+    let mut child = Command::new("script")
+        .args([
+            "-q",
+            "-e",
+            "-c",
+            &format!("{kat} up"),
+            typescript.to_str().unwrap(),
+        ])
+        .current_dir(sb.path())
+        .env_remove("CI")
+        .env_remove("RUST_LOG")
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("script (util-linux) runs kat on a pseudo-terminal");
+    // Typed once the control plane is being waited for, with finished stages on screen.
+    loop {
+        let shown = std::fs::read(&typescript).unwrap_or_default();
+        if text(&shown).contains("waiting for cluster/") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    use std::io::Write as _;
+    let mut keyboard = child.stdin.take().unwrap();
+    keyboard.write_all(b"\x03").unwrap();
+    keyboard.flush().unwrap();
+    let status = child.wait().unwrap();
+    drop(keyboard);
+    assert_eq!(status.code(), Some(130));
+
+    let shown = text(&std::fs::read(&typescript).unwrap());
+    assert!(shown.contains("^C"), "the terminal echoed the key: {shown}");
+    let screen = common::screen::replay(&shown, 80);
+    let headline = screen
+        .iter()
+        .position(|l| l.starts_with("kat up typed: interrupted"))
+        .unwrap_or_else(|| panic!("{screen:#?}"));
+    for line in &screen[..headline] {
+        assert!(
+            !line.contains('✔') && !line.contains(" elapsed · "),
+            "left above the summary: {line:?}\n{screen:#?}"
+        );
+    }
+}

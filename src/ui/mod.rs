@@ -6,6 +6,7 @@ mod json;
 mod logging;
 mod plain;
 mod summary;
+mod term;
 mod tty;
 mod wait;
 

@@ -15,6 +15,7 @@ use crate::engine::{Event, Reporter, StageResultKind};
 
 use super::changes::describe;
 use super::summary::{format_duration, render_summary};
+use super::term::EchoRoom;
 use super::wait::{bar, LONG_WAIT_MS};
 use super::Verbosity;
 
@@ -69,14 +70,34 @@ fn done_style(mark: &str) -> ProgressStyle {
 }
 
 fn run_style() -> ProgressStyle {
-    ProgressStyle::with_template("{prefix:.bold} {elapsed} elapsed · {wide_msg}")
+    // `msg`, not `wide_msg`: the last line must end short of the edge (see term.rs).
+    ProgressStyle::with_template("{prefix:.bold} {elapsed} elapsed · {msg}")
         .expect("valid template")
+}
+
+/// Room the run line leaves at the right edge: its prefix and elapsed time, and an echoed `^C`.
+const RUN_LINE_RESERVED: usize = 32;
+
+/// `line`, cut to fit the terminal beside the run line's prefix.
+fn fit(line: String) -> String {
+    let width = console::Term::stderr().size().1 as usize;
+    let room = width.saturating_sub(RUN_LINE_RESERVED).max(10);
+    if line.chars().count() <= room {
+        return line;
+    }
+    let mut cut: String = line.chars().take(room - 1).collect();
+    cut.push('…');
+    cut
 }
 
 impl TtyReporter {
     pub fn new(verbosity: Verbosity) -> Self {
         let multi = MULTI
-            .get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+            .get_or_init(|| {
+                // At most 20 redraws a second, as indicatif's own stderr target.
+                let term = Box::new(EchoRoom::new(console::Term::buffered_stderr()));
+                MultiProgress::with_draw_target(ProgressDrawTarget::term_like_with_hz(term, 20))
+            })
             .clone();
         TtyReporter {
             multi,
@@ -143,7 +164,7 @@ impl TtyReporter {
                 line.push_str(&format!(" +{}", pending.len() - PENDING_NAMED));
             }
         }
-        run.set_message(line);
+        run.set_message(fit(line));
     }
 }
 
