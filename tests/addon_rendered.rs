@@ -14,7 +14,7 @@ fn addon_urls_follow_the_ingress_address_and_a_second_up_changes_nothing() {
     ));
     let (code, events, stderr) = sb.run_json(&["up"]);
     assert_eq!(code, 0, "{stderr}");
-    let outputs = &summary(&events)["outputs"];
+    let outputs = &summary(&events)["shown"];
     let ingress = outputs["Ingress"].as_str().expect("the ingress address");
     let host = ingress.trim_start_matches("http://");
     assert_eq!(
@@ -44,7 +44,7 @@ fn addon_urls_follow_the_ingress_address_and_a_second_up_changes_nothing() {
     let (code, events, stderr) = sb.run_json(&["up"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
-        summary(&events)["outputs"]["Kubernetes dashboard"],
+        summary(&events)["shown"]["Kubernetes dashboard"],
         outputs["Kubernetes dashboard"]
     );
     assert_eq!(
@@ -57,7 +57,7 @@ fn addon_urls_follow_the_ingress_address_and_a_second_up_changes_nothing() {
         "{:#?}",
         summary(&events)
     );
-    assert_eq!(summary(&events)["outputs"]["Grafana"], outputs["Grafana"]);
+    assert_eq!(summary(&events)["shown"]["Grafana"], outputs["Grafana"]);
     // Verified as recorded, not re-applied: the URLs kat adds are not the layer's own outputs.
     let drifted: Vec<_> = events
         .iter()

@@ -263,3 +263,50 @@ fn verbose_logs_into_a_pipe_carry_no_colour_codes() {
     assert!(stderr.contains("DEBUG"), "{stderr}");
     assert!(!stderr.contains('\x1b'), "{stderr}");
 }
+
+/// `kat init` writes the defaults of the sim provider (RDS, the cluster autoscaler); choosing an
+/// existing cluster afterwards sets those aside with a warning naming each key, while a managed
+/// database the user wrote themselves stays an error at its line saying what to do.
+#[test]
+fn keys_init_wrote_for_another_provider_are_warnings_and_yours_are_errors() {
+    let sb = Sandbox::new("");
+    std::fs::remove_file(sb.path().join("kat.yaml")).unwrap();
+    assert_eq!(sb.run(&["init"]).status.code(), Some(0));
+    // A cluster that does not answer: the run gets as far as connecting to it.
+    std::fs::write(
+        sb.path().join("dead.kubeconfig"),
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://127.0.0.1:9\"}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\nusers:\n- name: u\n  user: {token: x}\ncurrent-context: c\n",
+    )
+    .unwrap();
+    let out = sb
+        .cmd(&["up", "--provider", "kubeconfig"])
+        .env("KUBECONFIG", sb.path().join("dead.kubeconfig"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("warning: kat.yaml:39: database.mode: rds is `kat init`'s default"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "warning: kat.yaml:52: addons.cluster-autoscaler is on in `kat init`'s defaults"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("does not answer"), "{stderr}");
+    assert!(!stderr.contains("error: kat.yaml:39"), "{stderr}");
+
+    sb.write_config("provider: kubeconfig\ndatabase:\n  mode: rds\n");
+    let out = sb.run(&["up"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "kat.yaml:3:3: database.mode: the kubeconfig provider has no managed database"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("use `mode: in-cluster`"), "{stderr}");
+}

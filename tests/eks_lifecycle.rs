@@ -71,7 +71,7 @@ fn up_twice_then_down_leaves_nothing_tagged() {
     );
 
     // Kubeconfig: the context, mode 0600, a minted token in the file and never in the state.
-    let outputs = &summary(&events)["outputs"];
+    let outputs = &summary(&events)["shown"];
     assert!(outputs["Kubernetes API"]
         .as_str()
         .unwrap()

@@ -59,7 +59,7 @@ fn described(t: &Eks) -> (String, String, i32) {
 }
 
 fn nodes_output(events: &[serde_json::Value]) -> String {
-    summary(events)["outputs"]["Nodes"]
+    summary(events)["shown"]["Nodes"]
         .as_str()
         .unwrap()
         .to_string()

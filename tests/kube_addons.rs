@@ -360,7 +360,7 @@ fn ingress_cert_manager_and_metrics_server_stages_wait_right_and_down_removes_th
     .expect("the Certificate the Ingress asked for");
     assert!(ready(&serde_json::from_str(&cert).unwrap()));
     // The ingress address is an output; metrics-server kept upstream's arguments.
-    let outputs = summary(&events)["outputs"].as_object().unwrap();
+    let outputs = summary(&events)["shown"].as_object().unwrap();
     assert!(
         outputs
             .values()

@@ -57,7 +57,7 @@ fn admin_password() -> String {
 }
 
 fn outputs(events: &[Value]) -> &serde_json::Map<String, Value> {
-    summary(events)["outputs"].as_object().expect("outputs")
+    summary(events)["shown"].as_object().expect("outputs")
 }
 
 #[test]

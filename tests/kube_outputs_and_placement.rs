@@ -75,14 +75,14 @@ fn a_moved_load_balancer_address_reaches_the_outputs() {
 
     let events = up_ok(&sb, &["up"]);
     assert_eq!(
-        summary(&events)["outputs"][&key],
+        summary(&events)["shown"][&key],
         format!("edge.{ns}.lb.local")
     );
 
     // The cloud replaced the load balancer: the outputs follow, without a spurious change.
     move_address(ns, "edge", "192.0.2.10");
     let events = up_ok(&sb, &["up"]);
-    assert_eq!(summary(&events)["outputs"][&key], "192.0.2.10");
+    assert_eq!(summary(&events)["shown"][&key], "192.0.2.10");
     let said = serde_json::to_string(&events).unwrap();
     assert!(said.contains("now answers on 192.0.2.10"), "{said}");
     assert_eq!(changes_of(&events, "blueprint"), Vec::<String>::new());

@@ -192,7 +192,7 @@ fn the_event_stream_has_the_documented_shape() {
     assert!(
         s["duration_ms"].is_u64()
             && s["next"].is_string()
-            && s["outputs"]["Kubernetes API"].is_string()
+            && s["shown"]["Kubernetes API"].is_string()
     );
 }
 

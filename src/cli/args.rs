@@ -49,7 +49,7 @@ pub struct GlobalArgs {
     /// Directory of environment journals [default: `state.dir` from the config, else .kat]
     #[arg(long, global = true, env = "KAT_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Output format
+    /// Output format (`yaml`: `kat status` and `kat output` only)
     #[arg(
         long,
         short = 'o',
@@ -141,8 +141,15 @@ pub enum Command {
         #[arg(long)]
         destroy: bool,
     },
-    /// The environment's stages and outputs, checked live
+    /// The environment's stages and outputs, checked live (`-o json|yaml` for scripts)
     Status,
+    /// One recorded output, raw, for scripts: `kat output kubeconfig.path` (all of them without
+    /// NAME; `-o json|yaml` for a document)
+    Output {
+        /// A dotted name: `kubeconfig.path`, `cluster.endpoint`, `database.host`,
+        /// `registry.url`, `endpoints.ingress.url`
+        name: Option<String>,
+    },
     /// Write a commented kat.yaml to start from
     Init {
         /// Overwrite an existing file
@@ -172,8 +179,12 @@ pub enum Command {
         #[arg(long)]
         merge: bool,
     },
-    /// Print the JSON Schema of kat.yaml (for editors)
-    Schema,
+    /// Print the JSON Schema of kat.yaml (for editors), or of the `-o json` events
+    Schema {
+        /// The schema of the events `up` and `down` print with `-o json` (one per line)
+        #[arg(long)]
+        events: bool,
+    },
     /// Print shell completions
     Completions {
         #[arg(value_enum)]

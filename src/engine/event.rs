@@ -1,13 +1,23 @@
 //! What a run tells the outside world. The same events feed the progress view, the plain log and
-//! the JSON stream (`--output json`, one object per line; schema in README.md).
+//! the JSON stream (`--output json`, one object per line; `kat schema --events` prints its JSON
+//! Schema).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use kat_provider::Change;
+use schemars::JsonSchema;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+use super::outputs::EnvOutputs;
+
+/// The version of the event stream's shape, carried by every event (`schema_version`). Raised
+/// whenever a field changes meaning or type, so a consumer can refuse what it does not know.
+/// 2: `changes` is a list in `stage_finished` and `summary` alike, with a `changed` count;
+/// `summary.outputs` is typed, the labelled prose moved to `summary.shown`.
+pub const EVENTS_SCHEMA_VERSION: u32 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum StageResultKind {
     /// Applied or destroyed with at least one change.
@@ -23,17 +33,20 @@ pub enum StageResultKind {
     NotStarted,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct StageSummary {
     pub stage: String,
     pub result: StageResultKind,
     pub duration_ms: u64,
-    pub changes: usize,
+    /// How many changes were made (`changes.len()`).
+    pub changed: usize,
+    /// The mutations made, as in `stage_finished`.
+    pub changes: Vec<Change>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     RunStarted {
@@ -48,6 +61,10 @@ pub enum Event {
         stage: String,
         /// `apply`, `verify` or `destroy`.
         action: String,
+        /// How long an `apply` takes when it has everything to create, when the provider knows
+        /// (an EKS control plane: about 15 minutes); for progress bars, not a limit.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expected_ms: Option<u64>,
     },
     StageProgress {
         ts: String,
@@ -59,6 +76,8 @@ pub enum Event {
         stage: String,
         result: StageResultKind,
         duration_ms: u64,
+        /// How many changes were made (`changes.len()`).
+        changed: usize,
         changes: Vec<Change>,
     },
     StageFailed {
@@ -85,7 +104,10 @@ pub enum Event {
         result: String,
         duration_ms: u64,
         stages: Vec<StageSummary>,
-        outputs: BTreeMap<String, String>,
+        /// The environment's outputs, typed (empty after `down`).
+        outputs: EnvOutputs,
+        /// What the summary table shows a person, label → text.
+        shown: BTreeMap<String, String>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         leftovers: Vec<String>,
         next: String,
@@ -94,6 +116,36 @@ pub enum Event {
 
 pub fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// One line of `--output json`: an event and the version of the stream's shape.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct EventLine {
+    #[schemars(schema_with = "schema_version")]
+    pub schema_version: u32,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+impl EventLine {
+    pub fn new(event: Event) -> Self {
+        EventLine {
+            schema_version: EVENTS_SCHEMA_VERSION,
+            event,
+        }
+    }
+}
+
+fn schema_version(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "integer", "const": EVENTS_SCHEMA_VERSION})
+}
+
+/// The JSON Schema of one line of `--output json`, with the stream's version.
+pub fn events_schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(EventLine)).expect("serializes");
+    schema["title"] = format!("kat events, version {EVENTS_SCHEMA_VERSION}").into();
+    schema["version"] = EVENTS_SCHEMA_VERSION.into();
+    schema
 }
 
 pub trait Reporter: Send + Sync {

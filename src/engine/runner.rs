@@ -354,7 +354,8 @@ impl Engine {
                 stage: id.to_string(),
                 result: kind,
                 duration_ms: 0,
-                changes: 0,
+                changed: 0,
+                changes: Vec::new(),
                 error: Some(reason.to_string()),
             },
         );
@@ -423,15 +424,16 @@ fn recorded_outputs(
 
 fn summary(id: &str, outcome: &StageOutcome, elapsed: Duration) -> StageSummary {
     let (changes, error) = match outcome {
-        StageOutcome::Changed(c) => (c.len(), None),
-        StageOutcome::Failed { error, .. } => (0, Some(error.clone())),
-        StageOutcome::Blocked(r) => (0, Some(r.clone())),
-        _ => (0, None),
+        StageOutcome::Changed(c) => (c.clone(), None),
+        StageOutcome::Failed { error, .. } => (Vec::new(), Some(error.clone())),
+        StageOutcome::Blocked(r) => (Vec::new(), Some(r.clone())),
+        _ => (Vec::new(), None),
     };
     StageSummary {
         stage: id.to_string(),
         result: outcome.kind(),
         duration_ms: elapsed.as_millis() as u64,
+        changed: changes.len(),
         changes,
         error,
     }
@@ -470,10 +472,14 @@ struct StageTask {
 
 impl StageTask {
     fn started(&self, action: &str) {
+        let expected = (action == "apply")
+            .then(|| self.stage.nominal_duration())
+            .flatten();
         self.reporter.emit(Event::StageStarted {
             ts: now(),
             stage: self.id.clone(),
             action: action.to_string(),
+            expected_ms: expected.map(|d| d.as_millis() as u64),
         });
     }
 
@@ -639,6 +645,7 @@ impl StageTask {
                     stage: id.clone(),
                     result: outcome.kind(),
                     duration_ms: elapsed.as_millis() as u64,
+                    changed: applied.changes.len(),
                     changes: applied.changes,
                 });
                 (outcome, Some(applied.outputs))
@@ -657,6 +664,7 @@ impl StageTask {
                     stage: id.clone(),
                     result: StageResultKind::Interrupted,
                     duration_ms: elapsed.as_millis() as u64,
+                    changed: 0,
                     changes: vec![],
                 });
                 (StageOutcome::Interrupted, None)

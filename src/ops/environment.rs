@@ -8,6 +8,7 @@ use kat_provider::{DatabaseMode, Provider, ProviderRequest, Role};
 use tokio_util::sync::CancellationToken;
 
 use super::error::KatError;
+use super::init_defaults;
 use super::providers::create_provider;
 use super::settings::Settings;
 use crate::addons::{
@@ -35,37 +36,49 @@ pub struct Environment {
 impl Environment {
     /// `command` names the run in the lock; `None` opens read-only, without the lock.
     pub fn open(
-        settings: Settings,
+        mut settings: Settings,
         command: Option<&str>,
         reporter: Arc<dyn Reporter>,
     ) -> Result<Environment, KatError> {
         let fresh = !settings.state_dir.exists();
-        let cfg = &settings.config;
         let blueprint = load_blueprint(&settings)?;
-        let request = ProviderRequest {
-            env: settings.env.clone(),
-            config: cfg.provider.clone(),
-            state_dir: settings.state_dir.clone(),
-            database: cfg.database.clone(),
-            registry: cfg
-                .registry
-                .enabled
-                .then(|| registry_repositories(blueprint.as_ref())),
-            tags: tags(&settings),
+        let registry = registry_repositories(blueprint.as_ref());
+        let make = |settings: &Settings| {
+            let cfg = &settings.config;
+            let request = ProviderRequest {
+                env: settings.env.clone(),
+                config: cfg.provider.clone(),
+                state_dir: settings.state_dir.clone(),
+                database: cfg.database.clone(),
+                registry: cfg.registry.enabled.then(|| registry.clone()),
+                tags: tags(settings),
+            };
+            create_provider(settings.provider, request).map_err(|e| match e {
+                // kat.yaml's line would point at a value the flag replaced.
+                kat_provider::ProviderError::Config { key, message }
+                    if key == "provider.name" && settings.provider_overridden =>
+                {
+                    KatError::Usage(format!("--provider {}: {message}", settings.provider))
+                }
+                kat_provider::ProviderError::Config { key, message } => {
+                    KatError::Config(settings.source.error_at(&key, message))
+                }
+                other => other.into(),
+            })
         };
-        let provider = create_provider(settings.provider, request).map_err(|e| match e {
-            // kat.yaml's line would point at a value the flag replaced.
-            kat_provider::ProviderError::Config { key, message }
-                if key == "provider.name" && settings.provider_overridden =>
-            {
-                KatError::Usage(format!("--provider {}: {message}", settings.provider))
-            }
-            kat_provider::ProviderError::Config { key, message } => {
-                KatError::Config(settings.source.error_at(&key, message))
-            }
-            other => other.into(),
-        })?;
+        let mut provider = make(&settings)?;
+        let set_aside = init_defaults::set_aside(&mut settings, &provider.capabilities());
+        if set_aside.request_changed {
+            provider = make(&settings)?;
+        }
+        for warning in set_aside.warnings {
+            reporter.emit(crate::engine::Event::Warning {
+                ts: crate::engine::now(),
+                message: warning,
+            });
+        }
         check_capabilities(&settings, provider.as_ref())?;
+        let cfg = &settings.config;
         // Taken once the configuration is known to be usable: a run refused for its
         // configuration leaves no directory and no lock behind.
         let lock = match command {

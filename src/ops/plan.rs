@@ -46,7 +46,8 @@ pub(super) async fn print_plan(env: &Environment, args: &PlanArgs) -> Result<Exi
                 }
             })
             .collect();
-        let doc = json!({"event": "plan", "env": env.settings.env, "provider": env.settings.provider.to_string(),
+        let doc = json!({"schema_version": crate::engine::EVENTS_SCHEMA_VERSION,
+                         "event": "plan", "env": env.settings.env, "provider": env.settings.provider.to_string(),
                          "direction": if args.destroy { "down" } else { "up" }, "stages": stages});
         let _ = writeln!(out, "{doc}");
         return Ok(if planned.iter().any(|(_, r)| r.is_err()) {

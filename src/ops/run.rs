@@ -11,7 +11,9 @@ use super::environment::Environment;
 use super::error::{Exit, KatError};
 use super::plan::{print_plan, PlanArgs};
 use super::signal;
-use crate::engine::{now, Direction, Event, RunOptions, RunReport, Selection, StageSummary};
+use crate::engine::{
+    now, Direction, EnvOutputs, Event, RunOptions, RunReport, Selection, StageSummary,
+};
 use crate::state::RunRecord;
 
 #[derive(Debug, Clone, Default)]
@@ -133,14 +135,16 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         })
         .map_err(io_failure(&env.engine))?;
     let snapshot = engine.journal.snapshot();
-    let outputs: BTreeMap<String, String> = if dir == Direction::Up {
-        snapshot
+    let (outputs, shown) = if dir == Direction::Up {
+        let shown: BTreeMap<String, String> = snapshot
             .stages
             .values()
             .flat_map(|r| r.outputs.shown.clone())
-            .collect()
+            .collect();
+        // Typed only from what finished: a script must not get a failed stage's stale value.
+        (EnvOutputs::from_stages(&snapshot.outputs()), shown)
     } else {
-        BTreeMap::new()
+        Default::default()
     };
     let merged = match (dir, exit) {
         (Direction::Up, Exit::Ok) if !args.selection.is_partial() => merge_context(env),
@@ -167,6 +171,7 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         },
         stages: report.stages,
         outputs,
+        shown,
         leftovers,
     });
     Ok(exit)

@@ -8,10 +8,30 @@ use serde_json::json;
 
 use super::environment::Environment;
 use super::error::{Exit, KatError};
+use crate::engine::EnvOutputs;
 use crate::state::StageStatus;
 use crate::ui::format_duration;
 
-pub async fn status(env: &Environment, json_out: bool) -> Result<Exit, KatError> {
+/// The shape of `kat status -o json|yaml`. 2: `outputs` typed, the labelled prose in `shown`.
+pub const STATUS_SCHEMA_VERSION: u32 = 2;
+
+/// `doc` as one line of JSON or as a YAML document, newline-terminated.
+pub fn document(doc: &serde_json::Value, format: Document) -> String {
+    match format {
+        Document::Yaml => serde_yaml_ng::to_string(doc).expect("plain data serializes"),
+        _ => format!("{doc}\n"),
+    }
+}
+
+/// How `kat status` and `kat output` print: for a person, or as a document for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    Text,
+    Json,
+    Yaml,
+}
+
+pub async fn status(env: &Environment, format: Document) -> Result<Exit, KatError> {
     let snapshot = env.engine.journal.snapshot();
     let order = env.engine.graph.topo_order().unwrap_or_default();
     let upstream = std::sync::Arc::new(snapshot.outputs());
@@ -51,14 +71,20 @@ pub async fn status(env: &Environment, json_out: bool) -> Result<Exit, KatError>
         .collect();
     let last_run = snapshot.runs.last();
     let mut out = std::io::stdout().lock();
-    if json_out {
+    if format != Document::Text {
         let stages: Vec<_> = rows
             .iter()
-            .map(|(id, recorded, live, _)| json!({"stage": id, "recorded": recorded, "live": live}))
+            .map(|(id, recorded, live, _)| {
+                let took_ms = snapshot.stages.get(id).and_then(|r| r.duration_ms);
+                json!({"stage": id, "recorded": recorded, "live": live, "duration_ms": took_ms})
+            })
             .collect();
-        let doc = json!({"env": env.settings.env, "provider": env.settings.provider.to_string(),
-                         "stages": stages, "outputs": outputs, "last_run": last_run});
-        let _ = writeln!(out, "{doc}");
+        let doc = json!({"schema_version": STATUS_SCHEMA_VERSION,
+                         "env": env.settings.env, "provider": env.settings.provider.to_string(),
+                         "stages": stages,
+                         "outputs": EnvOutputs::from_stages(&snapshot.outputs()),
+                         "shown": outputs, "last_run": last_run});
+        let _ = write!(out, "{}", document(&doc, format));
         return Ok(Exit::Ok);
     }
     let _ = writeln!(

@@ -1,11 +1,14 @@
 //! Turning engine events into what a person or a program reads: a live progress view on a
 //! terminal, timestamped lines in CI and logs, or one JSON object per line.
 
+mod changes;
 mod json;
 mod logging;
 mod plain;
 mod summary;
+mod term;
 mod tty;
+mod wait;
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -22,6 +25,9 @@ use crate::engine::Reporter;
 pub enum OutputMode {
     Text,
     Json,
+    // A YAML document: `kat status` and `kat output` only (events are a JSON stream). A
+    // comment, not a doc comment: one would turn every `--help` into the long form.
+    Yaml,
 }
 
 /// How loud the text output is.
@@ -37,8 +43,12 @@ pub enum Verbosity {
 pub fn reporter(mode: OutputMode, verbosity: Verbosity) -> Arc<dyn Reporter> {
     match mode {
         OutputMode::Json => Arc::new(JsonReporter::new()),
-        OutputMode::Text if interactive() => Arc::new(TtyReporter::new(verbosity)),
-        OutputMode::Text => Arc::new(PlainReporter::new(verbosity)),
+        // Refused for event streams before a reporter is made (see cli::commands); what
+        // `status` emits on the side (warnings) goes to stderr as text.
+        OutputMode::Text | OutputMode::Yaml if interactive() => {
+            Arc::new(TtyReporter::new(verbosity))
+        }
+        OutputMode::Text | OutputMode::Yaml => Arc::new(PlainReporter::new(verbosity)),
     }
 }
 

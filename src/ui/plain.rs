@@ -1,8 +1,10 @@
 use std::io::Write;
 
-use crate::engine::{Event, Reporter, StageResultKind};
+use crate::engine::{Event, Reporter};
 
+use super::changes::describe;
 use super::summary::{format_duration, render_summary};
+use super::wait::{rough, LONG_WAIT_MS};
 use super::Verbosity;
 
 /// No terminal, or `CI` set: one timestamped line per event on stderr, the summary on stdout.
@@ -13,20 +15,6 @@ pub struct PlainReporter {
 impl PlainReporter {
     pub fn new(verbosity: Verbosity) -> Self {
         PlainReporter { verbosity }
-    }
-}
-
-pub(super) fn describe(kind: StageResultKind, changes: usize) -> String {
-    match kind {
-        StageResultKind::Changed => format!(
-            "done, {changes} change{}",
-            if changes == 1 { "" } else { "s" }
-        ),
-        StageResultKind::Unchanged => "no changes".into(),
-        StageResultKind::Failed => "failed".into(),
-        StageResultKind::Blocked => "blocked".into(),
-        StageResultKind::Interrupted => "interrupted".into(),
-        StageResultKind::NotStarted => "not started".into(),
     }
 }
 
@@ -44,9 +32,17 @@ impl Reporter for PlainReporter {
                 "{ts} kat {command}: environment {env}, provider {provider}, stages {}",
                 stages.join(" ")
             )),
-            Event::StageStarted { ts, stage, action } if !quiet => {
-                Some(format!("{ts} {stage:<18} {action}"))
-            }
+            Event::StageStarted {
+                ts,
+                stage,
+                action,
+                expected_ms,
+            } if !quiet => Some(match expected_ms {
+                Some(ms) if *ms >= LONG_WAIT_MS => {
+                    format!("{ts} {stage:<18} {action} (usually ~{})", rough(*ms))
+                }
+                _ => format!("{ts} {stage:<18} {action}"),
+            }),
             Event::StageProgress { ts, stage, message }
                 if self.verbosity == Verbosity::Verbose || !quiet =>
             {
@@ -58,9 +54,10 @@ impl Reporter for PlainReporter {
                 result,
                 duration_ms,
                 changes,
+                ..
             } if !quiet => Some(format!(
                 "{ts} {stage:<18} {} in {}",
-                describe(*result, changes.len()),
+                describe(*result, changes),
                 format_duration(*duration_ms)
             )),
             Event::StageFailed {
@@ -79,7 +76,7 @@ impl Reporter for PlainReporter {
                 result,
             } => Some(format!(
                 "{ts} {stage:<18} {}: {reason}",
-                describe(*result, 0)
+                describe(*result, &[])
             )),
             Event::Warning { ts, message } => Some(format!("{ts} warning: {message}")),
             Event::Summary { .. } => {

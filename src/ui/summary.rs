@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::engine::Event;
 
-use super::plain::describe;
+use super::changes::describe;
 
 pub fn format_duration(ms: u64) -> String {
     match ms {
@@ -22,7 +22,7 @@ pub fn render_summary(event: &Event) -> String {
         result,
         duration_ms,
         stages,
-        outputs,
+        shown,
         leftovers,
         next,
         ..
@@ -38,9 +38,17 @@ pub fn render_summary(event: &Event) -> String {
         "interrupted" => "interrupted",
         other => other,
     };
+    let changed: usize = stages.iter().map(|st| st.changed).sum();
+    let touched = stages.iter().filter(|st| st.changed > 0).count();
+    let tally = match changed {
+        0 => String::new(),
+        1 => ", 1 change".to_string(),
+        n if touched == 1 => format!(", {n} changes in 1 stage"),
+        n => format!(", {n} changes in {touched} stages"),
+    };
     let _ = writeln!(
         s,
-        "\nkat {command} {env}: {headline} in {}",
+        "\nkat {command} {env}: {headline} in {}{tally}",
         format_duration(*duration_ms)
     );
     if !stages.is_empty() {
@@ -50,24 +58,25 @@ pub fn render_summary(event: &Event) -> String {
             .max()
             .unwrap_or(5)
             .max(5);
-        let _ = writeln!(s, "\n  {:<width$}  {:<16}  DURATION", "STAGE", "RESULT");
+        // The result last: it names what changed, so its length varies.
+        let _ = writeln!(s, "\n  {:<width$}  {:>8}  RESULT", "STAGE", "DURATION");
         for st in stages {
             let _ = writeln!(
                 s,
-                "  {:<width$}  {:<16}  {}",
+                "  {:<width$}  {:>8}  {}",
                 st.stage,
-                describe(st.result, st.changes),
-                format_duration(st.duration_ms)
+                format_duration(st.duration_ms),
+                describe(st.result, &st.changes)
             );
             if let Some(e) = &st.error {
                 let _ = writeln!(s, "  {:<width$}    ↳ {e}", "");
             }
         }
     }
-    if !outputs.is_empty() {
-        let width = outputs.keys().map(|k| k.len()).max().unwrap_or(0);
+    if !shown.is_empty() {
+        let width = shown.keys().map(|k| k.len()).max().unwrap_or(0);
         let _ = writeln!(s, "\n  Outputs");
-        for (k, v) in outputs {
+        for (k, v) in shown {
             let _ = writeln!(s, "  {k:<width$}  {v}");
         }
     }

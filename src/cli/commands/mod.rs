@@ -11,21 +11,29 @@ mod up;
 
 use super::args::{Cli, Command};
 use crate::ops::{Exit, KatError};
+use crate::ui::OutputMode;
 
 pub async fn run(cli: Cli) -> Result<Exit, KatError> {
     let g = &cli.global;
+    let documents = matches!(cli.command, Command::Status | Command::Output { .. });
+    if g.output == OutputMode::Yaml && !documents {
+        return Err(KatError::Usage(
+            "--output yaml is for `kat status` and `kat output`; other commands print text or, with `-o json`, JSON".into(),
+        ));
+    }
     match &cli.command {
         Command::Up(flags) => up::run(g, flags).await,
         Command::Down(flags) => down::run(g, flags).await,
         Command::Plan { select, destroy } => plan::run(g, select, *destroy).await,
         Command::Status => status::run(g).await,
+        Command::Output { name } => status::output(g, name.as_deref()),
         Command::Init { force } => schema::init(g, *force),
         Command::Providers => providers::run(g),
         Command::Fetch => status::fetch(g),
         Command::Blueprints => blueprints::list(g),
         Command::Render { out } => blueprints::render(g, out),
         Command::Kubeconfig { exec, merge } => kubeconfig::run(g, *exec, *merge).await,
-        Command::Schema => schema::run(),
+        Command::Schema { events } => schema::run(*events),
         Command::Completions { shell } => schema::completions(*shell),
     }
 }

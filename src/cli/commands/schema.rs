@@ -5,8 +5,12 @@ use crate::cli::args::{Cli, GlobalArgs};
 use crate::config::KatConfig;
 use crate::ops::{Exit, KatError};
 
-pub fn run() -> Result<Exit, KatError> {
-    let schema = schemars::schema_for!(KatConfig);
+pub fn run(events: bool) -> Result<Exit, KatError> {
+    let schema = if events {
+        crate::engine::events_schema()
+    } else {
+        serde_json::to_value(schemars::schema_for!(KatConfig)).expect("schema serializes")
+    };
     println!(
         "{}",
         serde_json::to_string_pretty(&schema).expect("schema serializes")

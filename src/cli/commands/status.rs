@@ -1,11 +1,24 @@
 use crate::cli::args::GlobalArgs;
-use crate::ops::{self, Environment, Exit, KatError};
+use crate::ops::{self, Document, Environment, Exit, KatError};
 use crate::ui::{self, OutputMode};
 
 pub async fn run(g: &GlobalArgs) -> Result<Exit, KatError> {
     let settings = ops::resolve(&g.overrides())?;
     let env = Environment::open(settings, None, ui::reporter(g.output, g.verbosity()))?;
-    ops::status(&env, g.output == OutputMode::Json).await
+    ops::status(&env, document(g.output)).await
+}
+
+pub fn output(g: &GlobalArgs, name: Option<&str>) -> Result<Exit, KatError> {
+    let settings = ops::resolve(&g.overrides())?;
+    ops::output(&settings, name, document(g.output))
+}
+
+fn document(mode: OutputMode) -> Document {
+    match mode {
+        OutputMode::Text => Document::Text,
+        OutputMode::Json => Document::Json,
+        OutputMode::Yaml => Document::Yaml,
+    }
 }
 
 pub fn fetch(g: &GlobalArgs) -> Result<Exit, KatError> {
