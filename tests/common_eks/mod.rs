@@ -190,6 +190,8 @@ impl Eks {
             database: DatabaseConfig::default(),
             registry: None,
             tags: Default::default(),
+            addons: Vec::new(),
+            purge: false,
         };
         let aws = self
             .rt
