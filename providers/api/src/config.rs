@@ -46,7 +46,7 @@ impl ProviderName {
                 "AWS: VPC, IAM, EKS with managed node groups, ECR, optional RDS PostgreSQL"
             }
             ProviderName::Aks => "Azure: resource group, AKS, ACR",
-            ProviderName::Microk8s => "a local single-node microk8s",
+            ProviderName::Microk8s => "microk8s on this machine or on a host over SSH",
             ProviderName::Kubeconfig => "an existing cluster, reached through a kubeconfig context",
             ProviderName::Sim => {
                 "in-process simulated cloud with real-world latencies and injectable faults"
