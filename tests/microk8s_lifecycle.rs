@@ -67,18 +67,17 @@ fn todo_blueprint_on_microk8s_then_down_gives_the_machine_back() {
         ["public /djangoapi", "public /frontend"],
         "{ingresses}"
     );
-    assert_eq!(
-        kubectl(&[
-            "get",
-            "namespace",
-            "-l",
-            &format!("kat.dev/environment={env}"),
-            "-o",
-            "name"
-        ])
-        .contains("namespace/ingress-nginx"),
-        false,
-        "kat installed no ingress-nginx of its own"
+    let namespaces = kubectl(&[
+        "get",
+        "namespace",
+        "-l",
+        &format!("kat.dev/environment={env}"),
+        "-o",
+        "name",
+    ]);
+    assert!(
+        !namespaces.contains("namespace/ingress-nginx"),
+        "kat installed no ingress-nginx of its own: {namespaces}"
     );
 
     // Outputs: the registry nodes pull from, the ingress, the kubeconfig (0600, kat-<env>).

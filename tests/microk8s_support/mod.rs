@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{json, Value};
 
-use crate::common::{parse_events, summary, Sandbox};
+use crate::common::{parse_events, Sandbox};
 
 /// The fake's addons put cluster-wide objects on the shared testbed (the registry's ConfigMap,
 /// the IngressClasses): one such test at a time.
