@@ -120,6 +120,7 @@ async fn kat_manifests(id: &str, url: Option<&str>, scratch: &Path) -> Vec<Manif
                 host: None,
                 tls_issuer: Some("kat-ca".into()),
                 controller: true,
+                class: None,
             },
             ..Default::default()
         },

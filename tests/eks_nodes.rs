@@ -139,7 +139,7 @@ fn node_changes_are_made_in_place_or_by_a_replacement_group_and_outputs_follow_a
     assert_eq!(ng.labels().unwrap()["role"], "app", "settings carried over");
     assert!(nodes_output(&events).starts_with("3 × t3.large"));
     assert_eq!(
-        summary(&events)["outputs"]
+        summary(&events)["shown"]
             .to_string()
             .matches("t3.medium")
             .count(),

@@ -30,6 +30,8 @@ fn provider(path: PathBuf, context: Option<&str>) -> KubeconfigProvider {
         },
         registry: None,
         tags: Default::default(),
+        addons: Vec::new(),
+        purge: false,
     })
     .unwrap()
 }
@@ -132,6 +134,8 @@ async fn kubeconfig_env_list_is_merged_when_no_path_is_configured() {
         },
         registry: None,
         tags: Default::default(),
+        addons: Vec::new(),
+        purge: false,
     })
     .unwrap();
     // Messages name the file that defines the current context.

@@ -14,6 +14,10 @@ pub struct Exposure {
     pub tls_issuer: Option<String>,
     /// Whether ingress-nginx is enabled (otherwise an Ingress has no controller).
     pub controller: bool,
+    /// The IngressClass of a controller the provider's cluster brings instead of kat's
+    /// ingress-nginx (microk8s: `public`); none: kat's own, `nginx`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
 }
 
 /// The nginx-class Ingress for one path. A certificate is asked for only with a host: an issuer
@@ -29,7 +33,7 @@ pub fn ingress(
 ) -> Value {
     let mut rule = json!({"http": {"paths": [{"path": path, "pathType": path_type,
         "backend": {"service": {"name": backend.0, "port": {"number": backend.1}}}}]}});
-    let mut spec = json!({"ingressClassName": "nginx"});
+    let mut spec = json!({"ingressClassName": exposure.class.as_deref().unwrap_or("nginx")});
     if let Some(host) = &exposure.host {
         rule["host"] = json!(host);
         if let Some(issuer) = &exposure.tls_issuer {
@@ -119,6 +123,7 @@ mod tests {
             host: Some("ws.example.com".into()),
             tls_issuer: Some("kat-ca".into()),
             controller: true,
+            class: None,
         };
         let ing = ingress(
             "grafana",
@@ -194,6 +199,7 @@ mod tests {
             host: Some("ws.example.com".into()),
             tls_issuer: Some("kat-ca".into()),
             controller: true,
+            class: None,
         };
         assert_eq!(
             base_url(&host, &caps(LoadBalancerKind::AwsNlb), &none, false).as_deref(),

@@ -7,8 +7,8 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use kat_provider::{
-    ApiVersions, AutoscalerKind, Capabilities, Manifest, ManifestSet, OpContext, Outputs,
-    ProviderError,
+    ApiVersions, AutoscalerKind, BroughtAddon, Capabilities, Manifest, ManifestSet, OpContext,
+    Outputs, ProviderError,
 };
 use serde_json::{json, Value};
 
@@ -41,6 +41,8 @@ pub struct AddonSource {
     kubernetes_version: Option<String>,
     exposure: Exposure,
     blueprint: Option<BlueprintRef>,
+    /// The provider's cluster has this addon itself: kat applies nothing for it.
+    brought: Option<BroughtAddon>,
 }
 
 /// Where the addon runs, for the stages kat renders and for messages.
@@ -80,7 +82,15 @@ impl AddonSource {
             kubernetes_version: target.kubernetes_version,
             exposure: target.exposure,
             blueprint: target.blueprint,
+            brought: None,
         }
+    }
+
+    /// The cluster brings this addon (microk8s's `ingress` for ingress-nginx): nothing is
+    /// fetched or applied, and the stage records where it answers.
+    pub fn brought_by_cluster(mut self, brought: BroughtAddon) -> Self {
+        self.brought = Some(brought);
+        self
     }
 
     pub fn def(&self) -> &'static AddonDef {
@@ -90,7 +100,7 @@ impl AddonSource {
     /// The upstream file to fetch (the mirror URL when one is set); `None` for a Helm chart or an
     /// addon kat renders itself.
     pub fn artifact(&self) -> Result<Option<Artifact>, AddonError> {
-        if self.config.helm.is_some() {
+        if self.config.helm.is_some() || self.brought.is_some() {
             return Ok(None);
         }
         let artifact = self
@@ -143,7 +153,11 @@ impl AddonSource {
     fn rendered(&self, cx: &OpContext) -> Result<Vec<Manifest>, AddonError> {
         // A fetched file (upstream's, or `addons.<name>.url` replacing kat's own) or a chart is
         // the whole addon.
-        if self.fetcher.is_none() || self.config.helm.is_some() || self.artifact()?.is_some() {
+        if self.fetcher.is_none()
+            || self.brought.is_some()
+            || self.config.helm.is_some()
+            || self.artifact()?.is_some()
+        {
             return Ok(Vec::new());
         }
         let objects = match self.def.id {
@@ -187,6 +201,18 @@ impl AddonSource {
     /// URLs of the addon's web UI and how to sign in (never a secret itself), shown after `up`.
     pub fn outputs(&self, cx: &OpContext) -> Outputs {
         let mut out = Outputs::new();
+        if let Some(b) = &self.brought {
+            if let Some(address) = &b.address {
+                out.set("address", address);
+            }
+            let class = b
+                .ingress_class
+                .as_deref()
+                .map(|c| format!(" (IngressClass {c})"))
+                .unwrap_or_default();
+            out.show(self.def.id, format!("{}{class}", b.by));
+            return out;
+        }
         let (label, path, https) = match self.def.id {
             "monitoring" => ("Grafana", monitoring::GRAFANA_PATH, false),
             // The dashboard signs in only over HTTPS.
@@ -247,7 +273,7 @@ impl AddonSource {
         if let Some(done) = self.prepared.get() {
             return Ok(done);
         }
-        let Some(fetcher) = &self.fetcher else {
+        let Some(fetcher) = self.fetcher.as_ref().filter(|_| self.brought.is_none()) else {
             return Ok(self.prepared.get_or_init(Vec::new));
         };
         let (text, origin) = match (&self.config.helm, self.artifact()?) {
@@ -330,6 +356,9 @@ impl SetSource for AddonSource {
         }
         if self.def.id == "monitoring" {
             desired["blueprint"] = json!(self.blueprint);
+        }
+        if let Some(b) = &self.brought {
+            desired["brought"] = json!(b);
         }
         desired
     }

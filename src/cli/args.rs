@@ -122,6 +122,7 @@ impl GlobalArgs {
             force_conflicts: self.force_conflicts,
             adopt: self.adopt,
             force_foreign: false,
+            purge: false,
             values: self.set.clone(),
         }
     }
@@ -224,6 +225,10 @@ pub struct DownFlags {
     /// --destroy` lists them); without it `down` refuses and names them
     #[arg(long, help_heading = "Run")]
     pub force: bool,
+    /// Also remove what the provider installed on the machine itself, when kat installed it
+    /// (microk8s: `snap remove microk8s --purge`); said before it is done
+    #[arg(long, help_heading = "Run")]
+    pub purge: bool,
 }
 
 #[derive(Debug, Clone, Args)]

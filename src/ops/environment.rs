@@ -52,6 +52,12 @@ impl Environment {
                 database: cfg.database.clone(),
                 registry: cfg.registry.enabled.then(|| registry.clone()),
                 tags: tags(settings),
+                addons: ADDONS
+                    .iter()
+                    .filter(|def| cfg.addons.get(def.id).enabled)
+                    .map(|def| def.id.to_string())
+                    .collect(),
+                purge: settings.purge,
             };
             create_provider(settings.provider, request).map_err(|e| match e {
                 // kat.yaml's line would point at a value the flag replaced.
@@ -172,11 +178,15 @@ fn addon_sources(
         let provider = provider.clone();
         Arc::new(move || provider.capabilities())
     };
-    let ingress = crate::stages::ingress_context(settings).map_err(|e| settings.addon_error(e))?;
+    let brought = provider.brings_addon("ingress-nginx");
+    let ingress = crate::stages::ingress_context(settings, brought.as_ref())
+        .map_err(|e| settings.addon_error(e))?;
     let exposure = Exposure {
         host: ingress.host,
         tls_issuer: ingress.tls_issuer,
         controller: ingress.class.is_some(),
+        // Only a class other than kat's own is recorded, so existing digests stay as they were.
+        class: ingress.class.filter(|c| c != "nginx"),
     };
     let fetcher = if caps.simulated {
         None
@@ -198,14 +208,11 @@ fn addon_sources(
                 exposure: exposure.clone(),
                 blueprint: blueprint.clone(),
             };
-            Arc::new(AddonSource::new(
-                def,
-                cfg,
-                live.clone(),
-                fetcher.clone(),
-                work,
-                target,
-            ))
+            let source = AddonSource::new(def, cfg, live.clone(), fetcher.clone(), work, target);
+            Arc::new(match provider.brings_addon(def.id) {
+                Some(brought) => source.brought_by_cluster(brought),
+                None => source,
+            })
         })
         .collect())
 }
@@ -265,7 +272,8 @@ fn blueprint_source(
         let provider = provider.clone();
         Arc::new(move || provider.capabilities().single_node)
     };
-    let source = BlueprintSource::new(settings, blueprint, single_node, registry)
+    let brought = provider.brings_addon("ingress-nginx");
+    let source = BlueprintSource::new(settings, brought.as_ref(), blueprint, single_node, registry)
         .map_err(|e| settings.addon_error(e))?
         .with_secrets(provider.clone());
     Ok(Some(Arc::new(source)))

@@ -8,6 +8,7 @@ pub fn built_in(name: ProviderName) -> bool {
     matches!(name, ProviderName::Sim if cfg!(feature = "sim"))
         || matches!(name, ProviderName::Kubeconfig if cfg!(feature = "kubeconfig"))
         || matches!(name, ProviderName::Eks if cfg!(feature = "eks"))
+        || matches!(name, ProviderName::Microk8s if cfg!(feature = "microk8s"))
 }
 
 pub fn create_provider(
@@ -23,14 +24,14 @@ pub fn create_provider(
         )?)),
         #[cfg(feature = "eks")]
         ProviderName::Eks => Ok(Arc::new(kat_provider_eks::EksProvider::new(req)?)),
-        ProviderName::Aks | ProviderName::Microk8s => Err(ProviderError::config(
+        #[cfg(feature = "microk8s")]
+        ProviderName::Microk8s => Ok(Arc::new(kat_provider_microk8s::Microk8sProvider::new(
+            req,
+        )?)),
+        ProviderName::Aks => Err(ProviderError::config(
             "provider.name",
             format!(
-                "the {name} provider is not implemented in this version of kat; for a cluster you made yourself, choose the `kubeconfig` provider and point it at the cluster's kubeconfig ({})",
-                match name {
-                    ProviderName::Aks => "`az aks get-credentials` writes one",
-                    _ => "`microk8s config` prints one",
-                }
+                "the {name} provider is not implemented in this version of kat; for a cluster you made yourself, choose the `kubeconfig` provider and point it at the cluster's kubeconfig (`az aks get-credentials` writes one)"
             ),
         )),
         #[allow(unreachable_patterns)]
@@ -48,7 +49,7 @@ pub fn create_provider(
 
 /// Whether any build of this version of kat has the provider (a cargo feature exists for it).
 pub fn implemented(name: ProviderName) -> bool {
-    !matches!(name, ProviderName::Aks | ProviderName::Microk8s)
+    !matches!(name, ProviderName::Aks)
 }
 
 /// `kat providers`: name, whether this binary has it, whether kat implements it at all, what it

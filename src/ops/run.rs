@@ -51,7 +51,11 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
     }
     let started = Instant::now();
     let preflight = OpContext::detached(&env.settings.env, "preflight");
-    if let Err(e) = env.provider.preflight(&preflight).await {
+    let checked = match dir {
+        Direction::Up => env.provider.preflight(&preflight).await,
+        Direction::Down => env.provider.preflight_down(&preflight).await,
+    };
+    if let Err(e) = checked {
         // Refused before anything was touched (no region, no credentials): an environment kat
         // had no record of keeps none.
         if env.fresh {

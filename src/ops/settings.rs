@@ -24,6 +24,8 @@ pub struct Overrides {
     pub adopt: bool,
     /// `down --force`: delete namespaces holding objects kat did not make.
     pub force_foreign: bool,
+    /// `down --purge`.
+    pub purge: bool,
     /// `--set key=value`: blueprint values over kat.yaml's.
     pub values: Vec<(String, serde_json::Value)>,
 }
@@ -45,6 +47,8 @@ pub struct Settings {
     pub force_conflicts: bool,
     pub adopt: bool,
     pub force_foreign: bool,
+    /// `down --purge`: the provider also removes what it installed on the machine.
+    pub purge: bool,
 }
 
 pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
@@ -117,6 +121,7 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
         force_conflicts: o.force_conflicts,
         adopt: o.adopt,
         force_foreign: o.force_foreign,
+        purge: o.purge,
         fetch,
         config,
         source,

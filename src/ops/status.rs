@@ -180,6 +180,7 @@ pub fn render_blueprint(
     let blueprint = crate::blueprint::load(&cfg.name).map_err(|e| usage(&e))?;
     let source = crate::stages::BlueprintSource::new(
         &settings,
+        None,
         blueprint,
         std::sync::Arc::new(|| false),
         settings.config.registry.enabled,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kat_provider::{ApiVersions, ManifestSet, OpContext, Provider, ProviderError};
+use kat_provider::{ApiVersions, BroughtAddon, ManifestSet, OpContext, Provider, ProviderError};
 use serde_json::{json, Map, Value};
 
 use super::workload::SetSource;
@@ -41,9 +41,14 @@ pub fn database_mode(settings: &Settings) -> String {
         .unwrap_or_default()
 }
 
-/// How the blueprint is exposed: through ingress-nginx when it is installed, with certificates
-/// from cert-manager's issuer when that is installed too.
-pub fn ingress_context(settings: &Settings) -> Result<IngressContext, AddonError> {
+/// How the blueprint is exposed: through ingress-nginx when it is installed (or the ingress
+/// controller the provider's cluster brings in its place, with that controller's IngressClass),
+/// with certificates from cert-manager's issuer when that is installed too.
+/// `brought`: what [`Provider::brings_addon`] answers for `ingress-nginx`.
+pub fn ingress_context(
+    settings: &Settings,
+    brought: Option<&BroughtAddon>,
+) -> Result<IngressContext, AddonError> {
     let addons = &settings.config.addons;
     let host = ["ingress-nginx", "cert-manager"].iter().find_map(|a| {
         addons
@@ -63,7 +68,11 @@ pub fn ingress_context(settings: &Settings) -> Result<IngressContext, AddonError
         None
     };
     Ok(IngressContext {
-        class: addons.ingress_nginx.enabled.then(|| "nginx".to_string()),
+        class: addons.ingress_nginx.enabled.then(|| {
+            brought
+                .and_then(|b| b.ingress_class.clone())
+                .unwrap_or_else(|| "nginx".to_string())
+        }),
         host,
         tls_issuer,
     })
@@ -84,6 +93,7 @@ impl BlueprintSource {
     /// `registry`: the environment has a registry stage (the provider makes one and it is enabled).
     pub fn new(
         settings: &Settings,
+        brought_ingress: Option<&BroughtAddon>,
         blueprint: Blueprint,
         single_node: SingleNodeFn,
         registry: bool,
@@ -98,7 +108,7 @@ impl BlueprintSource {
             database_mode: database_mode(settings),
             provider_name: settings.provider.to_string(),
             single_node,
-            ingress: ingress_context(settings)?,
+            ingress: ingress_context(settings, brought_ingress)?,
             registry,
             registry_url: settings.config.registry.url.clone(),
             blueprint,

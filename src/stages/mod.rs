@@ -111,7 +111,14 @@ pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
     let mut present: Vec<Node> = Vec::new();
     let mut absent: Vec<(String, Vec<String>)> = Vec::new();
     for (role, spec) in ROLE_STAGES {
-        let deps: Vec<String> = spec.deps.iter().map(|d| d.to_string()).collect();
+        let mut deps: Vec<String> = spec.deps.iter().map(|d| d.to_string()).collect();
+        deps.extend(
+            inputs
+                .provider
+                .extra_deps(*role)
+                .into_iter()
+                .map(|r| r.as_str().to_string()),
+        );
         match inputs.provider.component(*role) {
             Some(c) => present.push(node(
                 spec.id,

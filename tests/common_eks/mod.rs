@@ -208,6 +208,8 @@ impl Eks {
             database: DatabaseConfig::default(),
             registry: None,
             tags: Default::default(),
+            addons: Vec::new(),
+            purge: false,
         };
         let aws = self
             .rt

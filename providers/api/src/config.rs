@@ -46,7 +46,7 @@ impl ProviderName {
                 "AWS: VPC, IAM, EKS with managed node groups, ECR, optional RDS PostgreSQL"
             }
             ProviderName::Aks => "Azure: resource group, AKS, ACR",
-            ProviderName::Microk8s => "a local single-node microk8s",
+            ProviderName::Microk8s => "microk8s on this machine or on a host over SSH",
             ProviderName::Kubeconfig => "an existing cluster, reached through a kubeconfig context",
             ProviderName::Sim => {
                 "in-process simulated cloud with real-world latencies and injectable faults"
@@ -180,6 +180,87 @@ pub struct ProviderConfig {
     /// Settings of the `eks` provider.
     #[serde(default)]
     pub eks: EksConfig,
+    /// Settings of the `microk8s` provider.
+    #[serde(default)]
+    pub microk8s: Microk8sConfig,
+}
+
+/// The microk8s provider: the `microk8s` CLI on this machine, or on `host` over SSH.
+/// Everything has a default, so `provider: {name: microk8s}` alone works on a Linux machine with
+/// microk8s installed and the user in the `microk8s` group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Microk8sConfig {
+    /// `user@address` (or `address`) of a machine reached with the system `ssh` (BatchMode: the
+    /// user's agent, or `key`). Empty: this machine.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// SSH port of `host`. Empty: ssh's own default (22, or what ~/.ssh/config says).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Private key file for `host` (`ssh -i`). Empty: the user's agent and ssh's defaults.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// known_hosts file for `host` (`ssh -o UserKnownHostsFile`). Empty: ssh's default. A host
+    /// seen for the first time is accepted and recorded (`StrictHostKeyChecking=accept-new`); a
+    /// changed host key is refused.
+    #[serde(default)]
+    pub known_hosts: Option<PathBuf>,
+    /// The snap channel microk8s is installed from and must track (`snap install microk8s
+    /// --classic --channel=<channel>`).
+    #[serde(default = "default_microk8s_channel")]
+    pub channel: String,
+    /// Install microk8s from snap when it is missing (and `kat down --purge` may then remove it).
+    /// Off: a missing microk8s is an error that gives the install command.
+    #[serde(default)]
+    pub install: bool,
+    /// Put in front of every `microk8s` command, for a user outside the `microk8s` group:
+    /// `[sudo]`, or `[sg, microk8s, -c]` (a prefix ending in `-c` gets the command as one
+    /// shell-quoted argument).
+    #[serde(default)]
+    pub command_prefix: Vec<String>,
+    /// Put in front of the `snap` commands that change the system (install, refresh --hold,
+    /// remove). Empty: none when kat runs as root there, else `[sudo, -n]` (never a password
+    /// prompt: without passwordless sudo the error says which command to run yourself).
+    #[serde(default)]
+    pub snap_prefix: Option<Vec<String>>,
+    /// Seconds `microk8s status --wait-ready` may take (it can wait forever on its own).
+    #[serde(default = "default_microk8s_ready_timeout")]
+    pub ready_timeout: u64,
+    /// Seconds any other command may take (an `enable` of several addons pulls images).
+    #[serde(default = "default_microk8s_command_timeout")]
+    pub command_timeout: u64,
+}
+
+/// The stable channel kat pins by default: its ingress addon is ingress-nginx (IngressClasses
+/// `public` and `nginx`), its registry addon publishes `local-registry-hosting`.
+pub const MICROK8S_DEFAULT_CHANNEL: &str = "1.32/stable";
+
+fn default_microk8s_channel() -> String {
+    MICROK8S_DEFAULT_CHANNEL.into()
+}
+fn default_microk8s_ready_timeout() -> u64 {
+    300
+}
+fn default_microk8s_command_timeout() -> u64 {
+    900
+}
+
+impl Default for Microk8sConfig {
+    fn default() -> Self {
+        Microk8sConfig {
+            host: None,
+            port: None,
+            key: None,
+            known_hosts: None,
+            channel: default_microk8s_channel(),
+            install: false,
+            command_prefix: Vec::new(),
+            snap_prefix: None,
+            ready_timeout: default_microk8s_ready_timeout(),
+            command_timeout: default_microk8s_command_timeout(),
+        }
+    }
 }
 
 /// The AWS provider. Everything has a default, so `provider: {name: eks}` alone builds a cluster.

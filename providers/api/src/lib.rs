@@ -19,13 +19,13 @@ pub mod workloads;
 pub use caps::{AutoscalerKind, Capabilities, LoadBalancerKind, ManagedDatabase};
 pub use component::{Applied, Change, ChangeAction, Component, Verified};
 pub use config::{
-    ApiAccess, DatabaseConfig, DatabaseMode, EksConfig, NodePoolConfig, NodeTaint, ProviderConfig,
-    ProviderName, TaintEffect,
+    ApiAccess, DatabaseConfig, DatabaseMode, EksConfig, Microk8sConfig, NodePoolConfig, NodeTaint,
+    ProviderConfig, ProviderName, TaintEffect,
 };
 pub use context::{NoProgress, OpContext, Progress};
 pub use error::ProviderError;
 pub use outputs::{Outputs, SecretRef};
-pub use provider::{KubeAccess, Leftover, Provider, ProviderRequest, Role};
+pub use provider::{BroughtAddon, KubeAccess, Leftover, Provider, ProviderRequest, Role};
 pub use workloads::{ApiVersions, Manifest, ManifestSet, Workloads};
 
 pub type Result<T, E = ProviderError> = std::result::Result<T, E>;

@@ -79,6 +79,12 @@ pub struct ProviderRequest {
     pub registry: Option<Vec<String>>,
     /// kat's tags (`kat:environment`, `kat:managed`) plus the user's.
     pub tags: Tags,
+    /// The kat addons kat.yaml enables, by stage id (`ingress-nginx`): a provider whose cluster
+    /// brings some of them itself ([`Provider::brings_addon`]) readies those.
+    pub addons: Vec<String>,
+    /// `kat down --purge`: also remove what the provider installed on the machine itself (only
+    /// what kat installed).
+    pub purge: bool,
 }
 
 /// How the Kubernetes-layer stages reach the cluster.
@@ -92,6 +98,19 @@ pub enum KubeAccess {
     },
     /// The provider brings its own workload target (the simulated cluster of `sim`).
     Workloads(Arc<dyn Workloads>),
+}
+
+/// An addon the provider's cluster brings (see [`Provider::brings_addon`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BroughtAddon {
+    /// What provides it, for messages and outputs ("microk8s addon `ingress`").
+    pub by: String,
+    /// For an ingress controller: the IngressClass Ingresses name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress_class: Option<String>,
+    /// For an ingress controller: the address it answers on (host ports 80/443), for URLs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 /// A tagged resource still present after `down`.
@@ -112,8 +131,29 @@ pub trait Provider: Send + Sync {
     /// stage, so a missing credential fails in a second, not after the network was built.
     async fn preflight(&self, cx: &OpContext) -> Result<(), ProviderError>;
 
+    /// Checks before `down`. Only what teardown needs (the provider can be reached): a `down`
+    /// must work when what `up` would need (an installed tool) is already gone.
+    async fn preflight_down(&self, cx: &OpContext) -> Result<(), ProviderError> {
+        self.preflight(cx).await
+    }
+
     /// The component for a role, or `None` when the role does not apply to this provider.
     fn component(&self, role: Role) -> Option<Arc<dyn Component>>;
+
+    /// Roles this provider's component for `role` needs besides the graph's own order (microk8s
+    /// reads its registry's address from the cluster, so its registry comes after the cluster).
+    fn extra_deps(&self, role: Role) -> Vec<Role> {
+        let _ = role;
+        Vec::new()
+    }
+
+    /// A kat addon (by stage id, such as `ingress-nginx`) that the provider's cluster brings
+    /// itself, so kat applies nothing for it and uses what the cluster has (microk8s's own
+    /// `ingress` addon instead of a second controller). `None`: kat installs the addon.
+    fn brings_addon(&self, addon: &str) -> Option<BroughtAddon> {
+        let _ = addon;
+        None
+    }
 
     /// How to reach the cluster, given what the kubeconfig stage recorded. With nothing recorded
     /// (`down` after the state was lost) the provider finds the cluster by name and tags, and

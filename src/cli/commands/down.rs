@@ -8,6 +8,7 @@ pub async fn run(g: &GlobalArgs, down: &DownFlags) -> Result<Exit, KatError> {
     let flags = &down.run;
     let mut overrides = g.overrides();
     overrides.force_foreign = down.force;
+    overrides.purge = down.purge;
     let settings = ops::resolve(&overrides)?;
     let reporter = ui::reporter(g.output, g.verbosity());
     let lock = (!flags.dry_run).then_some("down");

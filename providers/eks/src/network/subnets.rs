@@ -180,6 +180,8 @@ mod tests {
                 database: DatabaseConfig::default(),
                 registry: None,
                 tags: Default::default(),
+                addons: Vec::new(),
+                purge: false,
             },
             Names::new("t"),
         )
