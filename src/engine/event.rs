@@ -105,7 +105,7 @@ pub enum Event {
         duration_ms: u64,
         stages: Vec<StageSummary>,
         /// The environment's outputs, typed (empty after `down`).
-        outputs: EnvOutputs,
+        outputs: Box<EnvOutputs>,
         /// What the summary table shows a person, label → text.
         shown: BTreeMap<String, String>,
         #[serde(skip_serializing_if = "Vec::is_empty")]

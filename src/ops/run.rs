@@ -174,7 +174,7 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
             None => next_step(env, dir, result, &report.stages),
         },
         stages: report.stages,
-        outputs,
+        outputs: Box::new(outputs),
         shown,
         leftovers,
     });

@@ -228,9 +228,11 @@ mod tests {
 
     #[test]
     fn labels_and_taints_are_added_changed_and_removed() {
-        let mut cfg = NodePoolConfig::default();
-        cfg.labels = [("role".to_string(), "app".to_string())].into();
-        cfg.taints = vec![taint("dedicated", "new", TaintEffect::NoSchedule)];
+        let cfg = NodePoolConfig {
+            labels: [("role".to_string(), "app".to_string())].into(),
+            taints: vec![taint("dedicated", "new", TaintEffect::NoSchedule)],
+            ..Default::default()
+        };
         let ng = group(
             2,
             &[("role", "web"), ("old", "x")],
