@@ -81,7 +81,7 @@ fn todo_blueprint_on_microk8s_then_down_gives_the_machine_back() {
     );
 
     // Outputs: the registry nodes pull from, the ingress, the kubeconfig (0600, kat-<env>).
-    let outputs = &summary(&events)["outputs"];
+    let outputs = &summary(&events)["shown"];
     assert!(
         outputs["registry"]
             .as_str()

@@ -30,7 +30,7 @@ fn up_and_down_over_ssh_with_a_key() {
         "sshd log: {}",
         sshd.log()
     );
-    let outputs = &summary(&events)["outputs"];
+    let outputs = &summary(&events)["shown"];
     // The kubeconfig's server is the host's address (127.0.0.1 here), its port microk8s's.
     assert!(
         outputs["Kubernetes API"]

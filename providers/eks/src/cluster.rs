@@ -352,6 +352,11 @@ impl Cluster {
 
 #[async_trait]
 impl Converge for Cluster {
+    fn nominal(&self) -> Option<std::time::Duration> {
+        // CreateCluster to ACTIVE: "typically 10 to 15 minutes" (EKS API reference).
+        Some(std::time::Duration::from_secs(15 * 60))
+    }
+
     fn desired(&self) -> Value {
         let c = &self.s.req.config;
         json!({"version": c.kubernetes_version, "logs": c.eks.log_types,

@@ -404,6 +404,12 @@ impl Database {
 
 #[async_trait]
 impl Converge for Database {
+    fn nominal(&self) -> Option<std::time::Duration> {
+        // RDS PostgreSQL single-AZ to available: 5 to 10 minutes; nothing when it is off.
+        (self.s.req.database.mode == kat_provider::DatabaseMode::Rds)
+            .then(|| std::time::Duration::from_secs(450))
+    }
+
     fn desired(&self) -> Value {
         let d = &self.s.req.database;
         json!({"engine": "postgres", "version": d.engine_version, "class": d.instance_class,

@@ -308,6 +308,11 @@ impl Identity {
 
 #[async_trait]
 impl Converge for Identity {
+    fn nominal(&self) -> Option<std::time::Duration> {
+        // Roles and policies in seconds, then IAM's eventual consistency.
+        Some(std::time::Duration::from_secs(15))
+    }
+
     fn desired(&self) -> Value {
         json!({"cluster": CLUSTER_POLICIES, "node": NODE_POLICIES, "tags": self.s.req.tags})
     }

@@ -80,6 +80,12 @@ pub fn verdict(pass: &Pass<'_>, outputs: &Outputs, recorded: &Outputs) -> Verifi
 #[async_trait]
 pub trait Converge: Send + Sync {
     fn desired(&self) -> Value;
+
+    /// How long a converge that creates everything usually takes on AWS (the figures of
+    /// `shared/reference/cloud-latencies.md`): the live view's bar and "usually ~15m".
+    fn nominal(&self) -> Option<std::time::Duration> {
+        None
+    }
     async fn converge(&self, pass: &mut Pass<'_>) -> Result<Outputs, ProviderError>;
     async fn teardown(&self, pass: &mut Pass<'_>) -> Result<(), ProviderError>;
 
@@ -96,6 +102,10 @@ pub struct Comp<T>(pub T);
 impl<T: Converge> Component for Comp<T> {
     fn desired(&self) -> Value {
         self.0.desired()
+    }
+
+    fn nominal_duration(&self) -> Option<std::time::Duration> {
+        self.0.nominal()
     }
 
     // Every call runs in the stage's budget scope: the SDK's retries of each AWS request end at

@@ -4,7 +4,10 @@ use crate::ui::{self, OutputMode};
 
 pub async fn run(g: &GlobalArgs) -> Result<Exit, KatError> {
     let settings = ops::resolve(&g.overrides())?;
-    let env = Environment::open(settings, None, ui::reporter(g.output, g.verbosity()))?;
+    // stdout carries the one status document a script parses, in every mode: what is said on the
+    // side (warnings) goes to stderr as text, never as event lines before the document.
+    let side = ui::reporter(OutputMode::Text, g.verbosity());
+    let env = Environment::open(settings, None, side)?;
     ops::status(&env, document(g.output)).await
 }
 

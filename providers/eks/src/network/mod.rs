@@ -146,6 +146,11 @@ impl Network {
 
 #[async_trait]
 impl Converge for Network {
+    fn nominal(&self) -> Option<std::time::Duration> {
+        // Seconds for each VPC resource, then the NAT gateway: 1 to 2 minutes.
+        Some(std::time::Duration::from_secs(2 * 60))
+    }
+
     fn desired(&self) -> Value {
         let e = &self.s.req.config.eks;
         json!({"cidr": e.vpc_cidr, "az_count": e.az_count, "nat_per_az": e.nat_per_az,

@@ -317,6 +317,11 @@ impl Nodes {
 
 #[async_trait]
 impl Converge for Nodes {
+    fn nominal(&self) -> Option<std::time::Duration> {
+        // A managed node group to ACTIVE: 2 to 4 minutes.
+        Some(std::time::Duration::from_secs(3 * 60))
+    }
+
     fn desired(&self) -> Value {
         let n = &self.s.req.config.nodes;
         json!({"instance_type": self.instance_type(), "count": n.count, "min": n.min, "max": n.max,
