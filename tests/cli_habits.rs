@@ -98,15 +98,13 @@ fn a_mistyped_environment_creates_nothing_and_names_the_known_ones() {
 #[test]
 fn messages_for_providers_that_are_not_there_read_as_sentences() {
     let sb = Sandbox::new(&full_config("habit-msg", 0.001));
-    for (provider, tool) in [("aks", "`az aks get-credentials` writes one")] {
-        let out = sb.run(&["up", "--provider", provider]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert_eq!(
-            stderr.trim(),
-            format!("error: --provider {provider}: the {provider} provider is not implemented in this version of kat; for a cluster you made yourself, choose the `kubeconfig` provider and point it at the cluster's kubeconfig ({tool})")
-        );
-    }
+    let out = sb.run(&["up", "--provider", "aks"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "error: --provider aks: the aks provider is not implemented in this version of kat; for a cluster you made yourself, choose the `kubeconfig` provider and point it at the cluster's kubeconfig (`az aks get-credentials` writes one)"
+    );
     assert!(!sb.path().join(".kat/habit-msg").exists());
 
     let out = sb.run(&["up"]);
