@@ -74,24 +74,7 @@ fn quiet_prints_only_the_summary() {
 #[test]
 fn a_terminal_gets_the_live_view_and_log_lines_above_it() {
     let sb = Sandbox::new(&full_config("tty", 0.001));
-    let kat = env!("CARGO_BIN_EXE_kat");
-    let typescript = sb.path().join("typescript");
-    let out = Command::new("script")
-        .args([
-            "-q",
-            "-e",
-            "-c",
-            &format!("{kat} up -v"),
-            typescript.to_str().unwrap(),
-        ])
-        .current_dir(sb.path())
-        .env_remove("CI")
-        .env("RUST_LOG", "kat=debug")
-        .env("TERM", "xterm")
-        .output()
-        .expect("script (util-linux) runs kat on a pseudo-terminal");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    let screen = text(&std::fs::read(&typescript).unwrap());
+    let screen = on_a_terminal_logging(&sb, "up -v", Some("kat=debug"));
     // Finished stages are marked, with their durations; the summary follows.
     assert!(screen.contains('✔'), "{screen}");
     assert!(screen.contains("kat up tty: done in"), "{screen}");
@@ -109,6 +92,11 @@ fn a_terminal_gets_the_live_view_and_log_lines_above_it() {
 /// `kat up` on a pseudo-terminal made by util-linux `script`; returns everything the terminal
 /// showed.
 fn on_a_terminal(sb: &Sandbox, args: &str) -> String {
+    on_a_terminal_logging(sb, args, None)
+}
+
+/// [`on_a_terminal`] with `RUST_LOG` set to `rust_log` (unset when None).
+fn on_a_terminal_logging(sb: &Sandbox, args: &str, rust_log: Option<&str>) -> String {
     let kat = env!("CARGO_BIN_EXE_kat");
     let typescript = sb.path().join("typescript");
     let out = Command::new("script")
@@ -122,6 +110,7 @@ fn on_a_terminal(sb: &Sandbox, args: &str) -> String {
         .current_dir(sb.path())
         .env_remove("CI")
         .env_remove("RUST_LOG")
+        .envs(rust_log.map(|l| ("RUST_LOG", l)))
         .env("TERM", "xterm")
         .output()
         .expect("script (util-linux) runs kat on a pseudo-terminal");
