@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod registry;
 pub mod screen;
 
 use std::io::{BufRead, BufReader};
