@@ -14,6 +14,10 @@ pub struct LockFile {
     /// URL → `sha256:<hex>`.
     #[serde(default)]
     pub artifacts: BTreeMap<String, String>,
+    /// Image source (`repository:tag` as the blueprint names it) → the manifest digest it was
+    /// mirrored at. A tag that moves later does not move this: `kat lock --update-images` does.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
     #[serde(skip)]
     path: PathBuf,
 }
@@ -59,8 +63,23 @@ impl LockFile {
         }
     }
 
+    /// Writes the artifacts this lock holds, keeping the image pins on disk (the mirror stage
+    /// writes those, perhaps since this lock was loaded).
     pub fn save(&self) -> Result<(), AddonError> {
-        let mut text = String::from("# Written by kat: the SHA-256 of every addon artifact it installed.\n# Commit it next to kat.yaml; a changed upstream file is then refused.\n");
+        let mut merged = self.clone();
+        merged.images = LockFile::load(&self.path)?.images;
+        merged.write()
+    }
+
+    /// Writes `images` as the image pins, keeping the artifacts on disk.
+    pub fn save_images(path: &Path, images: &BTreeMap<String, String>) -> Result<(), AddonError> {
+        let mut merged = LockFile::load(path)?;
+        merged.images = images.clone();
+        merged.write()
+    }
+
+    fn write(&self) -> Result<(), AddonError> {
+        let mut text = String::from("# Written by kat: the SHA-256 of every addon artifact it installed\n# and the digest of every image it mirrored.\n# Commit it next to kat.yaml; a changed upstream file is then refused.\n");
         text.push_str(&serde_yaml_ng::to_string(self).expect("lock serializes"));
         kat_provider::fsutil::write_atomic(&self.path, text.as_bytes(), 0o644).map_err(|e| {
             AddonError::Io {

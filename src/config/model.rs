@@ -78,6 +78,11 @@ pub struct RegistryConfig {
     /// (an existing cluster, microk8s): images built from source are expected there.
     #[serde(default)]
     pub url: Option<String>,
+    /// Copy every published image the blueprint runs into the registry, by digest (pinned in
+    /// kat.lock), and run it from there. Default: yes when kat made the registry, no for a
+    /// registry of yours (`url`), which kat then only reads from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -89,6 +94,7 @@ impl Default for RegistryConfig {
         RegistryConfig {
             enabled: true,
             url: None,
+            mirror: None,
         }
     }
 }

@@ -240,8 +240,13 @@ impl Mirror {
             return Ok(());
         }
         if let Parsed::Image { blobs, .. } = parsed {
-            futures::stream::iter(blobs.iter())
+            // Made first, then polled: a closure inside the stream trips the compiler's
+            // higher-ranked lifetime check under async_trait's Send bound.
+            let copies: Vec<_> = blobs
+                .iter()
                 .map(|b| self.copy_blob(source, target, b, bar, counters))
+                .collect();
+            futures::stream::iter(copies)
                 .buffer_unordered(CONCURRENT_BLOBS)
                 .try_collect::<Vec<()>>()
                 .await?;

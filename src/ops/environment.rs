@@ -17,7 +17,9 @@ use crate::addons::{
 use crate::blueprint::Blueprint;
 use crate::engine::{digest, Engine, Reporter, StageGraph};
 use crate::kube::ApplyOptions;
-use crate::stages::{build_graph, BlueprintSource, ClusterAccess, GraphInputs, SetSource};
+use crate::stages::{
+    build_graph, BlueprintSource, ClusterAccess, GraphInputs, ImagesStage, SetSource,
+};
 use crate::state::{EnvLock, Journal};
 
 pub struct Environment {
@@ -125,12 +127,14 @@ impl Environment {
             apply_options,
         ));
         let addons = addon_sources(&settings, &provider, blueprint_ref)?;
+        let images = images_stage(&settings, blueprint.as_deref(), &provider);
         let graph = build_graph(&GraphInputs {
             config: cfg,
             provider: provider.clone(),
             access: access.clone(),
             blueprint: blueprint.clone().map(|b| b as Arc<dyn SetSource>),
             addons: addons.clone(),
+            images,
         });
         graph
             .validate()
@@ -222,6 +226,32 @@ fn tags(settings: &Settings) -> BTreeMap<String, String> {
     tags.insert("kat:environment".into(), settings.env.clone());
     tags.insert("kat:managed".into(), "true".into());
     tags
+}
+
+/// The `images` stage, when the blueprint runs published images and they go into a registry:
+/// by default the one kat makes, a registry of the user's (`registry.url`) only with
+/// `registry.mirror: true`. Simulated providers have no registry to copy into.
+fn images_stage(
+    settings: &Settings,
+    blueprint: Option<&BlueprintSource>,
+    provider: &Arc<dyn Provider>,
+) -> Option<Arc<ImagesStage>> {
+    let cfg = &settings.config.registry;
+    let made = cfg.enabled && provider.component(Role::Registry).is_some();
+    let mirror = cfg.mirror.unwrap_or(made) && (made || cfg.url.is_some());
+    if !mirror || provider.capabilities().simulated {
+        return None;
+    }
+    let images = crate::images::published(&blueprint?.blueprint);
+    if images.is_empty() {
+        return None;
+    }
+    Some(Arc::new(ImagesStage {
+        images,
+        lock_file: settings.lock_file.clone(),
+        own_registry: cfg.url.clone(),
+        cache_dir: super::settings::image_cache_dir(),
+    }))
 }
 
 /// One registry repository per image the blueprint builds or mirrors.

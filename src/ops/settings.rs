@@ -178,12 +178,20 @@ fn validate(config: &KatConfig, source: &ConfigSource) -> Result<(), ConfigError
 
 /// `KAT_CACHE_DIR`, else `$XDG_CACHE_HOME/kat`, else `~/.cache/kat`; artifacts under `artifacts/`.
 fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("KAT_CACHE_DIR")
+    cache_base().join("artifacts")
+}
+
+/// The image cache (an OCI layout) beside the artifacts: `<cache>/images`.
+pub fn image_cache_dir() -> PathBuf {
+    cache_base().join("images")
+}
+
+fn cache_base() -> PathBuf {
+    std::env::var_os("KAT_CACHE_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("kat")))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kat")))
-        .unwrap_or_else(|| PathBuf::from(".kat/cache"));
-    base.join("artifacts")
+        .unwrap_or_else(|| PathBuf::from(".kat/cache"))
 }
 
 impl Settings {

@@ -179,6 +179,13 @@ impl SetSource for BlueprintSource {
         let invalid = |e: BlueprintError| ProviderError::config("blueprint", e.to_string());
         let files = self.render(&cx.env, api, registry).map_err(invalid)?;
         let mut manifests = parse_manifests(&files).map_err(invalid)?;
+        // Published images run from the environment's registry, by digest, once mirrored.
+        if let Ok(mirrored) = cx.input::<std::collections::BTreeMap<String, String>>(
+            super::IMAGES_STAGE,
+            "images",
+        ) {
+            crate::images::rewrite(manifests.iter_mut().map(|m| &mut m.object), &mirrored);
+        }
         if self.database_mode == "rds" {
             let provider = self.secrets.as_ref().ok_or_else(|| {
                 ProviderError::Other("no provider to read the database secret from".into())
