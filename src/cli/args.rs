@@ -163,6 +163,15 @@ pub enum Command {
     Fetch,
     /// The built-in blueprints
     Blueprints,
+    /// The images the blueprint runs: source, pinned digest, and where each copy stands
+    /// (missing, mirrored, stale) in the environment's registry
+    Images,
+    /// Move kat.lock's pins on purpose
+    Lock {
+        /// Pin every image at the digest its tag names now (`up` then mirrors those)
+        #[arg(long)]
+        update_images: bool,
+    },
     /// Write the blueprint's rendered manifests to a directory, touching no cluster
     Render {
         /// Output directory

@@ -6,15 +6,15 @@ mod cache;
 mod copy;
 mod error;
 mod manifest;
+mod pins;
 mod progress;
 pub mod reference;
 mod rewrite;
-mod pins;
 
 pub use auth::{Credentials, DockerConfig, Fixed, RegistryCredentials};
 pub use cache::Cache;
 pub use copy::{Copied, Mirror, CONCURRENT_BLOBS};
 pub use error::ImagesError;
 pub use manifest::{ACCEPTED, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
-pub use rewrite::rewrite;
 pub use pins::{pin, published, Pin};
+pub use rewrite::rewrite;

@@ -53,7 +53,11 @@ impl Pin {
     }
 }
 
-pub async fn pin(mirror: &Mirror, source: &Reference, locked: Option<&str>) -> Result<Pin, ImagesError> {
+pub async fn pin(
+    mirror: &Mirror,
+    source: &Reference,
+    locked: Option<&str>,
+) -> Result<Pin, ImagesError> {
     match (mirror.resolve(source).await, locked) {
         (Ok(now), None) => Ok(Pin::New(now)),
         (Ok(now), Some(l)) if now == l => Ok(Pin::Locked(now)),

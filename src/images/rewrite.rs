@@ -46,16 +46,21 @@ mod tests {
 
     #[test]
     fn mirrored_images_are_replaced_at_any_depth_and_others_kept() {
-        let mut objects = vec![serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+        let mut objects = vec![
+            serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
             "initContainers": [{"image": "busybox:1.36"}],
-            "containers": [{"image": "mongo:6.0.13"}, {"image": "localhost:32000/app:1"}]}}}}}})];
+            "containers": [{"image": "mongo:6.0.13"}, {"image": "localhost:32000/app:1"}]}}}}}}),
+        ];
         let map = BTreeMap::from([(
             "mongo:6.0.13".to_string(),
             "localhost:32000/mongo@sha256:ab".to_string(),
         )]);
         assert_eq!(rewrite(objects.iter_mut(), &map), 1);
         let spec = &objects[0]["spec"]["jobTemplate"]["spec"]["template"]["spec"];
-        assert_eq!(spec["containers"][0]["image"], "localhost:32000/mongo@sha256:ab");
+        assert_eq!(
+            spec["containers"][0]["image"],
+            "localhost:32000/mongo@sha256:ab"
+        );
         assert_eq!(spec["containers"][1]["image"], "localhost:32000/app:1");
         assert_eq!(spec["initContainers"][0]["image"], "busybox:1.36");
     }

@@ -180,10 +180,9 @@ impl SetSource for BlueprintSource {
         let files = self.render(&cx.env, api, registry).map_err(invalid)?;
         let mut manifests = parse_manifests(&files).map_err(invalid)?;
         // Published images run from the environment's registry, by digest, once mirrored.
-        if let Ok(mirrored) = cx.input::<std::collections::BTreeMap<String, String>>(
-            super::IMAGES_STAGE,
-            "images",
-        ) {
+        if let Ok(mirrored) =
+            cx.input::<std::collections::BTreeMap<String, String>>(super::IMAGES_STAGE, "images")
+        {
             crate::images::rewrite(manifests.iter_mut().map(|m| &mut m.object), &mirrored);
         }
         if self.database_mode == "rds" {

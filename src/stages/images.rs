@@ -39,12 +39,17 @@ impl ImagesStage {
     }
 
     fn mirror(&self, registry: &str) -> Result<Mirror, ProviderError> {
-        let mut hosts: Vec<String> = vec![registry.split('/').next().unwrap_or_default().to_string()];
+        let mut hosts: Vec<String> =
+            vec![registry.split('/').next().unwrap_or_default().to_string()];
         for (_, source) in &self.images {
             hosts.push(reference::host(&reference::parse(source).map_err(failed)?).to_string());
         }
         let creds = Credentials::with_docker_config(None).map_err(failed)?;
-        Ok(Mirror::new(Cache::open(&self.cache_dir).map_err(failed)?, creds, &hosts))
+        Ok(Mirror::new(
+            Cache::open(&self.cache_dir).map_err(failed)?,
+            creds,
+            &hosts,
+        ))
     }
 
     fn locked(&self) -> Result<BTreeMap<String, String>, ProviderError> {
@@ -76,7 +81,11 @@ impl Stage for ImagesStage {
                 .await
                 .map_err(failed)?;
             let target = reference::target_of(&src, &registry);
-            if !mirror.present(&target, pin.digest()).await.map_err(failed)? {
+            if !mirror
+                .present(&target, pin.digest())
+                .await
+                .map_err(failed)?
+            {
                 changes.push(
                     Change::new(ChangeAction::Create, format!("image/{source}"))
                         .with_detail(reference::pinned(&target, pin.digest())),
@@ -88,7 +97,9 @@ impl Stage for ImagesStage {
 
     async fn apply(&self, cx: &OpContext) -> Result<Applied, ProviderError> {
         let registry = self.registry(cx).ok_or_else(|| {
-            ProviderError::Other("no registry to mirror images into: the registry stage recorded no URL".into())
+            ProviderError::Other(
+                "no registry to mirror images into: the registry stage recorded no URL".into(),
+            )
         })?;
         let mirror = self.mirror(&registry)?;
         let mut locked = self.locked()?;
@@ -109,7 +120,10 @@ impl Stage for ImagesStage {
                 lock_changed = true;
             }
             let target = reference::target_of(&src, &registry);
-            let copied = mirror.copy(&src, pin.digest(), &target).await.map_err(failed)?;
+            let copied = mirror
+                .copy(&src, pin.digest(), &target)
+                .await
+                .map_err(failed)?;
             let pinned = reference::pinned(&target, pin.digest());
             if copied.already {
                 cx.step(format!("{source}: already in the registry as {pinned}"));
@@ -121,12 +135,16 @@ impl Stage for ImagesStage {
                     copied.blobs_mounted,
                     copied.blobs_skipped
                 ));
-                changes.push(Change::new(ChangeAction::Create, format!("image/{source}")).with_detail(pinned.clone()));
+                changes.push(
+                    Change::new(ChangeAction::Create, format!("image/{source}"))
+                        .with_detail(pinned.clone()),
+                );
             }
             mirrored.insert(source.clone(), pinned);
         }
         if lock_changed {
-            LockFile::save_images(&self.lock_file, &locked).map_err(|e| ProviderError::Other(e.to_string()))?;
+            LockFile::save_images(&self.lock_file, &locked)
+                .map_err(|e| ProviderError::Other(e.to_string()))?;
         }
         let mut outputs = Outputs::new();
         outputs.set("images", &mirrored);
@@ -146,20 +164,30 @@ impl Stage for ImagesStage {
                 return Ok(Verified::Drifted(format!("{source} was not mirrored")));
             };
             let Some((repo, digest)) = pinned.split_once('@') else {
-                return Ok(Verified::Drifted(format!("{source}: unreadable record {pinned}")));
+                return Ok(Verified::Drifted(format!(
+                    "{source}: unreadable record {pinned}"
+                )));
             };
             if let Some(pin) = locked.get(source).filter(|p| *p != digest) {
-                return Ok(Verified::Drifted(format!("kat.lock pins {source} at {pin} now")));
+                return Ok(Verified::Drifted(format!(
+                    "kat.lock pins {source} at {pin} now"
+                )));
             }
             let target = reference::parse(&format!("{repo}:kat")).map_err(failed)?;
             if !mirror.present(&target, digest).await.map_err(failed)? {
-                return Ok(Verified::Drifted(format!("{pinned} is no longer in the registry")));
+                return Ok(Verified::Drifted(format!(
+                    "{pinned} is no longer in the registry"
+                )));
             }
         }
         Ok(Verified::Intact)
     }
 
-    async fn plan_destroy(&self, _cx: &OpContext, _: &Outputs) -> Result<Vec<Change>, ProviderError> {
+    async fn plan_destroy(
+        &self,
+        _cx: &OpContext,
+        _: &Outputs,
+    ) -> Result<Vec<Change>, ProviderError> {
         Ok(Vec::new())
     }
 

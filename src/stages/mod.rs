@@ -14,8 +14,8 @@ use std::sync::Arc;
 use kat_provider::{Provider, Role};
 
 pub use access::ClusterAccess;
-pub use images::{ImagesStage, IMAGES_STAGE};
 pub use blueprint::{database_mode, ingress_context, BlueprintSource, DATABASE_SECRET};
+pub use images::{ImagesStage, IMAGES_STAGE};
 pub use retired::RETIRED_STAGE;
 
 /// Whether some environment (of any provider, with any addon) has a stage of this id.
