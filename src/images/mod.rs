@@ -16,5 +16,5 @@ pub use cache::Cache;
 pub use copy::{Copied, Mirror, CONCURRENT_BLOBS};
 pub use error::ImagesError;
 pub use manifest::{ACCEPTED, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
-pub use pins::{pin, published, Pin};
+pub use pins::{pin, pin_from, published, Pin};
 pub use rewrite::rewrite;

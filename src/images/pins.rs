@@ -53,18 +53,25 @@ impl Pin {
     }
 }
 
+/// The pin, given the digest the tag names now.
+pub fn pin_from(locked: Option<&str>, now: String) -> Pin {
+    match locked {
+        None => Pin::New(now),
+        Some(l) if now == l => Pin::Locked(now),
+        Some(l) => Pin::Moved {
+            locked: l.to_string(),
+            now,
+        },
+    }
+}
+
 pub async fn pin(
     mirror: &Mirror,
     source: &Reference,
     locked: Option<&str>,
 ) -> Result<Pin, ImagesError> {
     match (mirror.resolve(source).await, locked) {
-        (Ok(now), None) => Ok(Pin::New(now)),
-        (Ok(now), Some(l)) if now == l => Ok(Pin::Locked(now)),
-        (Ok(now), Some(l)) => Ok(Pin::Moved {
-            locked: l.to_string(),
-            now,
-        }),
+        (Ok(now), locked) => Ok(pin_from(locked, now)),
         (Err(e @ (ImagesError::Unreachable { .. } | ImagesError::NotFound { .. })), Some(l)) => {
             Ok(Pin::Unchecked {
                 locked: l.to_string(),

@@ -179,6 +179,14 @@ impl Stage for ImagesStage {
                     "{pinned} is no longer in the registry"
                 )));
             }
+            // A moved tag changes nothing here, but is said on every run until the pin moves.
+            // A source that cannot be asked (offline) is no drift either.
+            let src = reference::parse(source).map_err(failed)?;
+            if let Ok(now) = mirror.resolve(&src).await {
+                if let Some(w) = images::pin_from(Some(digest), now).warning(source) {
+                    cx.warn(w);
+                }
+            }
         }
         Ok(Verified::Intact)
     }
