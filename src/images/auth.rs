@@ -119,7 +119,7 @@ impl DockerConfig {
         })
     }
 
-    fn from_entry(&self, entry: &AuthEntry) -> Result<Option<RegistryAuth>, ImagesError> {
+    fn auth_of(&self, entry: &AuthEntry) -> Result<Option<RegistryAuth>, ImagesError> {
         if let Some(token) = &entry.identitytoken {
             return Ok(Some(RegistryAuth::Bearer(token.clone())));
         }
@@ -158,7 +158,7 @@ impl RegistryCredentials for DockerConfig {
             }
         }
         match self.entry(registry) {
-            Some(entry) => self.from_entry(entry),
+            Some(entry) => self.auth_of(entry),
             None => Ok(None),
         }
     }

@@ -54,7 +54,7 @@ pub struct Mirror {
     /// (target host, blob digest) → a repository of that host known to hold it, for mounts.
     holders: Mutex<HashMap<(String, String), String>>,
     /// Registry hosts already logged in to, per operation.
-    logged_in: tokio::sync::Mutex<HashMap<(String, String, bool), ()>>,
+    logged_in: tokio::sync::Mutex<std::collections::HashSet<(String, String, bool)>>,
 }
 
 impl Mirror {
@@ -83,7 +83,7 @@ impl Mirror {
             cache,
             creds,
             holders: Mutex::new(HashMap::new()),
-            logged_in: tokio::sync::Mutex::new(HashMap::new()),
+            logged_in: tokio::sync::Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -104,12 +104,12 @@ impl Mirror {
             matches!(op, RegistryOperation::Push),
         );
         let mut done = self.logged_in.lock().await;
-        if !done.contains_key(&key) {
+        if !done.contains(&key) {
             self.client
                 .auth(r, &auth, op)
                 .await
                 .map_err(|e| ImagesError::from_oci(&r.whole(), &registry, e))?;
-            done.insert(key, ());
+            done.insert(key);
         }
         Ok(auth)
     }

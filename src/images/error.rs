@@ -109,10 +109,7 @@ impl ImagesError {
                     }
                 }
             }
-            O::ServerError { code, message, .. } if code == 404 => {
-                let _ = message;
-                ImagesError::NotFound { image, registry }
-            }
+            O::ServerError { code: 404, .. } => ImagesError::NotFound { image, registry },
             O::ServerError { code, message, .. } if code == 401 || code == 403 => {
                 ImagesError::Unauthorized {
                     image,

@@ -46,7 +46,7 @@ mod tests {
 
     #[test]
     fn mirrored_images_are_replaced_at_any_depth_and_others_kept() {
-        let mut objects = vec![
+        let mut objects = [
             serde_json::json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
             "initContainers": [{"image": "busybox:1.36"}],
             "containers": [{"image": "mongo:6.0.13"}, {"image": "localhost:32000/app:1"}]}}}}}}),
