@@ -23,6 +23,22 @@ pub trait RegistryCredentials: Send + Sync {
     async fn credentials(&self, registry: &str) -> Result<Option<RegistryAuth>, ImagesError>;
 }
 
+/// A provider's answer for its own registry ([`kat_provider::Provider::registry_credentials`]).
+pub struct ProviderCredentials(pub Arc<dyn kat_provider::Provider>);
+
+#[async_trait]
+impl RegistryCredentials for ProviderCredentials {
+    async fn credentials(&self, registry: &str) -> Result<Option<RegistryAuth>, ImagesError> {
+        match self.0.registry_credentials(registry).await {
+            Ok(answer) => Ok(answer.map(|(u, p)| RegistryAuth::Basic(u, p))),
+            Err(e) => Err(ImagesError::Provider {
+                registry: registry.to_string(),
+                message: e.to_string(),
+            }),
+        }
+    }
+}
+
 /// Fixed credentials per registry host (tests, or a user/password given on the command line).
 #[derive(Default, Clone)]
 pub struct Fixed(pub BTreeMap<String, (String, String)>);

@@ -43,6 +43,8 @@ pub enum ImagesError {
     },
     #[error("image cache {}: {message}; check that KAT_CACHE_DIR is writable", path.display())]
     Cache { path: PathBuf, message: String },
+    #[error("credentials for {registry} from the provider: {message}")]
+    Provider { registry: String, message: String },
     #[error("Docker config {}: {message}", path.display())]
     DockerConfig { path: PathBuf, message: String },
     #[error("credential helper `docker-credential-{helper}` for {registry}: {message}")]

@@ -11,7 +11,7 @@ mod progress;
 pub mod reference;
 mod rewrite;
 
-pub use auth::{Credentials, DockerConfig, Fixed, RegistryCredentials};
+pub use auth::{Credentials, DockerConfig, Fixed, ProviderCredentials, RegistryCredentials};
 pub use cache::Cache;
 pub use copy::{Copied, Mirror, CONCURRENT_BLOBS};
 pub use error::ImagesError;

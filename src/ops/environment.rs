@@ -251,6 +251,7 @@ fn images_stage(
         lock_file: settings.lock_file.clone(),
         own_registry: cfg.url.clone(),
         cache_dir: super::settings::image_cache_dir(),
+        provider: provider.clone(),
     }))
 }
 

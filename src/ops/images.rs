@@ -29,7 +29,11 @@ fn registry(env: &Environment) -> Option<String> {
         .or_else(|| env.settings.config.registry.url.clone())
 }
 
-fn mirror_for(sources: &[(String, String)], registry: Option<&str>) -> Result<Mirror, KatError> {
+fn mirror_for(
+    env: &Environment,
+    sources: &[(String, String)],
+    registry: Option<&str>,
+) -> Result<Mirror, KatError> {
     let fail = |e: images::ImagesError| KatError::Failure(e.to_string());
     let mut hosts: Vec<String> = registry
         .map(|r| r.split('/').next().unwrap_or_default().to_string())
@@ -41,7 +45,10 @@ fn mirror_for(sources: &[(String, String)], registry: Option<&str>) -> Result<Mi
     let cache = Cache::open(&super::settings::image_cache_dir()).map_err(fail)?;
     Ok(Mirror::new(
         cache,
-        Credentials::with_docker_config(None).map_err(fail)?,
+        Credentials::with_docker_config(Some(std::sync::Arc::new(images::ProviderCredentials(
+            env.provider.clone(),
+        ))))
+        .map_err(fail)?,
         &hosts,
     ))
 }
@@ -61,7 +68,7 @@ pub async fn images(env: &Environment, json_out: bool) -> Result<Exit, KatError>
     };
     let sources = images::published(&bp.blueprint);
     let registry = registry(env);
-    let mirror = mirror_for(&sources, registry.as_deref())?;
+    let mirror = mirror_for(env, &sources, registry.as_deref())?;
     let locked = LockFile::load(&env.settings.lock_file)
         .map_err(|e| KatError::Usage(e.to_string()))?
         .images;
@@ -134,7 +141,7 @@ pub async fn update_image_pins(env: &Environment) -> Result<Exit, KatError> {
         return Err(KatError::Usage("no blueprint is chosen: its images are what `--update-images` pins; add --blueprint NAME".into()));
     };
     let sources = images::published(&bp.blueprint);
-    let mirror = mirror_for(&sources, None)?;
+    let mirror = mirror_for(env, &sources, None)?;
     let lock =
         LockFile::load(&env.settings.lock_file).map_err(|e| KatError::Usage(e.to_string()))?;
     let mut pins: BTreeMap<String, String> = lock.images.clone();

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use kat_provider::{Applied, Change, ChangeAction, OpContext, Outputs, ProviderError, Verified};
@@ -23,6 +24,8 @@ pub struct ImagesStage {
     /// kat.yaml's `registry.url` (mirroring into it was asked for with `registry.mirror`).
     pub own_registry: Option<String>,
     pub cache_dir: PathBuf,
+    /// Answers for the registry it made (ECR, ACR), before the Docker config is asked.
+    pub provider: Arc<dyn kat_provider::Provider>,
 }
 
 fn failed(e: ImagesError) -> ProviderError {
@@ -44,7 +47,10 @@ impl ImagesStage {
         for (_, source) in &self.images {
             hosts.push(reference::host(&reference::parse(source).map_err(failed)?).to_string());
         }
-        let creds = Credentials::with_docker_config(None).map_err(failed)?;
+        let creds = Credentials::with_docker_config(Some(Arc::new(images::ProviderCredentials(
+            self.provider.clone(),
+        ))))
+        .map_err(failed)?;
         Ok(Mirror::new(
             Cache::open(&self.cache_dir).map_err(failed)?,
             creds,

@@ -182,4 +182,15 @@ pub trait Provider: Send + Sync {
             what: format!("reading secret `{}` from {}", secret.name, secret.store),
         })
     }
+
+    /// Credentials for pushing to the registry this provider made (`registry`: the host from its
+    /// registry stage's `url`), as `(user, password)`: ECR's GetAuthorizationToken (`AWS`, the
+    /// token), ACR's token exchange. `None`: not a registry of this provider's, or one without
+    /// authentication (microk8s); kat then uses the Docker config. Never logged or recorded.
+    async fn registry_credentials(
+        &self,
+        _registry: &str,
+    ) -> Result<Option<(String, String)>, ProviderError> {
+        Ok(None)
+    }
 }
