@@ -158,7 +158,7 @@ async fn mounts_blobs_another_repository_of_the_target_already_holds() {
 #[tokio::test]
 async fn an_interrupted_mirror_skips_what_arrived() {
     let p = pair();
-    let layers: Vec<(u64, usize)> = (0..8).map(|i| (20 + i, 400_000)).collect();
+    let layers: Vec<(u64, usize)> = (0..12).map(|i| (20 + i, 3_000_000)).collect();
     let image = push_image(&p.source, "big", "1", &layers);
     let source = format!("{}/big:1", p.source.host);
     let m = mirror(&p);

@@ -19,6 +19,10 @@ const TODO: &str = "blueprint:
 addons:
   ingress-nginx:
     enabled: true
+# The fake microk8s has no registry behind localhost:32000 and the tests no internet: the
+# published postgres image is run from Docker Hub as named (tests/images_*.rs test the mirror).
+registry:
+  mirror: false
 ";
 
 #[test]

@@ -238,7 +238,10 @@ fn images_stage(
 ) -> Option<Arc<ImagesStage>> {
     let cfg = &settings.config.registry;
     let made = cfg.enabled && provider.component(Role::Registry).is_some();
-    let mirror = cfg.mirror.unwrap_or(made) && (made || cfg.url.is_some());
+    // ECR's tokens are not asked for yet (`Provider::registry_credentials`): on eks the mirror
+    // runs only when asked for, with a `docker login` done by hand.
+    let by_default = made && provider.name() != "eks";
+    let mirror = cfg.mirror.unwrap_or(by_default) && (made || cfg.url.is_some());
     if !mirror || provider.capabilities().simulated {
         return None;
     }

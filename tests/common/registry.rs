@@ -109,9 +109,14 @@ impl Registry {
             .count()
     }
 
-    /// Blob uploads finished (the PUT that closes an upload session).
+    /// Blob uploads finished (the PUT that closes an upload session, answered 201 Created).
     pub fn blob_puts(&self) -> usize {
-        self.requests("PUT", "/blobs/uploads/")
+        self.log()
+            .lines()
+            .filter(|l| {
+                l.contains("\"PUT /v2/") && l.contains("/blobs/uploads/") && l.contains("\" 201 ")
+            })
+            .count()
     }
 
     fn auth_header(&self) -> Option<String> {
