@@ -98,3 +98,25 @@ pub fn sha256(bytes: &[u8]) -> String {
         hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_and_image_pins_written_apart_keep_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kat.lock");
+        // An addon fetcher loaded the lock before the images stage pinned an image.
+        let mut artifacts = LockFile::load(&path).unwrap();
+        let images = BTreeMap::from([("mongo:6.0.13".to_string(), "sha256:aa".to_string())]);
+        LockFile::save_images(&path, &images).unwrap();
+        artifacts
+            .check("x", "https://e.test/x.yaml", "sha256:bb")
+            .unwrap();
+        artifacts.save().unwrap();
+        let both = LockFile::load(&path).unwrap();
+        assert_eq!(both.images, images);
+        assert_eq!(both.artifacts["https://e.test/x.yaml"], "sha256:bb");
+    }
+}
