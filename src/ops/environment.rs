@@ -44,7 +44,10 @@ impl Environment {
     ) -> Result<Environment, KatError> {
         let fresh = !settings.state_dir.exists();
         let blueprint = load_blueprint(&settings)?;
-        let registry = registry_repositories(blueprint.as_ref());
+        let registry = registry_repositories(
+            blueprint.as_ref(),
+            settings.config.registry.mirror == Some(true),
+        );
         let make = |settings: &Settings| {
             let cfg = &settings.config;
             let request = ProviderRequest {
@@ -258,17 +261,31 @@ fn images_stage(
     }))
 }
 
-/// One registry repository per image the blueprint builds or mirrors.
-fn registry_repositories(blueprint: Option<&Blueprint>) -> Vec<String> {
-    blueprint
-        .map(|b| {
-            b.image_specs()
-                .iter()
-                .filter(|(_, i)| i.build.is_some())
-                .map(|(k, _)| k.clone())
-                .collect()
-        })
-        .unwrap_or_default()
+/// One registry repository per image the blueprint builds or mirrors. Mirrored images' are
+/// asked for only with `registry.mirror: true` (the default is off where repositories must be
+/// made first, on eks): named as the copy's path under the registry prefix (`mongo`, `team/web`).
+fn registry_repositories(blueprint: Option<&Blueprint>, mirror: bool) -> Vec<String> {
+    let Some(b) = blueprint else {
+        return Vec::new();
+    };
+    let mut repos: Vec<String> = b
+        .image_specs()
+        .iter()
+        .filter(|(_, i)| i.build.is_some())
+        .map(|(k, _)| k.clone())
+        .collect();
+    if mirror {
+        for (_, source) in crate::images::published(b) {
+            if let Ok(r) = crate::images::reference::parse(&source) {
+                let path = crate::images::reference::target_of(&r, "registry.invalid");
+                let repo = path.repository().to_string();
+                if !repos.contains(&repo) {
+                    repos.push(repo);
+                }
+            }
+        }
+    }
+    repos
 }
 
 /// The configured blueprint, loaded and checked against the database mode.
