@@ -37,7 +37,7 @@ impl ImagesStage {
     fn registry(&self, cx: &OpContext) -> Option<String> {
         cx.input::<String>("registry", "prefix")
             .ok()
-            .or_else(|| cx.input::<String>("registry", "url").ok())
+            .or_else(|| cx.read(&kat_provider::contract::REGISTRY_URL).ok())
             .or_else(|| self.own_registry.clone())
     }
 
