@@ -69,14 +69,23 @@ fn check_database(info: &BlueprintInfo, cx: &RenderContext) -> Result<(), Bluepr
         // Nothing to render for a database: any mode the caller chose is irrelevant.
         return Ok(());
     };
-    if !db.modes.contains(&cx.database.mode) {
+    // `rds` is the older name of `managed`: either spelling, in kat.yaml or blueprint.yaml.
+    let canonical = |m: &str| {
+        if m == "rds" {
+            "managed".to_string()
+        } else {
+            m.to_string()
+        }
+    };
+    let mode = canonical(&cx.database.mode);
+    if !db.modes.iter().any(|m| canonical(m) == mode) {
         return Err(BlueprintError::UnsupportedDatabase {
             blueprint: info.name.clone(),
             mode: cx.database.mode.clone(),
             supported: db.modes.join(", "),
         });
     }
-    if cx.database.mode == "rds" && cx.database.secret.as_deref().unwrap_or("").is_empty() {
+    if mode == "managed" && cx.database.secret.as_deref().unwrap_or("").is_empty() {
         return Err(BlueprintError::MissingDatabaseSecret {
             blueprint: info.name.clone(),
         });

@@ -21,11 +21,13 @@ fn database_admits_only_its_clients_on_its_port() {
         let policies = policies_for(&objects, workload);
         assert!(!policies.is_empty(), "{bp}: database has no NetworkPolicy");
 
-        // (namespace, pod labels) of each client.
+        // (namespace, pod labels) of each client, and of the Jobs that apply a schema.
+        let jobs = kind(&objects, "Job");
         let clients: Vec<(&str, &serde_json::Value)> = db
             .clients
             .iter()
             .map(|c| named(&objects, "Deployment", c).expect("client"))
+            .chain(jobs)
             .map(|w| (namespace_of(w), pod_labels(w)))
             .collect();
         for policy in policies {

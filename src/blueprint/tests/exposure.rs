@@ -52,7 +52,9 @@ fn ratings_hpa_uses_the_discovered_api_version() {
         assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "ratings-api");
         let target = &hpa["spec"]["metrics"][0]["resource"]["target"];
         assert_eq!(target["type"], "Utilization");
-        assert_eq!(target["averageUtilization"], 50);
+        // The workshop's ratings-api-hpa.yaml: 1 to 10 pods at 30% CPU.
+        assert_eq!(target["averageUtilization"], 30);
+        assert_eq!(hpa["spec"]["maxReplicas"], 10);
     }
 }
 

@@ -13,7 +13,6 @@ pub fn required_values(blueprint: &str) -> Map<String, Value> {
     match blueprint {
         "todo" => json!({
             "frontend_image": "registry.example/todo-frontend:1.0.0",
-            "api_image": "registry.example/todo-api:1.0.0",
         }),
         _ => json!({}),
     }
@@ -28,7 +27,7 @@ pub fn context(db_mode: &str, single_node: bool) -> RenderContext {
         values: Map::new(),
         database: DatabaseContext {
             mode: db_mode.into(),
-            secret: (db_mode == "rds").then(|| "kat-db".to_string()),
+            secret: (db_mode == "managed" || db_mode == "rds").then(|| "kat-db".to_string()),
         },
         cluster: ClusterContext {
             provider: "sim".into(),
