@@ -94,6 +94,15 @@ impl Blueprint {
         }
     }
 
+    /// Whether `render` accepts `mode`: one of [`Blueprint::database_modes`], `rds` and `managed`
+    /// being one mode under two names; any mode for a blueprint without a database.
+    pub fn supports_database_mode(&self, mode: &str) -> bool {
+        match &self.info().database {
+            Some(db) => render::supports_mode(&db.modes, mode),
+            None => true,
+        }
+    }
+
     /// Namespaces where, in `rds` mode, the database Secret must exist (its clients' namespaces).
     pub fn database_secret_namespaces(&self) -> Vec<String> {
         let info = self.info();

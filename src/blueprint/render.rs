@@ -64,21 +64,28 @@ fn environment(src: &Sources) -> Environment<'static> {
     env
 }
 
+/// `rds` is the older name of `managed`: either spelling, in kat.yaml or blueprint.yaml.
+fn canonical_mode(mode: &str) -> &str {
+    if mode == "rds" {
+        "managed"
+    } else {
+        mode
+    }
+}
+
+pub fn supports_mode(modes: &[String], mode: &str) -> bool {
+    modes
+        .iter()
+        .any(|m| canonical_mode(m) == canonical_mode(mode))
+}
+
 fn check_database(info: &BlueprintInfo, cx: &RenderContext) -> Result<(), BlueprintError> {
     let Some(db) = &info.database else {
         // Nothing to render for a database: any mode the caller chose is irrelevant.
         return Ok(());
     };
-    // `rds` is the older name of `managed`: either spelling, in kat.yaml or blueprint.yaml.
-    let canonical = |m: &str| {
-        if m == "rds" {
-            "managed".to_string()
-        } else {
-            m.to_string()
-        }
-    };
-    let mode = canonical(&cx.database.mode);
-    if !db.modes.iter().any(|m| canonical(m) == mode) {
+    let mode = canonical_mode(&cx.database.mode);
+    if !supports_mode(&db.modes, &cx.database.mode) {
         return Err(BlueprintError::UnsupportedDatabase {
             blueprint: info.name.clone(),
             mode: cx.database.mode.clone(),

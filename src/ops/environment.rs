@@ -246,7 +246,7 @@ fn load_blueprint(settings: &Settings) -> Result<Option<Blueprint>, KatError> {
         crate::blueprint::load(&cfg.name).map_err(|e| KatError::Usage(e.to_string()))?;
     let mode = crate::stages::database_mode(settings);
     let modes = blueprint.database_modes();
-    if blueprint.needs_database() && !modes.contains(&mode) {
+    if !blueprint.supports_database_mode(&mode) {
         return Err(settings
             .source
             .error_at(
