@@ -7,6 +7,9 @@
 //! one is caught by the other. The testbed cannot show any of this: its kubelet makes every pod
 //! Ready whatever its environment says.
 
+mod common;
+
+use common::Sandbox;
 use kat::blueprint::{
     load, parse_manifests, ApiVersions, BlueprintInfo, ClusterContext, ComponentInfo, Contract,
     DatabaseContext, IngressContext, RenderContext, SchemaBy, Waiter,
@@ -403,4 +406,49 @@ fn the_load_jobs_reach_the_autoscaled_api_past_its_network_policy() {
             }
         }
     }
+}
+
+/// `kat render` of a copy of ratings whose liveness probe went back to `/` (which answers while
+/// MongoDB is gone) fails as a configuration error naming the component, the probe and the file
+/// the health path comes from, and writes nothing.
+#[test]
+fn kat_render_refuses_a_template_that_breaks_its_contract() {
+    let copy = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints/ratings");
+    std::fs::create_dir_all(copy.path().join("templates")).unwrap();
+    for entry in std::fs::read_dir(src.join("templates")).unwrap() {
+        let p = entry.unwrap().path();
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        text = text.replace(
+            "k.http_probes(c.contract.health.path, c.contract.health.path, c.port)",
+            "k.http_probes(c.contract.health.path, \"/\", c.port)",
+        );
+        std::fs::write(
+            copy.path().join("templates").join(p.file_name().unwrap()),
+            text,
+        )
+        .unwrap();
+    }
+    std::fs::copy(
+        src.join("blueprint.yaml"),
+        copy.path().join("blueprint.yaml"),
+    )
+    .unwrap();
+    let sb = Sandbox::new(&format!(
+        "environment: contracts\nprovider:\n  name: sim\nregistry:\n  url: registry.example.com/w\nblueprint:\n  name: {}\n",
+        copy.path().display()
+    ));
+    let out_dir = sb.path().join("out");
+    let out = sb.run(&["render", "--out", out_dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for part in [
+        "component `ratings-api`",
+        "livenessProbe must be an HTTP GET of /healthz on port 3000",
+        "routes/index.js",
+        "it is GET / on port 3000",
+    ] {
+        assert!(stderr.contains(part), "{stderr} lacks {part}");
+    }
+    assert!(!out_dir.join("ratings").exists(), "nothing is written");
 }
