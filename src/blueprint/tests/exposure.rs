@@ -119,6 +119,11 @@ fn fastapi_react_proxy_routes_root_and_api_behind_a_load_balancer() {
         conf.contains("location / {\n    proxy_pass http://frontend."),
         "{conf}"
     );
+    // FastAPI's own documentation pages, which the SPA would answer with its 404.
+    assert!(
+        conf.contains("location ~ ^/(docs|redoc) {\n    proxy_pass http://backend."),
+        "{conf}"
+    );
     let backend = named(&objects, "Deployment", "backend").unwrap();
     // The init container and the server share one env list through a YAML anchor.
     let pod = &backend["spec"]["template"]["spec"];
