@@ -14,7 +14,9 @@ use kat::blueprint::{
     load, parse_manifests, ApiVersions, BlueprintInfo, ClusterContext, ComponentInfo, Contract,
     DatabaseContext, IngressContext, RenderContext, SchemaBy, Waiter,
 };
-use kat_provider::{AutoscalerKind, Capabilities, LoadBalancerKind, ManagedDatabase, Manifest};
+use kat_provider::{
+    AutoscalerKind, Capabilities, DatabaseMode, LoadBalancerKind, ManagedDatabase, Manifest,
+};
 use serde_json::{json, Map, Value};
 
 const BUILTINS: [&str; 5] = ["fastapi-react", "nanomon", "ratings", "todo", "voting-app"];
@@ -92,7 +94,7 @@ fn contexts(bp: &str) -> Vec<(String, RenderContext)> {
     let mut out = Vec::new();
     for mode in blueprint.database_modes() {
         for (provider, caps, class) in providers() {
-            let managed = mode != "in-cluster" && mode != "none";
+            let managed = mode == DatabaseMode::Managed;
             if managed && caps.managed_database.is_none() {
                 continue;
             }
@@ -110,7 +112,7 @@ fn contexts(bp: &str) -> Vec<(String, RenderContext)> {
                     env: "contracts".into(),
                     values: values(bp),
                     database: DatabaseContext {
-                        mode: mode.clone(),
+                        mode,
                         secret: managed.then(|| "kat-database".to_string()),
                     },
                     cluster: ClusterContext {
@@ -179,7 +181,7 @@ fn check(
     c: &ComponentInfo,
     k: &Contract,
     objects: &[Manifest],
-    mode: &str,
+    mode: DatabaseMode,
 ) {
     let w = workload(info, c, objects);
     let container = app_container(w, &c.name);
@@ -264,13 +266,13 @@ fn check(
             .as_array()
             .map_or(0, Vec::len);
         if db.wait == Waiter::InitContainer || db.schema == SchemaBy::InitContainer {
-            assert!(inits > 0, "{at}: no init container ({mode})");
+            assert!(inits > 0, "{at}: no init container ({mode:?})");
         }
         if db.schema == SchemaBy::Job {
             assert!(
                 objects.iter().any(|m| m.object["kind"] == "Job"
                     && m.object["metadata"]["namespace"] == w["metadata"]["namespace"]),
-                "{at}: no schema Job ({mode})"
+                "{at}: no schema Job ({mode:?})"
             );
         }
     }
@@ -285,7 +287,7 @@ fn every_blueprint_meets_its_contract_in_every_mode_on_every_provider() {
             let objects = render(bp, &cx);
             for c in &info.components {
                 if let Some(k) = &c.contract {
-                    check(&label, &info, c, k, &objects, &cx.database.mode);
+                    check(&label, &info, c, k, &objects, cx.database.mode);
                     checked += 1;
                 }
             }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use kat_provider::contract::CLUSTER_VERSION;
 use kat_provider::{
     ApiVersions, AutoscalerKind, BroughtAddon, Capabilities, Manifest, ManifestSet, OpContext,
     Outputs, ProviderError,
@@ -252,7 +253,7 @@ impl AddonSource {
         let kubernetes = self
             .kubernetes_version
             .clone()
-            .or_else(|| cx.input::<String>("cluster", "version").ok())
+            .or_else(|| cx.read(&CLUSTER_VERSION).ok())
             .unwrap_or_else(|| "1.31".into());
         let release = match &self.config.version {
             Some(v) => self.def.version(Some(v))?.to_string(),

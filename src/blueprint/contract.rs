@@ -5,7 +5,7 @@
 //! set, a probe on a path or port the app does not serve, a Service aimed elsewhere, a database
 //! client started before its database.
 
-use kat_provider::Manifest;
+use kat_provider::{DatabaseMode, Manifest};
 use serde_json::Value;
 
 use super::contract_spec::{Contract, SchemaBy, Waiter};
@@ -16,7 +16,7 @@ use super::spec::{BlueprintInfo, ComponentInfo};
 pub fn check_contracts(
     info: &BlueprintInfo,
     manifests: &[Manifest],
-    database_mode: &str,
+    database_mode: DatabaseMode,
 ) -> Result<(), BlueprintError> {
     for component in &info.components {
         let Some(contract) = &component.contract else {
@@ -39,7 +39,7 @@ fn problems(
     component: &ComponentInfo,
     contract: &Contract,
     manifests: &[Manifest],
-    database_mode: &str,
+    database_mode: DatabaseMode,
 ) -> Vec<String> {
     let ns = info.namespace_of(component);
     let name = &component.name;
@@ -142,7 +142,10 @@ fn problems(
         .database
         .as_ref()
         .is_some_and(|d| d.clients.contains(name));
-    if let (true, Some(db)) = (is_client && database_mode != "none", &contract.database) {
+    if let (true, Some(db)) = (
+        is_client && database_mode != DatabaseMode::None,
+        &contract.database,
+    ) {
         let inits = pod["initContainers"].as_array().map_or(0, Vec::len);
         if db.wait == Waiter::InitContainer && inits == 0 {
             out.push(format!(

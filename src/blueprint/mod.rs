@@ -18,6 +18,8 @@ mod tests;
 
 use std::path::Path;
 
+use kat_provider::DatabaseMode;
+
 pub use context::{ApiVersions, ClusterContext, DatabaseContext, IngressContext, RenderContext};
 pub use contract::check_contracts;
 pub use contract_spec::{Contract, DatabaseUse, EnvVar, Health, SchemaBy, Waiter, Write};
@@ -85,25 +87,16 @@ impl Blueprint {
         self.info().database.is_some()
     }
 
-    /// The database modes `render` accepts: the blueprint's (`in-cluster`, `rds`), or `none` for
-    /// a blueprint without a database (which accepts any mode and ignores it).
-    pub fn database_modes(&self) -> Vec<String> {
+    /// The database modes `render` accepts: the blueprint's (`in-cluster`, `managed`), or `none`
+    /// for a blueprint without a database (which accepts any mode and ignores it).
+    pub fn database_modes(&self) -> Vec<DatabaseMode> {
         match &self.info().database {
             Some(db) => db.modes.clone(),
-            None => vec!["none".to_string()],
+            None => vec![DatabaseMode::None],
         }
     }
 
-    /// Whether `render` accepts `mode`: one of [`Blueprint::database_modes`], `rds` and `managed`
-    /// being one mode under two names; any mode for a blueprint without a database.
-    pub fn supports_database_mode(&self, mode: &str) -> bool {
-        match &self.info().database {
-            Some(db) => render::supports_mode(&db.modes, mode),
-            None => true,
-        }
-    }
-
-    /// Namespaces where, in `rds` mode, the database Secret must exist (its clients' namespaces).
+    /// Namespaces where, in `managed` mode, the database Secret must exist (its clients' namespaces).
     pub fn database_secret_namespaces(&self) -> Vec<String> {
         let info = self.info();
         let mut out: Vec<String> = Vec::new();
@@ -123,7 +116,16 @@ impl Blueprint {
     pub fn render(&self, cx: &RenderContext) -> Result<Vec<RenderedFile>, BlueprintError> {
         let files = render::render(&self.sources, cx)?;
         let manifests = parse_manifests(&files)?;
-        check_contracts(self.info(), &manifests, &cx.database.mode)?;
+        check_contracts(self.info(), &manifests, cx.database.mode)?;
         Ok(files)
     }
+}
+
+/// Database modes as a list for messages: `in-cluster, managed`.
+pub fn joined(modes: &[DatabaseMode]) -> String {
+    modes
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,5 +1,6 @@
 //! Rendering: minijinja in strict mode over the blueprint's templates.
 
+use kat_provider::DatabaseMode;
 use std::collections::BTreeMap;
 
 use minijinja::value::Serde;
@@ -64,35 +65,21 @@ fn environment(src: &Sources) -> Environment<'static> {
     env
 }
 
-/// `rds` is the older name of `managed`: either spelling, in kat.yaml or blueprint.yaml.
-fn canonical_mode(mode: &str) -> &str {
-    if mode == "rds" {
-        "managed"
-    } else {
-        mode
-    }
-}
-
-pub fn supports_mode(modes: &[String], mode: &str) -> bool {
-    modes
-        .iter()
-        .any(|m| canonical_mode(m) == canonical_mode(mode))
-}
-
 fn check_database(info: &BlueprintInfo, cx: &RenderContext) -> Result<(), BlueprintError> {
     let Some(db) = &info.database else {
         // Nothing to render for a database: any mode the caller chose is irrelevant.
         return Ok(());
     };
-    let mode = canonical_mode(&cx.database.mode);
-    if !supports_mode(&db.modes, &cx.database.mode) {
+    if !db.modes.contains(&cx.database.mode) {
         return Err(BlueprintError::UnsupportedDatabase {
             blueprint: info.name.clone(),
-            mode: cx.database.mode.clone(),
-            supported: db.modes.join(", "),
+            mode: cx.database.mode.to_string(),
+            supported: crate::blueprint::joined(&db.modes),
         });
     }
-    if mode == "managed" && cx.database.secret.as_deref().unwrap_or("").is_empty() {
+    if cx.database.mode == DatabaseMode::Managed
+        && cx.database.secret.as_deref().unwrap_or("").is_empty()
+    {
         return Err(BlueprintError::MissingDatabaseSecret {
             blueprint: info.name.clone(),
         });

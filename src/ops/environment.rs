@@ -246,14 +246,14 @@ fn load_blueprint(settings: &Settings) -> Result<Option<Blueprint>, KatError> {
         crate::blueprint::load(&cfg.name).map_err(|e| KatError::Usage(e.to_string()))?;
     let mode = crate::stages::database_mode(settings);
     let modes = blueprint.database_modes();
-    if !blueprint.supports_database_mode(&mode) {
+    if blueprint.needs_database() && !modes.contains(&mode) {
         return Err(settings
             .source
             .error_at(
                 "database.mode",
                 format!("blueprint `{}` cannot use database mode `{mode}`", cfg.name),
             )
-            .with_help(format!("it supports: {}", modes.join(", ")))
+            .with_help(format!("it supports: {}", crate::blueprint::joined(&modes)))
             .into());
     }
     Ok(Some(blueprint))
@@ -283,16 +283,21 @@ fn blueprint_source(
 fn check_capabilities(settings: &Settings, provider: &dyn Provider) -> Result<(), KatError> {
     let caps = provider.capabilities();
     let cfg = &settings.config;
-    if cfg.database.mode == DatabaseMode::Rds && caps.managed_database.is_none() {
+    if cfg.database.mode == DatabaseMode::Managed && caps.managed_database.is_none() {
         return Err(settings
             .source
             .error_at(
                 "database.mode",
                 format!("the {} provider has no managed database", settings.provider),
             )
-            .with_help(
-                "use `mode: in-cluster` (PostgreSQL in the cluster) or choose the eks provider",
-            )
+            .with_help(format!(
+                "use `mode: in-cluster` (PostgreSQL in the cluster) or a provider with one: {}",
+                crate::ops::providers::with_managed_database()
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
             .into());
     }
     Ok(())

@@ -173,6 +173,12 @@ pub trait Provider: Send + Sync {
         })
     }
 
+    /// How long the credential in the kubeconfig kat writes stays valid, when it expires at all
+    /// (EKS tokens: 15 minutes), so `kat kubeconfig --merge` can say when to prefer `--exec`.
+    fn kubeconfig_token_lifetime(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// The value behind a [`SecretRef`] this provider recorded (a managed database's password in
     /// the cloud's secret store), read only to be written into a Kubernetes Secret: never printed,
     /// logged or kept in kat's state.
