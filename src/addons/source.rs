@@ -274,6 +274,18 @@ impl AddonSource {
         if let Some(done) = self.prepared.get() {
             return Ok(done);
         }
+        if self.brought.is_some() && self.def.id == "cert-manager" {
+            // The cluster's cert-manager, kat's issuer: blueprints ask for certificates from it.
+            let manifests = issuer_objects(&issuer_from(&self.config.settings)?)
+                .into_iter()
+                .enumerate()
+                .map(|(i, object)| Manifest {
+                    source: format!("kat's issuer for the cluster's cert-manager#{i}"),
+                    object,
+                })
+                .collect();
+            return Ok(self.prepared.get_or_init(|| manifests));
+        }
         let Some(fetcher) = self.fetcher.as_ref().filter(|_| self.brought.is_none()) else {
             return Ok(self.prepared.get_or_init(Vec::new));
         };

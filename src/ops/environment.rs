@@ -57,6 +57,14 @@ impl Environment {
                     .filter(|def| cfg.addons.get(def.id).enabled)
                     .map(|def| def.id.to_string())
                     .collect(),
+                own_addons: ADDONS
+                    .iter()
+                    .filter(|def| {
+                        let a = cfg.addons.get(def.id);
+                        a.enabled && a.source.as_deref() == Some(settings.provider.as_str())
+                    })
+                    .map(|def| def.id.to_string())
+                    .collect(),
                 purge: settings.purge,
             };
             create_provider(settings.provider, request).map_err(|e| match e {
@@ -283,6 +291,41 @@ fn blueprint_source(
 fn check_capabilities(settings: &Settings, provider: &dyn Provider) -> Result<(), KatError> {
     let caps = provider.capabilities();
     let cfg = &settings.config;
+    for def in ADDONS {
+        let addon = cfg.addons.get(def.id);
+        let Some(source) = addon.source.as_deref().filter(|_| addon.enabled) else {
+            continue;
+        };
+        let key = format!("addons.{}.source", def.id);
+        let name = settings.provider;
+        if source == "kat" {
+            continue;
+        }
+        if source != name.as_str() {
+            return Err(settings
+                .source
+                .error_at(
+                    &key,
+                    format!("`{source}` is not where this environment's addons can come from"),
+                )
+                .with_help(format!(
+                    "`kat` (kat's pinned manifests) or `{name}` (the {name} cluster's own addon)"
+                ))
+                .into());
+        }
+        if provider.brings_addon(def.id).is_none() {
+            return Err(settings
+                .source
+                .error_at(
+                    &key,
+                    format!("the {name} provider has no addon of its own for {}", def.id),
+                )
+                .with_help(
+                    "remove `source` (or write `kat`): kat installs it from its pinned manifests",
+                )
+                .into());
+        }
+    }
     if cfg.database.mode == DatabaseMode::Managed && caps.managed_database.is_none() {
         return Err(settings
             .source

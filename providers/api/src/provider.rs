@@ -82,6 +82,9 @@ pub struct ProviderRequest {
     /// The kat addons kat.yaml enables, by stage id (`ingress-nginx`): a provider whose cluster
     /// brings some of them itself ([`Provider::brings_addon`]) readies those.
     pub addons: Vec<String>,
+    /// The enabled addons kat.yaml asks the provider's cluster to bring itself
+    /// (`addons.<id>.source: <provider>`), by stage id; the provider refuses one it cannot bring.
+    pub own_addons: Vec<String>,
     /// `kat down --purge`: also remove what the provider installed on the machine itself (only
     /// what kat installed).
     pub purge: bool,

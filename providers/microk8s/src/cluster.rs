@@ -32,7 +32,7 @@ impl Cluster {
     }
 
     fn needed(&self) -> Vec<String> {
-        addons::needed(&self.s.req.addons)
+        addons::needed(&self.s.req.addons, &self.s.req.own_addons)
     }
 
     fn state_dir(&self) -> &Path {

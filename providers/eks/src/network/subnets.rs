@@ -181,6 +181,7 @@ mod tests {
                 registry: None,
                 tags: Default::default(),
                 addons: Vec::new(),
+                own_addons: Vec::new(),
                 purge: false,
             },
             Names::new("t"),
