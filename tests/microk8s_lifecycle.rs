@@ -15,7 +15,6 @@ const TODO: &str = "blueprint:
   name: todo
   values:
     frontend_image: localhost:32000/todo-frontend:1.0
-    api_image: localhost:32000/todo-api:1.0
 addons:
   ingress-nginx:
     enabled: true

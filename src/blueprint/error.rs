@@ -102,6 +102,14 @@ pub enum BlueprintError {
         message: String,
     },
 
+    #[error("blueprint `{blueprint}`: component `{component}` does not meet its contract (blueprint.yaml, from the app's own source): {}; fix its template, or the contract if the app's source says otherwise", .problems.join("; "))]
+    Contract {
+        blueprint: String,
+        component: String,
+        /// Every problem of that component, not only the first.
+        problems: Vec<String>,
+    },
+
     #[error("{source_ref}: {message}")]
     Manifest {
         /// `file#index` (index counts documents from 0, empty ones included).

@@ -4,6 +4,8 @@
 //! templates. The builtin ones are embedded in the binary; `load("./dir")` reads one from disk.
 
 mod context;
+mod contract;
+mod contract_spec;
 mod error;
 mod manifests;
 mod render;
@@ -19,6 +21,8 @@ use std::path::Path;
 use kat_provider::DatabaseMode;
 
 pub use context::{ApiVersions, ClusterContext, DatabaseContext, IngressContext, RenderContext};
+pub use contract::check_contracts;
+pub use contract_spec::{Contract, DatabaseUse, EnvVar, Health, SchemaBy, Waiter, Write};
 pub use error::BlueprintError;
 pub use manifests::parse_manifests;
 pub use spec::{Autoscaling, BlueprintInfo, ComponentInfo, DatabaseInfo, ImageSpec, ValueSpec};
@@ -107,8 +111,13 @@ impl Blueprint {
         out
     }
 
+    /// The rendered files, checked against every component's contract: a template that does
+    /// not give the app what its source says it needs fails here, naming the component.
     pub fn render(&self, cx: &RenderContext) -> Result<Vec<RenderedFile>, BlueprintError> {
-        render::render(&self.sources, cx)
+        let files = render::render(&self.sources, cx)?;
+        let manifests = parse_manifests(&files)?;
+        check_contracts(self.info(), &manifests, cx.database.mode)?;
+        Ok(files)
     }
 }
 

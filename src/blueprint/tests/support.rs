@@ -14,7 +14,6 @@ pub fn required_values(blueprint: &str) -> Map<String, Value> {
     match blueprint {
         "todo" => json!({
             "frontend_image": "registry.example/todo-frontend:1.0.0",
-            "api_image": "registry.example/todo-api:1.0.0",
         }),
         _ => json!({}),
     }
