@@ -140,6 +140,7 @@ def put(state, req, kind):
         if key in body:
             stored[key] = copy.deepcopy(body[key])
     stored["properties"] = copy.deepcopy(body.get("properties") or {})
+    op_location = stored.get("location")
     if kind.build:
         stored = kind.build(state, req, body, existing, stored)
     created = existing is None
@@ -160,7 +161,7 @@ def put(state, req, kind):
             else lro.duration(kind.type) * (1 if created else 0.5)
         )
         op = lro.start(
-            state, "put", req.id.lower(), req.ns, stored.get("location"), seconds, req.lro_fail
+            state, "put", req.id.lower(), req.ns, op_location, seconds, req.lro_fail
         )
         rec["state"] = kind.creating if created else kind.updating
         rec["op"] = op["id"]
@@ -174,17 +175,17 @@ def put(state, req, kind):
 
 
 def finish_put(state, op):
-    rec = state.get(op["key"])
-    if rec is None or rec.get("op") != op["id"]:
-        return
-    rec["op"] = None
-    if op["status"] == "Succeeded":
-        rec["state"] = "Succeeded"
-        kind = kind_of(rec["type"])
-        if kind and kind.on_ready:
-            kind.on_ready(state, rec)
-    else:
-        rec["state"] = "Failed"
+    """The operation's resource, and any made in the same operation (a cluster's inline pools),
+    become Succeeded (or Failed)."""
+    for rec in [r for r in state.resources.values() if r.get("op") == op["id"]]:
+        rec["op"] = None
+        if op["status"] == "Succeeded":
+            rec["state"] = "Succeeded"
+            kind = kind_of(rec["type"])
+            if kind and kind.on_ready:
+                kind.on_ready(state, rec)
+        else:
+            rec["state"] = "Failed"
 
 
 def get(state, req, kind):
@@ -216,10 +217,10 @@ def delete(state, req, kind):
         remove(state, rec)
         return 200, body, {}
     seconds = kind.duration(state, rec, True) if kind.duration else lro.duration(kind.type, True)
-    op = lro.start(
-        state, "delete", rec["id"].lower(), req.ns, rec["body"].get("location"), seconds,
-        req.lro_fail,
-    )
+    location = rec["body"].get("location")
+    if location is None and rec.get("parent") and state.get(rec["parent"]):
+        location = state.get(rec["parent"])["body"].get("location")
+    op = lro.start(state, "delete", rec["id"].lower(), req.ns, location, seconds, req.lro_fail)
     rec["state"] = "Deleting"
     rec["op"] = op["id"]
     return 202, None, lro.location_headers(state, req.base, op, req.api_version)
