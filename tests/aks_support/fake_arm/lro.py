@@ -165,3 +165,8 @@ def status_body(state, op):
     if op["status"] == "Failed":
         body["error"] = {"code": op["fail"]["code"], "message": op["fail"]["message"]}
     return body
+
+
+def stable_version(name, at):
+    """A secret version id (32 hex characters, as Key Vault's)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"{name}/{at}/{time.time_ns()}").hex

@@ -6,8 +6,4 @@ def load_all():
 
     for name in ("typed", "providers", "groups", "network", "dns", "aks", "acr", "authz",
                  "postgres", "keyvault"):
-        try:
-            importlib.import_module(f"families.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"families.{name}":
-                raise
+        importlib.import_module(f"families.{name}")
