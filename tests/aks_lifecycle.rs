@@ -1,0 +1,179 @@
+//! `--provider aks` against the fake ARM server (its own process) with the fake `az` as the
+//! credential, and the Kubernetes stages on the testbed (listClusterUserCredential serves its
+//! kubeconfig): the ratings blueprint up with ACR, an autoscaling user pool and ingress; a second
+//! `up` that makes no mutating ARM call; a stateless `down` that leaves nothing in the fake.
+//! Prints wall times and mutating ARM calls (`--nocapture`).
+#![cfg(feature = "aks")]
+
+mod common;
+#[path = "aks_support/mod.rs"]
+mod aks_support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use aks_support::FakeArm;
+use common::*;
+
+pub fn testbed() -> PathBuf {
+    match std::env::var_os("KAT_TEST_KUBECONFIG") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => panic!("KAT_TEST_KUBECONFIG is not set: the aks tests run their Kubernetes stages on the testbed (see tests/kube_support)"),
+    }
+}
+
+fn config(env: &str, extra: &str) -> String {
+    format!(
+        "environment: {env}\nprovider:\n  name: aks\n  region: westeurope\n  nodes: {{min: 1, max: 5, count: 2}}\n{extra}"
+    )
+}
+
+struct Aks {
+    sb: Sandbox,
+    fake: FakeArm,
+    env: String,
+}
+
+impl Aks {
+    fn new(env: &str, extra: &str) -> Aks {
+        Aks {
+            sb: Sandbox::new(&config(env, extra)),
+            fake: FakeArm::start(&testbed()),
+            env: env.into(),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.sb.cmd(args);
+        self.fake.apply(&mut c);
+        c.env("KAT_AZURE_NO_IMDS", "1")
+            .env("KUBECONFIG", self.sb.path().join("home-kube-config"));
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let out = self.cmd(&all).output().expect("run kat");
+        (
+            out.status.code().unwrap_or(-1),
+            parse_events(&String::from_utf8_lossy(&out.stdout)),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Runs, timing it and counting the mutating ARM calls it made.
+    fn measured(&self, what: &str, args: &[&str]) -> (i32, Vec<serde_json::Value>, String, usize) {
+        self.fake.clear_calls();
+        let started = Instant::now();
+        let (code, events, stderr) = self.run(args);
+        let mutating = self.fake.mutating_calls();
+        eprintln!(
+            "MEASURE {what}: {:.2}s wall, {} ARM calls ({} mutating)",
+            started.elapsed().as_secs_f64(),
+            self.fake.calls().len(),
+            mutating.len()
+        );
+        (code, events, stderr, mutating.len())
+    }
+}
+
+#[test]
+fn ratings_up_twice_then_stateless_down_leaves_nothing() {
+    let t = Aks::new("azlife", "blueprint: ratings\n");
+    let (code, events, stderr, _) = t.measured("kat up (aks, ratings, fake ARM)", &["up"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    for stage in ["network", "cluster", "nodes", "kubeconfig", "registry", "ingress-nginx", "blueprint"] {
+        assert_eq!(result_of(&events, stage), "changed", "{stage}: {:#?}", summary(&events));
+    }
+    // No kat autoscaler: the pool scales itself.
+    assert!(events.iter().all(|e| e["stage"] != "cluster-autoscaler"));
+
+    // What Azure holds, asked of the fake: group, VNet, cluster, its node group, pool, ACR.
+    let ours = t.fake.resources_of(&t.env);
+    let kinds: Vec<&str> = ours.iter().map(|r| r.type_.as_str()).collect();
+    for kind in [
+        "Microsoft.Resources/resourceGroups",
+        "Microsoft.Network/virtualNetworks",
+        "Microsoft.ContainerService/managedClusters",
+        "Microsoft.ContainerRegistry/registries",
+    ] {
+        assert!(kinds.iter().any(|k| k.eq_ignore_ascii_case(kind)), "{kind} in {kinds:?}");
+    }
+    let cluster = t.fake.arm(
+        "GET",
+        &format!(
+            "{}/providers/Microsoft.ContainerService/managedClusters/kat-azlife?api-version=2024-09-01",
+            t.fake.group_path("kat-azlife")
+        ),
+        None,
+    );
+    let p = &cluster.body["properties"];
+    assert_eq!(p["nodeResourceGroup"], "kat-azlife-nodes");
+    assert_eq!(p["networkProfile"]["networkPluginMode"], "overlay");
+    assert_eq!(cluster.body["identity"]["type"], "SystemAssigned");
+    let pool = t.fake.arm(
+        "GET",
+        &format!(
+            "{}/providers/Microsoft.ContainerService/managedClusters/kat-azlife/agentPools/user?api-version=2024-09-01",
+            t.fake.group_path("kat-azlife")
+        ),
+        None,
+    );
+    assert_eq!(pool.body["properties"]["enableAutoScaling"], true, "{:#?}", pool.body);
+    assert_eq!(pool.body["properties"]["minCount"], 1);
+    assert_eq!(pool.body["properties"]["maxCount"], 5);
+    assert_eq!(pool.body["properties"]["mode"], "User");
+    // AcrPull for the kubelet identity's object id.
+    let kubelet = p["identityProfile"]["kubeletidentity"]["objectId"].as_str().unwrap().to_string();
+    let acr = ours
+        .iter()
+        .find(|r| r.type_.eq_ignore_ascii_case("Microsoft.ContainerRegistry/registries"))
+        .unwrap();
+    let grants = t.fake.arm(
+        "GET",
+        &format!(
+            "{}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01",
+            acr.id
+        ),
+        None,
+    );
+    let grants = grants.body["value"].as_array().cloned().unwrap_or_default();
+    assert!(
+        grants.iter().any(|g| g["properties"]["principalId"] == kubelet.as_str()
+            && g["properties"]["principalType"] == "ServicePrincipal"
+            && g["properties"]["roleDefinitionId"]
+                .as_str()
+                .unwrap()
+                .ends_with("7f951dda-4ed3-4680-a7ca-43fe172d538d")),
+        "{grants:#?}"
+    );
+    // The registry URL reaches the blueprint's images.
+    let outputs = &summary(&events)["shown"];
+    let registry = outputs["Registry"].as_str().unwrap_or_default();
+    assert!(registry.contains(".azurecr.io"), "{outputs:#?}");
+
+    // The kubeconfig: Azure's own, context kat-<env>, 0600.
+    let kubeconfig = t.sb.path().join(".kat/azlife/kubeconfig");
+    let mode = std::fs::metadata(&kubeconfig).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let text = std::fs::read_to_string(&kubeconfig).unwrap();
+    assert!(text.contains("current-context: kat-azlife"), "{text}");
+
+    // Second up: nothing to do, no mutating ARM call.
+    let (code, events, stderr, mutating) = t.measured("second kat up (aks)", &["up"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(summary(&events)["result"], "no-changes", "{:#?}", summary(&events));
+    assert_eq!(mutating, 0, "{:#?}", t.fake.mutating_calls());
+
+    // Stateless down: the state directory is gone; everything is found by tag.
+    std::fs::remove_dir_all(t.sb.path().join(".kat")).unwrap();
+    let (code, events, stderr, _) = t.measured("kat down (aks, no state)", &["down"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    let left = t.fake.resources_of(&t.env);
+    assert!(left.is_empty(), "{left:#?}");
+    let all: Vec<String> = t.fake.resources().into_iter().map(|r| r.id).collect();
+    assert!(all.is_empty(), "nothing at all is left in the fake: {all:#?}");
+}
