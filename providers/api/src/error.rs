@@ -26,6 +26,9 @@ pub enum ProviderError {
     Interrupted,
     #[error("{key}: {message}")]
     Config { key: String, message: String },
+    /// A delete the cloud kept refusing because something still uses the resource.
+    #[error("cannot delete {resource}: still in use by {blocker}; delete that (or wait for the cloud to release it) and run `kat down` again")]
+    Blocked { resource: String, blocker: String },
     #[error("{what} is not supported by the {provider} provider")]
     Unsupported { provider: String, what: String },
     #[error("{0}")]
@@ -71,5 +74,22 @@ impl ProviderError {
                 ..
             }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blocked_delete_names_the_blocker_and_the_fix() {
+        let text = ProviderError::Blocked {
+            resource: "subnet/subnet-1".into(),
+            blocker: "network interface eni-9 (ELB app/x)".into(),
+        }
+        .to_string();
+        assert!(
+            text.contains("subnet/subnet-1") && text.contains("eni-9") && text.contains("kat down")
+        );
     }
 }

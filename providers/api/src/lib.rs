@@ -10,6 +10,8 @@ pub mod caps;
 pub mod component;
 pub mod config;
 pub mod context;
+pub mod contract;
+pub mod converge;
 pub mod error;
 pub mod fsutil;
 pub mod outputs;

@@ -28,6 +28,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use kat_provider::converge::Scope;
 use kat_provider::OpContext;
 use tokio::time::Instant;
 
@@ -57,6 +58,24 @@ pub async fn scoped<F: Future>(cx: &OpContext, f: F) -> F::Output {
     });
     STAGE.scope(stage, f).await
 }
+
+/// The converge kit's scope for eks components: every call of a stage inside [`scoped`].
+pub struct AwsScope;
+
+impl Scope for AwsScope {
+    fn run<'a, F>(cx: &'a OpContext, fut: F) -> impl Future<Output = F::Output> + Send + 'a
+    where
+        F: Future + Send + 'a,
+        F::Output: Send,
+    {
+        scoped(cx, fut)
+    }
+}
+
+/// An eks component: a converge step run in the AWS budget scope.
+pub type Comp<T> = kat_provider::converge::Comp<T, AwsScope>;
+/// A role kat.yaml turned off, still torn down by `down`, in the AWS budget scope.
+pub type Retired<T> = kat_provider::converge::Retired<T, AwsScope>;
 
 /// Why kat stopped a request the SDK would have retried.
 #[derive(Debug, Clone, thiserror::Error)]

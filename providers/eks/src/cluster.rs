@@ -21,9 +21,9 @@ use serde_json::{json, Value};
 use crate::clients::Aws;
 use crate::error::{api, is_not_found, pe, EksError};
 use crate::extras::ClusterExtras;
-use crate::provider::Shared;
-use crate::retry::retrying;
-use crate::step::{Converge, Pass};
+use crate::shared::Shared;
+use kat_provider::converge::retrying;
+use kat_provider::converge::{Converge, Pass};
 
 /// Clusters take 8–15 minutes: the first look is soon (a resumed run may find it done), then the
 /// interval grows to half a minute.

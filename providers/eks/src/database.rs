@@ -19,9 +19,9 @@ use serde_json::{json, Value};
 
 use crate::clients::Aws;
 use crate::error::{api, is_not_found, pe};
-use crate::provider::Shared;
-use crate::retry::retrying;
-use crate::step::{Converge, Pass};
+use crate::shared::Shared;
+use kat_provider::converge::retrying;
+use kat_provider::converge::{Converge, Pass};
 use crate::tags;
 
 const PORT: i32 = 5432;

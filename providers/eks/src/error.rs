@@ -17,9 +17,6 @@ pub enum EksError {
         message: String,
         retryable: bool,
     },
-    /// A delete AWS keeps refusing because something still uses the resource.
-    #[error("cannot delete {resource}: still in use by {blocker}; delete that (or wait for AWS to release it) and run `kat down` again")]
-    Blocked { resource: String, blocker: String },
     /// kat stopped the request (Ctrl-C, or the stage's budget ran out while AWS kept failing).
     #[error("{operation} {resource}: {halt}")]
     Halted {
@@ -168,16 +165,4 @@ mod tests {
         assert!(is_throttle(Some("Throttling")) && is_throttle(Some("RequestLimitExceeded")));
     }
 
-    #[test]
-    fn a_blocked_delete_names_the_blocker_and_the_fix() {
-        let e: ProviderError = EksError::Blocked {
-            resource: "subnet/subnet-1".into(),
-            blocker: "network interface eni-9 (ELB app/x)".into(),
-        }
-        .into();
-        let text = e.to_string();
-        assert!(
-            text.contains("subnet/subnet-1") && text.contains("eni-9") && text.contains("kat down")
-        );
-    }
 }

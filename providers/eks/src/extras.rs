@@ -10,8 +10,8 @@ use aws_sdk_eks::types::{AccessScope, AccessScopeType, ResolveConflicts};
 use kat_provider::ProviderError;
 
 use crate::error::pe;
-use crate::provider::Shared;
-use crate::step::Pass;
+use crate::shared::Shared;
+use kat_provider::converge::Pass;
 
 pub const ADMIN_POLICY: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
 

@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 
 use crate::clients::Aws;
 use crate::error::{api, is_not_found, pe};
-use crate::provider::Shared;
-use crate::retry::retrying;
-use crate::step::{Converge, Pass};
+use crate::shared::Shared;
+use kat_provider::converge::retrying;
+use kat_provider::converge::{Converge, Pass};
 
 const POLICY: &str = "arn:aws:iam::aws:policy/";
 pub const CLUSTER_POLICIES: &[&str] = &["AmazonEKSClusterPolicy"];

@@ -11,8 +11,8 @@ use aws_credential_types::provider::ProvideCredentials;
 use kat_provider::{KubeAccess, OpContext, Outputs, ProviderError, Verified};
 use serde_json::{json, Value};
 
-use crate::provider::Shared;
-use crate::step::{Converge, Pass};
+use crate::shared::Shared;
+use kat_provider::converge::{Converge, Pass};
 
 pub struct Kubeconfig {
     pub s: Arc<Shared>,

@@ -10,8 +10,8 @@ use serde_json::json;
 use crate::clients::Aws;
 use crate::error::{is_not_found, pe};
 use crate::identity::{ensure_role, RoleWant};
-use crate::provider::Shared;
-use crate::step::Pass;
+use crate::shared::Shared;
+use kat_provider::converge::Pass;
 use crate::tags::ENV_TAG;
 
 /// The root CA thumbprint IAM used to require; EKS issuers no longer need one, AWS ignores it.

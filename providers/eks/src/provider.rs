@@ -7,43 +7,12 @@ use kat_provider::{
     AutoscalerKind, Capabilities, Component, DatabaseMode, KubeAccess, Leftover, LoadBalancerKind,
     ManagedDatabase, OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role, SecretRef,
 };
-use tokio::sync::OnceCell;
 
 use crate::clients::Aws;
+use crate::shared::Shared;
 use crate::extras::{ClusterExtras, EksExtras};
 use crate::names::Names;
-use crate::retired::Retired;
-use crate::step::Comp;
-
-/// What every component shares: the request, the names, and the AWS clients (built on first use,
-/// because loading the credential chain is async and `new` is not).
-pub struct Shared {
-    pub req: ProviderRequest,
-    pub names: Names,
-    aws: OnceCell<Arc<Aws>>,
-}
-
-impl Shared {
-    pub async fn aws(&self) -> Arc<Aws> {
-        self.aws
-            .get_or_init(|| async { Arc::new(Aws::load(self.req.config.region.as_deref()).await) })
-            .await
-            .clone()
-    }
-
-    #[cfg(test)]
-    pub fn for_tests(req: ProviderRequest, names: Names) -> Shared {
-        Shared {
-            req,
-            names,
-            aws: OnceCell::new(),
-        }
-    }
-
-    pub fn byo_vpc(&self) -> bool {
-        self.req.config.eks.vpc_id.is_some()
-    }
-}
+use crate::budget::{Comp, Retired};
 
 pub struct EksProvider {
     shared: Arc<Shared>,
@@ -76,11 +45,7 @@ impl EksProvider {
             ));
         }
         let names = Names::new(&req.env);
-        let shared = Arc::new(Shared {
-            req,
-            names,
-            aws: OnceCell::new(),
-        });
+        let shared = Arc::new(Shared::new(req, names));
         let extras = Arc::new(EksExtras {
             shared: shared.clone(),
         });
@@ -91,7 +56,7 @@ impl EksProvider {
     /// the environment.
     pub fn with_aws(req: ProviderRequest, aws: Aws) -> Result<EksProvider, ProviderError> {
         let p = EksProvider::new(req)?;
-        let _ = p.shared.aws.set(Arc::new(aws));
+        p.shared.set_aws(aws);
         Ok(p)
     }
 }
@@ -129,23 +94,23 @@ impl Provider for EksProvider {
     fn component(&self, role: Role) -> Option<Arc<dyn Component>> {
         let s = self.shared.clone();
         match role {
-            Role::Network => Some(Arc::new(Comp(crate::network::Network { s }))),
-            Role::Identity => Some(Arc::new(Comp(crate::identity::Identity { s }))),
-            Role::Cluster => Some(Arc::new(Comp(crate::cluster::Cluster {
+            Role::Network => Some(Arc::new(Comp::new(crate::network::Network { s }))),
+            Role::Identity => Some(Arc::new(Comp::new(crate::identity::Identity { s }))),
+            Role::Cluster => Some(Arc::new(Comp::new(crate::cluster::Cluster {
                 s,
                 extras: self.extras.clone(),
             }))),
-            Role::Nodes => Some(Arc::new(Comp(crate::nodegroup::Nodes {
+            Role::Nodes => Some(Arc::new(Comp::new(crate::nodegroup::Nodes {
                 s,
                 extras: self.extras.clone(),
             }))),
-            Role::Kubeconfig => Some(Arc::new(Comp(crate::kubeconfig::Kubeconfig { s }))),
+            Role::Kubeconfig => Some(Arc::new(Comp::new(crate::kubeconfig::Kubeconfig { s }))),
             // Offered even when kat.yaml turns them off, so that `down` still removes what an
             // earlier configuration (or another runner's kat.yaml) made.
             Role::Registry => {
                 let r = crate::registry::Registry { s };
                 if self.shared.req.registry.is_some() {
-                    Some(Arc::new(Comp(r)))
+                    Some(Arc::new(Comp::new(r)))
                 } else {
                     Some(Arc::new(Retired::new(r, "registry.enabled")))
                 }
@@ -153,7 +118,7 @@ impl Provider for EksProvider {
             Role::Database => {
                 let d = crate::database::Database { s };
                 if self.shared.req.database.mode == DatabaseMode::Rds {
-                    Some(Arc::new(Comp(d)))
+                    Some(Arc::new(Comp::new(d)))
                 } else {
                     Some(Arc::new(Retired::new(d, "database.mode: rds")))
                 }

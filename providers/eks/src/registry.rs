@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use crate::clients::Aws;
 use crate::error::{is_not_found, pe};
-use crate::provider::Shared;
-use crate::step::{Converge, Pass};
+use crate::shared::Shared;
+use kat_provider::converge::{Converge, Pass};
 
 fn lifecycle() -> Value {
     json!({"rules": [

@@ -10,9 +10,9 @@ use kat_provider::ProviderError;
 
 use crate::clients::Aws;
 use crate::error::{api, pe};
-use crate::provider::Shared;
-use crate::retry::retrying;
-use crate::step::Pass;
+use crate::shared::Shared;
+use kat_provider::converge::retrying;
+use kat_provider::converge::Pass;
 use crate::tags;
 use crate::teardown::blocked::{delete_retried, Holder};
 

@@ -9,8 +9,8 @@ use kat_provider::ProviderError;
 
 use crate::clients::Aws;
 use crate::error::pe;
-use crate::provider::Shared;
-use crate::step::Pass;
+use crate::shared::Shared;
+use kat_provider::converge::Pass;
 use crate::tags;
 
 pub async fn ensure_igw(

@@ -15,8 +15,8 @@ use kat_provider::{Outputs, ProviderError};
 use serde_json::{json, Value};
 
 use crate::error::pe;
-use crate::provider::Shared;
-use crate::step::{Converge, Pass};
+use crate::shared::Shared;
+use kat_provider::converge::{Converge, Pass};
 
 pub use vpc::find_all as find_vpcs;
 

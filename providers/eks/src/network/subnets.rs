@@ -9,8 +9,8 @@ use kat_provider::ProviderError;
 
 use crate::clients::Aws;
 use crate::error::pe;
-use crate::provider::Shared;
-use crate::step::Pass;
+use crate::shared::Shared;
+use kat_provider::converge::Pass;
 use crate::tags;
 
 #[derive(Debug, Clone)]
@@ -167,12 +167,12 @@ mod tests {
     use kat_provider::{DatabaseConfig, ProviderConfig, ProviderRequest};
 
     use crate::names::Names;
-    use crate::provider::Shared;
+    use crate::shared::Shared;
 
     fn shared(cidr: &str) -> Shared {
         let mut config = ProviderConfig::default();
         config.eks.vpc_cidr = cidr.into();
-        Shared::for_tests(
+        Shared::new(
             ProviderRequest {
                 env: "t".into(),
                 config,

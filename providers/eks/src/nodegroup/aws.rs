@@ -8,8 +8,8 @@ use kat_provider::ProviderError;
 
 use crate::clients::Aws;
 use crate::error::{api, is_not_found, pe};
-use crate::retry::retrying;
-use crate::step::Pass;
+use kat_provider::converge::retrying;
+use kat_provider::converge::Pass;
 
 const NODE_BACKOFF: Backoff = Backoff {
     first: Duration::from_secs(2),

@@ -22,8 +22,8 @@ pub use self::aws::{delete_all, list};
 use self::shape::Shape;
 use crate::error::pe;
 use crate::extras::ClusterExtras;
-use crate::provider::Shared;
-use crate::step::{Converge, Pass};
+use crate::shared::Shared;
+use kat_provider::converge::{Converge, Pass};
 
 pub const DEFAULT_INSTANCE_TYPE: &str = "m6i.large";
 

@@ -1,13 +1,11 @@
-//! What a delete AWS keeps refusing turns into: an error naming what holds the resource, so the
-//! user knows what to delete (or wait for) before `kat down` again. A resource already gone is
-//! success: teardown is idempotent.
+//! What holds an AWS resource whose delete AWS keeps refusing: the converge kit's `blocked` names
+//! it in the error, so the user knows what to delete (or wait for) before `kat down` again.
 
+use kat_provider::converge::{self, Pass, RetryError};
 use kat_provider::ProviderError;
 
 use crate::clients::Aws;
-use crate::error::{is_not_found, pe, EksError};
-use crate::retry::{retrying, RetryError};
-use crate::step::Pass;
+use crate::error::{pe, EksError};
 use crate::tags;
 
 /// Where to look for what holds a resource.
@@ -24,21 +22,19 @@ pub enum Holder<'a> {
 
 pub async fn blocked<T>(
     aws: &Aws,
-    r: Result<T, RetryError>,
+    r: Result<T, RetryError<EksError>>,
     resource: &str,
     holder: Holder<'_>,
 ) -> Result<(), ProviderError> {
-    let e = match r {
-        Ok(_) => return Ok(()),
-        Err(e) => e,
-    };
-    if matches!(&e, RetryError::Failed(EksError::Api { code, .. }) if is_not_found(Some(code))) {
-        return Ok(());
-    }
-    if !e.is_in_use() {
-        return Err(e.into());
-    }
-    let names = match holder {
+    converge::blocked(r, resource, || holders(aws, resource, holder)).await
+}
+
+async fn holders(
+    aws: &Aws,
+    resource: &str,
+    holder: Holder<'_>,
+) -> Result<Vec<String>, ProviderError> {
+    Ok(match holder {
         Holder::Enis { filter, value } => enis(aws, resource, filter, value).await?,
         Holder::Volume(id) => {
             let out = aws
@@ -70,22 +66,7 @@ pub async fn blocked<T>(
                 .collect()
         }
         Holder::Unnamed => Vec::new(),
-    };
-    let blocker = if names.is_empty() {
-        match &e {
-            RetryError::Failed(EksError::Api { message, .. }) => {
-                format!("something AWS did not name ({message})")
-            }
-            _ => "another resource AWS did not name".to_string(),
-        }
-    } else {
-        names.join(", ")
-    };
-    Err(EksError::Blocked {
-        resource: resource.to_string(),
-        blocker,
-    }
-    .into())
+    })
 }
 
 async fn enis(
@@ -127,9 +108,5 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, EksError>>,
 {
-    if pass.delete(resource)? {
-        let r = retrying(pass.cx, &format!("delete {resource}"), call).await;
-        blocked(aws, r, resource, holder).await?;
-    }
-    Ok(())
+    converge::delete_retried(pass, resource, call, || holders(aws, resource, holder)).await
 }

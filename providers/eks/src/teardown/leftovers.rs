@@ -21,9 +21,9 @@ use super::blocked::{blocked, delete_retried, Holder};
 use super::kube_made::{self, ClusterTags, LoadBalancer, Volume};
 use crate::clients::Aws;
 use crate::error::{api, pe};
-use crate::provider::Shared;
-use crate::retry::retrying;
-use crate::step::Pass;
+use crate::shared::Shared;
+use kat_provider::converge::retrying;
+use kat_provider::converge::Pass;
 use crate::tags;
 
 const BY_K8S: &str = "made by Kubernetes, not by kat";

@@ -10,7 +10,7 @@ use kat_provider::{Leftover, OpContext, ProviderError};
 
 use crate::error::{is_not_found, pe};
 use crate::names::Names;
-use crate::provider::Shared;
+use crate::shared::Shared;
 use crate::tags::{filter, ENV_TAG};
 
 /// Resource types the direct lists below find by kat's tag: a tagging-API entry of one of these is

@@ -1,33 +1,36 @@
-//! A role the current kat.yaml leaves out (the database is not `rds`, the registry is off) that an
-//! earlier configuration, or another runner's kat.yaml, may have used. The graph is the same for
+//! A role the current kat.yaml leaves out (the database is not managed, the registry is off) that
+//! an earlier configuration, or another runner's kat.yaml, may have used. The graph is the same for
 //! `up` and `down`, so the stage stays in it: `up` converges nothing (it only says what an earlier
 //! configuration left), while `down` still finds what the role made by name and tags and deletes
-//! it. Without this, RDS or ECR made under one kat.yaml kept billing after `down` under another,
-//! and the network teardown then failed on the database's security group.
+//! it. Without this, a database or registry made under one kat.yaml kept billing after `down`
+//! under another, and the network teardown then failed on what the database still held.
 
 use async_trait::async_trait;
-use kat_provider::{Applied, Change, Component, OpContext, Outputs, ProviderError, Verified};
 use serde_json::{json, Value};
 
-use crate::step::{Comp, Converge, Pass};
+use super::{Comp, Converge, NoScope, Pass, Scope};
+use crate::component::{Applied, Change, Component, Verified};
+use crate::context::OpContext;
+use crate::error::ProviderError;
+use crate::outputs::Outputs;
 
-pub struct Retired<T> {
-    inner: Comp<T>,
+pub struct Retired<T, S = NoScope> {
+    inner: Comp<T, S>,
     /// The setting that turned the role off, for the line `up` prints when something is left.
     setting: &'static str,
 }
 
-impl<T> Retired<T> {
+impl<T, S> Retired<T, S> {
     pub fn new(inner: T, setting: &'static str) -> Self {
         Retired {
-            inner: Comp(inner),
+            inner: Comp::new(inner),
             setting,
         }
     }
 }
 
 #[async_trait]
-impl<T: Converge> Component for Retired<T> {
+impl<T: Converge, S: Scope> Component for Retired<T, S> {
     fn desired(&self) -> Value {
         json!({"enabled": false})
     }
@@ -40,7 +43,7 @@ impl<T: Converge> Component for Retired<T> {
     /// What is still there is named, since it keeps costing money until `down`.
     async fn apply(&self, cx: &OpContext) -> Result<Applied, ProviderError> {
         let mut pass = Pass::new(cx, true);
-        crate::budget::scoped(cx, self.inner.0.teardown(&mut pass)).await?;
+        S::run(cx, self.inner.inner.teardown(&mut pass)).await?;
         for c in &pass.changes {
             cx.step(format!(
                 "{} is off, but {} from an earlier configuration is still there; `kat down` deletes it",
