@@ -5,14 +5,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kat_provider::{OpContext, Outputs, ProviderError};
+use kat_provider::{contract, OpContext, Outputs, ProviderError};
 use serde_json::{json, Value};
 
-use crate::kit::{Converge, Pass};
 use crate::preflight::{minor, API_AKS};
 use crate::shared::Shared;
+use kat_provider::converge::{delete_retried, Converge, Pass};
 
 pub const SYSTEM_POOL: &str = "system";
+/// The kubelet identity's object id, for the registry's AcrPull grant (aks's own output).
+pub const KUBELET_OBJECT_ID: &str = "kubelet_object_id";
 
 pub struct Cluster {
     pub s: Arc<Shared>,
@@ -43,8 +45,11 @@ fn outputs(c: &Value) -> Outputs {
     let mut o = Outputs::new();
     o.set("id", c["id"].as_str().unwrap_or_default())
         .set("name", c["name"].as_str().unwrap_or_default())
-        .set("version", version)
-        .set("fqdn", p["fqdn"].as_str().unwrap_or_default())
+        .put(&contract::CLUSTER_VERSION, version.to_string())
+        .put(
+            &contract::CLUSTER_ENDPOINT,
+            format!("https://{}:443", p["fqdn"].as_str().unwrap_or_default()),
+        )
         .set(
             "node_resource_group",
             p["nodeResourceGroup"].as_str().unwrap_or_default(),
@@ -176,16 +181,15 @@ impl Converge for Cluster {
                 ));
                 return Ok(());
             }
-            if pass.delete(&res)? {
-                // The node resource group goes with the cluster: Azure deletes it.
-                crate::kit::retrying(
-                    pass.cx,
-                    &format!("delete {res}"),
-                    |e| e.is_transient(),
-                    || async { s.arm.delete(pass.cx, &path(s), API_AKS, &res).await },
-                )
-                .await?;
-            }
+            // The node resource group goes with the cluster: Azure deletes it.
+            let cx = pass.cx;
+            delete_retried(
+                pass,
+                &res,
+                || async { s.arm.delete(cx, &path(s), API_AKS, &res).await },
+                || async { Ok(Vec::new()) },
+            )
+            .await?;
         }
         Ok(())
     }

@@ -8,14 +8,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kat_provider::{Outputs, ProviderError};
+use kat_provider::{contract, Outputs, ProviderError};
 use rand::Rng;
 use serde_json::{json, Value};
 
-use crate::kit::{Converge, Pass};
 use crate::names::{last, suffix};
 use crate::shared::Shared;
 use crate::vault;
+use kat_provider::converge::{Converge, Pass};
 
 pub const API_PG: &str = "2024-08-01";
 pub const PG_TYPE: &str = "Microsoft.DBforPostgreSQL/flexibleServers";
@@ -192,11 +192,11 @@ impl Converge for Database {
             .to_string();
         let secret = vault::secret_ref(&uri);
         let mut o = Outputs::new();
-        o.set("host", &host)
-            .set("port", PORT)
-            .set("user", ADMIN)
-            .set("database", DATABASE)
-            .set("secret", &secret);
+        o.put(&contract::DATABASE_HOST, host.clone())
+            .put(&contract::DATABASE_PORT, PORT)
+            .put(&contract::DATABASE_USER, ADMIN.into())
+            .put(&contract::DATABASE_NAME, DATABASE.into())
+            .put(&contract::DATABASE_SECRET, secret);
         o.show(
             "Database",
             format!(

@@ -131,3 +131,20 @@ impl From<AksError> for ProviderError {
         }
     }
 }
+
+/// For the converge kit's `retrying` / `delete_retried`: broader than what one ARM request
+/// retries on its own (a subnet still in use, a new identity not yet propagated).
+impl kat_provider::converge::Transient for AksError {
+    fn transient(&self) -> bool {
+        self.is_transient() || self.in_use() || self.code() == Some("PrincipalNotFound")
+    }
+
+    fn in_use(&self) -> bool {
+        self.code()
+            .is_some_and(|c| c.starts_with("InUse") || c == "ResourceInUse")
+    }
+
+    fn not_found(&self) -> bool {
+        self.is_not_found()
+    }
+}

@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine;
-use kat_provider::{KubeAccess, OpContext, Outputs, ProviderError, Verified};
+use kat_provider::{contract, KubeAccess, OpContext, Outputs, ProviderError, Verified};
 use serde_json::{json, Value};
 use serde_yaml_ng::Value as Yaml;
 
 use crate::credential::AKS_AAD_SCOPE;
-use crate::kit::{Converge, Pass};
 use crate::preflight::API_AKS;
 use crate::shared::Shared;
+use kat_provider::converge::{Converge, Pass};
 
 pub struct Kubeconfig {
     pub s: Arc<Shared>,
@@ -121,9 +121,9 @@ async fn write(s: &Shared, cx: &OpContext) -> Result<String, ProviderError> {
 
 fn outputs(s: &Shared, server: &str) -> Outputs {
     let mut o = Outputs::new();
-    o.set("kubeconfig", path(s).display().to_string())
-        .set("context", context(s))
-        .set("endpoint", server);
+    o.put(&contract::KUBECONFIG_PATH, path(s).display().to_string())
+        .put(&contract::KUBECONFIG_CONTEXT, context(s))
+        .put(&contract::KUBECONFIG_SERVER, server.to_string());
     o.show("Kubernetes API", server);
     o.show(
         "kubeconfig",
@@ -143,7 +143,7 @@ fn file_server(s: &Shared) -> Option<String> {
 /// `kube_access`: the recorded file when it is there, else a fresh one (Gone without a cluster).
 pub async fn access(s: &Shared, recorded: &Outputs) -> Result<KubeAccess, ProviderError> {
     let cx = OpContext::detached(&s.names.env, "kubeconfig");
-    if recorded.get::<String>("kubeconfig").is_none() || file_server(s).is_none() {
+    if recorded.read(&contract::KUBECONFIG_PATH).is_none() || file_server(s).is_none() {
         if crate::cluster::find(s, &cx).await?.is_none() {
             return Err(ProviderError::Gone {
                 what: format!("AKS cluster {}", s.names.cluster()),

@@ -9,7 +9,6 @@ mod credential;
 mod database;
 mod error;
 mod http;
-mod kit;
 mod kubeconfig;
 mod names;
 mod network;

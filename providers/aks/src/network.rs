@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use kat_provider::{DatabaseMode, OpContext, Outputs, ProviderError};
 use serde_json::{json, Value};
 
-use crate::kit::{Converge, Pass};
 use crate::shared::{Shared, API_GROUPS};
+use kat_provider::converge::{delete_retried, Converge, Pass};
 
 pub const API_NETWORK: &str = "2024-05-01";
 pub const API_DNS: &str = "2024-06-01";
@@ -209,6 +209,7 @@ impl Network {
     /// deletes everything in it).
     async fn delete_inside(&self, pass: &mut Pass<'_>) -> Result<(), ProviderError> {
         let s = &self.s;
+        let cx = pass.cx;
         let zone = s.names.dns_zone();
         let link = format!(
             "{}/virtualNetworkLinks/{}",
@@ -237,17 +238,14 @@ impl Network {
             .get(pass.cx, &self.vnet_path(), API_NETWORK, &vres)
             .await?
         {
-            if s.ours(&v) && pass.delete(&vres)? {
+            if s.ours(&v) {
                 let path = self.vnet_path();
                 // A subnet stays "in use" for a while after the cluster or server that used it.
-                crate::kit::retrying(
-                    pass.cx,
-                    &format!("delete {vres}"),
-                    |e| {
-                        e.is_transient()
-                            || matches!(e.code(), Some(c) if c.starts_with("InUseSubnet"))
-                    },
-                    || async { s.arm.delete(pass.cx, &path, API_NETWORK, &vres).await },
+                delete_retried(
+                    pass,
+                    &vres,
+                    || async { s.arm.delete(cx, &path, API_NETWORK, &vres).await },
+                    || async { Ok(Vec::new()) },
                 )
                 .await?;
             }

@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use kat_provider::{Outputs, ProviderError};
 use serde_json::{json, Value};
 
-use crate::kit::{Converge, Pass};
 use crate::preflight::API_AKS;
 use crate::shared::Shared;
+use kat_provider::converge::{Converge, Pass};
 
 pub const USER_POOL: &str = "user";
 

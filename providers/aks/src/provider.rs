@@ -12,9 +12,13 @@ use tokio::sync::OnceCell;
 use crate::arm::{Arm, DEFAULT_ENDPOINT};
 use crate::credential::Credentials;
 use crate::http::Http;
-use crate::kit::{Comp, Retired};
 use crate::names::Names;
 use crate::shared::Shared;
+use kat_provider::converge::{self, NoScope};
+
+/// kat's ARM client bounds its own retries by the stage deadline: no scope is needed.
+type Comp<T> = converge::Comp<T, NoScope>;
+type Retired<T> = converge::Retired<T, NoScope>;
 
 /// Preflight's own budget when the engine gives none.
 const CHECK_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
@@ -112,16 +116,16 @@ impl Provider for AksProvider {
     fn component(&self, role: Role) -> Option<Arc<dyn Component>> {
         let s = self.s.clone();
         match role {
-            Role::Network => Some(Arc::new(Comp(crate::network::Network { s }))),
+            Role::Network => Some(Arc::new(Comp::new(crate::network::Network { s }))),
             // The cluster's identities are its own managed identities: nothing to make first.
             Role::Identity => None,
-            Role::Cluster => Some(Arc::new(Comp(crate::cluster::Cluster { s }))),
-            Role::Nodes => Some(Arc::new(Comp(crate::nodes::Nodes { s }))),
-            Role::Kubeconfig => Some(Arc::new(Comp(crate::kubeconfig::Kubeconfig { s }))),
+            Role::Cluster => Some(Arc::new(Comp::new(crate::cluster::Cluster { s }))),
+            Role::Nodes => Some(Arc::new(Comp::new(crate::nodes::Nodes { s }))),
+            Role::Kubeconfig => Some(Arc::new(Comp::new(crate::kubeconfig::Kubeconfig { s }))),
             Role::Registry => {
                 let r = crate::registry::Registry { s };
                 if self.s.req.registry.is_some() {
-                    Some(Arc::new(Comp(r)))
+                    Some(Arc::new(Comp::new(r)))
                 } else {
                     Some(Arc::new(Retired::new(r, "registry.enabled")))
                 }
@@ -129,7 +133,7 @@ impl Provider for AksProvider {
             Role::Database => {
                 let d = crate::database::Database { s };
                 if self.managed_db() {
-                    Some(Arc::new(Comp(d)))
+                    Some(Arc::new(Comp::new(d)))
                 } else {
                     Some(Arc::new(Retired::new(d, "database.mode: managed")))
                 }

@@ -6,12 +6,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kat_provider::{OpContext, Outputs, ProviderError};
+use kat_provider::{contract, OpContext, Outputs, ProviderError};
 use serde_json::{json, Value};
 
-use crate::kit::{Converge, Pass};
+use crate::cluster::KUBELET_OBJECT_ID;
 use crate::names::{last, suffix};
 use crate::shared::Shared;
+use kat_provider::converge::{Converge, Pass};
 
 pub const API_ACR: &str = "2023-07-01";
 pub const API_ROLES: &str = "2022-04-01";
@@ -137,17 +138,13 @@ impl Registry {
         );
         let body = json!({"properties": {"roleDefinitionId": role, "principalId": principal,
                                          "principalType": "ServicePrincipal"}});
-        crate::kit::retrying(
-            cx,
-            &format!("create {res}"),
-            |e| e.is_transient() || e.code() == Some("PrincipalNotFound"),
-            || async {
-                match s.arm.put(cx, &path, API_ROLES, &body, &res).await {
-                    Err(e) if e.code() == Some("RoleAssignmentExists") => Ok(Value::Null),
-                    r => r,
-                }
-            },
-        )
+        // PrincipalNotFound while Entra ID propagates the kubelet identity: retried.
+        kat_provider::converge::retrying(cx, &format!("create {res}"), || async {
+            match s.arm.put(cx, &path, API_ROLES, &body, &res).await {
+                Err(e) if e.code() == Some("RoleAssignmentExists") => Ok(Value::Null),
+                r => r,
+            }
+        })
         .await?;
         Ok(())
     }
@@ -185,7 +182,7 @@ impl Converge for Registry {
                 )))
             }
         };
-        match cx.input::<String>("cluster", "kubelet_object_id") {
+        match cx.input::<String>("cluster", KUBELET_OBJECT_ID) {
             Ok(p) if !p.is_empty() => self.grant(pass, &id, &p).await?,
             Ok(_) | Err(_) if pass.dry => {}
             Ok(_) => {
@@ -201,7 +198,9 @@ impl Converge for Registry {
             .unwrap_or_default()
             .to_string();
         let mut o = Outputs::new();
-        o.set("url", &url).set("prefix", &url).set("id", &id);
+        o.put(&contract::REGISTRY_URL, url.clone())
+            .set("prefix", &url)
+            .set("id", &id);
         o.show(
             "Registry",
             format!("{url} (AcrPull for the cluster's nodes)"),

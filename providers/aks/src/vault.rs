@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 
 use crate::credential::{claim, ARM_SCOPE, VAULT_SCOPE};
 use crate::error::AksError;
-use crate::kit::Pass;
 use crate::names::{last, suffix};
 use crate::shared::Shared;
+use kat_provider::converge::Pass;
 
 pub const API_VAULT: &str = "2023-07-01";
 const API_SECRETS: &str = "7.4";
