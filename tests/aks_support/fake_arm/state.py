@@ -46,6 +46,7 @@ class State:
         "resources",
         "ops",
         "registrations",
+        "registering",
         "principal_attempts",
         "deleted_vaults",
     )
