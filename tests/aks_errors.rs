@@ -3,9 +3,9 @@
 //! code 2, before anything is touched (no mutating ARM call).
 #![cfg(feature = "aks")]
 
-mod common;
 #[path = "aks_support/mod.rs"]
 mod aks_support;
+mod common;
 
 use std::process::Command;
 
@@ -18,7 +18,12 @@ fn testbed() -> std::path::PathBuf {
         .unwrap_or_else(|| "/nonexistent-testbed-kubeconfig".into())
 }
 
-fn kat(sb: &Sandbox, fake: &FakeArm, args: &[&str], tweak: impl FnOnce(&mut Command)) -> (i32, String) {
+fn kat(
+    sb: &Sandbox,
+    fake: &FakeArm,
+    args: &[&str],
+    tweak: impl FnOnce(&mut Command),
+) -> (i32, String) {
     let mut c = sb.cmd(args);
     fake.apply(&mut c);
     c.env("KAT_AZURE_NO_IMDS", "1");
@@ -38,7 +43,11 @@ fn refused(fake: &FakeArm, code: i32, stderr: &str, wanted: &[&str]) {
     for w in wanted {
         assert!(stderr.contains(w), "lacks {w:?}: {stderr}");
     }
-    assert!(fake.mutating_calls().is_empty(), "{:#?}", fake.mutating_calls());
+    assert!(
+        fake.mutating_calls().is_empty(),
+        "{:#?}",
+        fake.mutating_calls()
+    );
     assert!(fake.resources_of("azerr").is_empty());
 }
 
@@ -50,7 +59,11 @@ fn logged_out_cli_is_one_line_before_anything_is_touched() {
         c.env("FAKE_AZ_LOGGED_OUT", "1");
     });
     refused(&fake, code, &stderr, &["az login", "Azure CLI"]);
-    assert!(fake.calls().is_empty(), "no ARM call without a token: {:#?}", fake.calls());
+    assert!(
+        fake.calls().is_empty(),
+        "no ARM call without a token: {:#?}",
+        fake.calls()
+    );
 }
 
 #[test]
@@ -58,21 +71,42 @@ fn unknown_or_missing_subscription_is_one_line() {
     let fake = FakeArm::start(&testbed());
     let sb = Sandbox::new(CONFIG);
     let (code, stderr) = kat(&sb, &fake, &["up"], |c| {
-        c.env("AZURE_SUBSCRIPTION_ID", "11111111-2222-3333-4444-555555555555");
+        c.env(
+            "AZURE_SUBSCRIPTION_ID",
+            "11111111-2222-3333-4444-555555555555",
+        );
     });
-    refused(&fake, code, &stderr, &["provider.aks.subscription", "11111111-2222-3333-4444-555555555555"]);
+    refused(
+        &fake,
+        code,
+        &stderr,
+        &[
+            "provider.aks.subscription",
+            "11111111-2222-3333-4444-555555555555",
+        ],
+    );
 
     let (code, stderr) = kat(&sb, &fake, &["up"], |c| {
         c.env_remove("AZURE_SUBSCRIPTION_ID");
     });
-    refused(&fake, code, &stderr, &["provider.aks.subscription", "AZURE_SUBSCRIPTION_ID"]);
+    refused(
+        &fake,
+        code,
+        &stderr,
+        &["provider.aks.subscription", "AZURE_SUBSCRIPTION_ID"],
+    );
 }
 
 #[test]
 fn unregistered_namespaces_are_named_with_the_command_that_registers_them() {
     let fake = FakeArm::start_with(
         &testbed(),
-        &["--unregistered", "Microsoft.ContainerService", "--unregistered", "Microsoft.ContainerRegistry"],
+        &[
+            "--unregistered",
+            "Microsoft.ContainerService",
+            "--unregistered",
+            "Microsoft.ContainerRegistry",
+        ],
     );
     let sb = Sandbox::new(CONFIG);
     let (code, stderr) = kat(&sb, &fake, &["up"], |_| {});

@@ -1,13 +1,13 @@
 //! `--provider aks` against the fake ARM server (its own process) with the fake `az` as the
 //! credential, and the Kubernetes stages on the testbed (listClusterUserCredential serves its
-//! kubeconfig): the ratings blueprint up with ACR, an autoscaling user pool and ingress; a second
+//! kubeconfig): the ratings blueprint up with ACR and an autoscaling user pool; a second
 //! `up` that makes no mutating ARM call; a stateless `down` that leaves nothing in the fake.
 //! Prints wall times and mutating ARM calls (`--nocapture`).
 #![cfg(feature = "aks")]
 
-mod common;
 #[path = "aks_support/mod.rs"]
 mod aks_support;
+mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -85,8 +85,20 @@ fn ratings_up_twice_then_stateless_down_leaves_nothing() {
     let t = Aks::new("azlife", "blueprint: ratings\n");
     let (code, events, stderr, _) = t.measured("kat up (aks, ratings, fake ARM)", &["up"]);
     assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
-    for stage in ["network", "cluster", "nodes", "kubeconfig", "registry", "ingress-nginx", "blueprint"] {
-        assert_eq!(result_of(&events, stage), "changed", "{stage}: {:#?}", summary(&events));
+    for stage in [
+        "network",
+        "cluster",
+        "nodes",
+        "kubeconfig",
+        "registry",
+        "blueprint",
+    ] {
+        assert_eq!(
+            result_of(&events, stage),
+            "changed",
+            "{stage}: {:#?}",
+            summary(&events)
+        );
     }
     // No kat autoscaler: the pool scales itself.
     assert!(events.iter().all(|e| e["stage"] != "cluster-autoscaler"));
@@ -100,7 +112,10 @@ fn ratings_up_twice_then_stateless_down_leaves_nothing() {
         "Microsoft.ContainerService/managedClusters",
         "Microsoft.ContainerRegistry/registries",
     ] {
-        assert!(kinds.iter().any(|k| k.eq_ignore_ascii_case(kind)), "{kind} in {kinds:?}");
+        assert!(
+            kinds.iter().any(|k| k.eq_ignore_ascii_case(kind)),
+            "{kind} in {kinds:?}"
+        );
     }
     let cluster = t.fake.arm(
         "GET",
@@ -122,15 +137,25 @@ fn ratings_up_twice_then_stateless_down_leaves_nothing() {
         ),
         None,
     );
-    assert_eq!(pool.body["properties"]["enableAutoScaling"], true, "{:#?}", pool.body);
+    assert_eq!(
+        pool.body["properties"]["enableAutoScaling"], true,
+        "{:#?}",
+        pool.body
+    );
     assert_eq!(pool.body["properties"]["minCount"], 1);
     assert_eq!(pool.body["properties"]["maxCount"], 5);
     assert_eq!(pool.body["properties"]["mode"], "User");
     // AcrPull for the kubelet identity's object id.
-    let kubelet = p["identityProfile"]["kubeletidentity"]["objectId"].as_str().unwrap().to_string();
+    let kubelet = p["identityProfile"]["kubeletidentity"]["objectId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let acr = ours
         .iter()
-        .find(|r| r.type_.eq_ignore_ascii_case("Microsoft.ContainerRegistry/registries"))
+        .find(|r| {
+            r.type_
+                .eq_ignore_ascii_case("Microsoft.ContainerRegistry/registries")
+        })
         .unwrap();
     let grants = t.fake.arm(
         "GET",
@@ -142,12 +167,14 @@ fn ratings_up_twice_then_stateless_down_leaves_nothing() {
     );
     let grants = grants.body["value"].as_array().cloned().unwrap_or_default();
     assert!(
-        grants.iter().any(|g| g["properties"]["principalId"] == kubelet.as_str()
-            && g["properties"]["principalType"] == "ServicePrincipal"
-            && g["properties"]["roleDefinitionId"]
-                .as_str()
-                .unwrap()
-                .ends_with("7f951dda-4ed3-4680-a7ca-43fe172d538d")),
+        grants
+            .iter()
+            .any(|g| g["properties"]["principalId"] == kubelet.as_str()
+                && g["properties"]["principalType"] == "ServicePrincipal"
+                && g["properties"]["roleDefinitionId"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("7f951dda-4ed3-4680-a7ca-43fe172d538d")),
         "{grants:#?}"
     );
     // The registry URL reaches the blueprint's images.
@@ -165,7 +192,12 @@ fn ratings_up_twice_then_stateless_down_leaves_nothing() {
     // Second up: nothing to do, no mutating ARM call.
     let (code, events, stderr, mutating) = t.measured("second kat up (aks)", &["up"]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(summary(&events)["result"], "no-changes", "{:#?}", summary(&events));
+    assert_eq!(
+        summary(&events)["result"],
+        "no-changes",
+        "{:#?}",
+        summary(&events)
+    );
     assert_eq!(mutating, 0, "{:#?}", t.fake.mutating_calls());
 
     // Stateless down: the state directory is gone; everything is found by tag.
@@ -175,5 +207,138 @@ fn ratings_up_twice_then_stateless_down_leaves_nothing() {
     let left = t.fake.resources_of(&t.env);
     assert!(left.is_empty(), "{left:#?}");
     let all: Vec<String> = t.fake.resources().into_iter().map(|r| r.id).collect();
-    assert!(all.is_empty(), "nothing at all is left in the fake: {all:#?}");
+    assert!(
+        all.is_empty(),
+        "nothing at all is left in the fake: {all:#?}"
+    );
+}
+
+fn kubectl(args: &[&str]) -> String {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(testbed())
+        .args(args)
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn all_text(dir: &std::path::Path) -> String {
+    let mut s = String::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            s.push_str(&all_text(&p));
+        } else if let Ok(t) = std::fs::read_to_string(&p) {
+            s.push_str(&t);
+        }
+    }
+    s
+}
+
+/// `database.mode: managed` (spelled `rds` until the alias lands): a flexible server on the
+/// delegated subnet with private access, its password generated into Key Vault and read back only
+/// into the Kubernetes Secret; `down` deletes and purges the vault.
+#[test]
+fn managed_database_password_goes_from_key_vault_to_the_secret_only() {
+    use base64::Engine;
+    let t = Aks::new(
+        "azdb",
+        "database:\n  mode: rds\nblueprint:\n  name: nanomon\n",
+    );
+    let (code, events, stderr, _) =
+        t.measured("kat up (aks, nanomon, managed PostgreSQL)", &["up"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    for stage in ["network", "cluster", "nodes", "database", "blueprint"] {
+        assert_eq!(result_of(&events, stage), "changed", "{stage}");
+    }
+    let ours = t.fake.resources_of(&t.env);
+    let server = ours
+        .iter()
+        .find(|r| {
+            r.type_
+                .eq_ignore_ascii_case("Microsoft.DBforPostgreSQL/flexibleServers")
+        })
+        .unwrap_or_else(|| panic!("a flexible server: {ours:#?}"));
+    let server = t.fake.arm(
+        "GET",
+        &format!("{}?api-version=2024-08-01", server.id),
+        None,
+    );
+    let net = &server.body["properties"]["network"];
+    assert_eq!(net["publicNetworkAccess"], "Disabled", "{:#?}", server.body);
+    assert!(net["delegatedSubnetResourceId"]
+        .as_str()
+        .unwrap()
+        .ends_with("/subnets/database"));
+    assert!(net["privateDnsZoneArmResourceId"]
+        .as_str()
+        .unwrap()
+        .contains("privateDnsZones"));
+
+    // The password: in the vault (read through the vaultUri the state refers to) and the Secret.
+    let secret = t.sb.state("azdb")["stages"]["database"]["outputs"]["values"]["secret"].clone();
+    assert_eq!(secret["store"], "azure-keyvault", "{secret}");
+    let url = format!("{}?api-version=7.4", secret["name"].as_str().unwrap());
+    let stored = t.fake.arm("GET", &url, None);
+    let password = stored.body["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{:#?}", stored.body))
+        .to_string();
+    assert!(password.len() >= 16);
+    let field = |key: &str| {
+        let v = kubectl(&[
+            "get",
+            "secret",
+            "kat-database",
+            "-n",
+            "nanomon",
+            "-o",
+            &format!("jsonpath={{.data.{key}}}"),
+        ]);
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(v).unwrap()).unwrap()
+    };
+    assert_eq!(field("password"), password);
+    assert_eq!(field("username"), "kat");
+    assert_eq!(field("port"), "5432");
+    assert!(
+        field("host").contains("postgres.database.azure.com"),
+        "{}",
+        field("host")
+    );
+    let events_text = serde_json::to_string(&events).unwrap();
+    assert!(!events_text.contains(&password) && !stderr.contains(&password));
+    assert!(!all_text(&t.sb.path().join(".kat")).contains(&password));
+
+    let (code, events, stderr, mutating) =
+        t.measured("second kat up (aks, managed PostgreSQL)", &["up"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(mutating, 0, "{:#?}", t.fake.mutating_calls());
+    assert_eq!(
+        summary(&events)["result"],
+        "no-changes",
+        "{:#?}",
+        summary(&events)
+    );
+
+    std::fs::remove_dir_all(t.sb.path().join(".kat")).unwrap();
+    let (code, events, stderr, _) =
+        t.measured("kat down (aks, managed PostgreSQL, no state)", &["down"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    let all: Vec<String> = t.fake.resources().into_iter().map(|r| r.id).collect();
+    assert!(all.is_empty(), "{all:#?}");
+    // The vault was purged, not left soft-deleted.
+    assert!(
+        t.fake
+            .calls()
+            .iter()
+            .any(|c| c.method == "POST" && c.path.ends_with("/purge") && c.status < 300),
+        "{:#?}",
+        t.fake.calls()
+    );
 }

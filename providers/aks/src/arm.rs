@@ -263,7 +263,9 @@ impl Arm {
                     }
                     Some("Succeeded") | None => return Ok(v),
                     Some(state) => {
-                        cx.step(format!("waiting for {resource}: {state}"));
+                        if n == 0 {
+                            cx.step(format!("waiting for {resource}: {state}"));
+                        }
                         cx.sleep(POLL.interval(n), &format!("{resource} to be ready"))
                             .await?;
                     }
@@ -299,6 +301,7 @@ impl Arm {
         if let Some(status_url) = a.header("azure-asyncoperation").map(str::to_string) {
             let mut wait = retry_after(a);
             let mut n = 0;
+            let mut said = String::new();
             loop {
                 cx.sleep(wait.unwrap_or_else(|| POLL.interval(n)), &what)
                     .await?;
@@ -324,7 +327,12 @@ impl Arm {
                         }
                         .into());
                     }
-                    state => cx.step(format!("waiting for {operation} {resource}: {state}")),
+                    // Said once per state: a poll every few seconds would flood the live view.
+                    state if state != said => {
+                        cx.step(format!("waiting for {operation} {resource}: {state}"));
+                        said = state.to_string();
+                    }
+                    _ => {}
                 }
                 wait = retry_after(&s);
                 n += 1;
@@ -348,7 +356,9 @@ impl Arm {
                     if s.status != 202 {
                         return Ok(());
                     }
-                    cx.step(format!("waiting for {operation} {resource}"));
+                    if n == 0 {
+                        cx.step(format!("waiting for {operation} {resource}"));
+                    }
                     wait = retry_after(&s);
                     n += 1;
                 }
