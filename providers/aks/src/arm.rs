@@ -207,7 +207,7 @@ impl Arm {
         resource: &str,
     ) -> R<Value> {
         let a = self.call(cx, "POST", path, api, body, resource).await?;
-        Ok(json(resource, &a)?)
+        json(resource, &a)
     }
 
     /// PUT and wait for the operation to end; the resource as a GET then shows it.
@@ -230,7 +230,7 @@ impl Arm {
                 .as_str()
                 .is_none_or(|s| s == "Succeeded")
         {
-            return Ok(json(resource, &a)?);
+            return json(resource, &a);
         }
         self.get_after_create(cx, path, api, resource).await
     }
@@ -258,8 +258,7 @@ impl Arm {
                                 v["properties"]["provisioningState"].as_str().unwrap_or("")
                             ),
                             message: "the resource ended in this state; see its activity log in the Azure portal, fix the cause, and run `kat up` again".into(),
-                        }
-                        .into())
+                        })
                     }
                     Some("Succeeded") | None => return Ok(v),
                     Some(state) => {
@@ -324,8 +323,7 @@ impl Arm {
                             message: crate::credential::one_line(
                                 e["message"].as_str().unwrap_or("the operation failed"),
                             ),
-                        }
-                        .into());
+                        });
                     }
                     // Said once per state: a poll every few seconds would flood the live view.
                     state if state != said => {

@@ -116,6 +116,9 @@ async fn managed_identity_here() -> bool {
     )
 }
 
+/// One link of the chain: its name, and the credential or why it does not apply here.
+type Link = (&'static str, Result<Arc<dyn TokenCredential>, String>);
+
 struct Cached {
     token: String,
     expires: OffsetDateTime,
@@ -137,8 +140,8 @@ impl Credentials {
     }
 
     /// The chain, in order; each entry is a credential, or why it does not apply here.
-    async fn chain(&self) -> Vec<(&'static str, Result<Arc<dyn TokenCredential>, String>)> {
-        let mut out: Vec<(&'static str, Result<Arc<dyn TokenCredential>, String>)> = Vec::new();
+    async fn chain(&self) -> Vec<Link> {
+        let mut out: Vec<Link> = Vec::new();
         let sp = match (
             env("AZURE_TENANT_ID"),
             env("AZURE_CLIENT_ID"),

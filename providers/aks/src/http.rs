@@ -86,7 +86,6 @@ impl Http {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        let has_body = body.is_some();
         let req = req
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
@@ -94,7 +93,6 @@ impl Http {
                 url: redact(url),
                 message: e.to_string(),
             })?;
-        let _ = has_body;
         let fut = async {
             let res = self.client.request(req).await?;
             let (parts, body) = res.into_parts();

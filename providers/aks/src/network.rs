@@ -329,7 +329,7 @@ impl Converge for Network {
                 s.arm
                     .delete(pass.cx, &s.group_path(), API_GROUPS, &res)
                     .await?;
-                wait_gone(&s, pass.cx, &s.group_path(), &res).await?;
+                wait_gone(s, pass.cx, &s.group_path(), &res).await?;
             }
         }
         Ok(())
