@@ -168,3 +168,72 @@ fn killed_while_aks_is_created_then_up_creates_nothing_twice() {
 fn killed_while_the_pool_and_registry_are_created_then_up_creates_nothing_twice() {
     killed_at_then_resumed("azkill2", "waiting for PUT node-pool/");
 }
+
+#[test]
+fn operation_in_progress_and_lost_answers_are_ridden_out() {
+    let fake = FakeArm::start(&testbed());
+    let sb = Sandbox::new(&config("azbusy"));
+    // The pool PUT refused while "another operation" runs; a registry PUT carried out whose
+    // answer is lost (a 500 after the fact): the retry must find it, not make a second.
+    fake.fault(
+        serde_json::json!({"match": "PUT .*/agentPools/user$", "status": 409,
+        "code": "OperationNotAllowed", "times": 2}),
+    );
+    fake.fault(
+        serde_json::json!({"match": "PUT .*/registries/[^/]+$", "status": 500,
+        "after": true, "times": 1}),
+    );
+    let (code, events, stderr) = run(&sb, &fake, &["up"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    let refused = fake
+        .calls()
+        .iter()
+        .filter(|c| c.status == 409 && c.path.ends_with("/agentPools/user"))
+        .count();
+    assert_eq!(refused, 2, "both refusals were met and retried");
+    let acrs: Vec<_> = fake
+        .resources_of("azbusy")
+        .into_iter()
+        .filter(|r| {
+            r.type_
+                .eq_ignore_ascii_case("Microsoft.ContainerRegistry/registries")
+        })
+        .collect();
+    assert_eq!(acrs.len(), 1, "{acrs:#?}");
+    let (code, _, stderr) = run(&sb, &fake, &["down"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(fake.resources().is_empty());
+}
+
+#[test]
+fn a_failed_provisioning_is_quoted_with_the_resource_and_the_next_up_converges() {
+    let fake = FakeArm::start(&testbed());
+    let sb = Sandbox::new(&config("azfail"));
+    fake.fault(serde_json::json!({"match": "PUT .*/managedClusters/kat-azfail$", "lro": "Failed",
+        "code": "QuotaExceeded",
+        "message": "Operation could not be completed as it results in exceeding approved standardDSv5Family Cores quota.",
+        "times": 1}));
+    let (code, events, stderr) = run(&sb, &fake, &["up"]);
+    assert_eq!(code, 1, "{stderr}");
+    let failed = events
+        .iter()
+        .find(|e| is(e, "stage_failed", "cluster"))
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    let error = failed["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("aks/kat-azfail")
+            && error.contains("QuotaExceeded")
+            && error.contains("Cores quota"),
+        "{failed:#}"
+    );
+    let (code, events, stderr) = run(&sb, &fake, &["up"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    assert_eq!(
+        creates(&fake, "/managedClusters/kat-azfail"),
+        1,
+        "the failed cluster is converged, not made again"
+    );
+    let (code, _, stderr) = run(&sb, &fake, &["down"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(fake.resources().is_empty());
+}

@@ -342,3 +342,45 @@ fn managed_database_password_goes_from_key_vault_to_the_secret_only() {
         t.fake.calls()
     );
 }
+
+/// `provider.aks.resource_group`: kat builds in a group it did not make and `down` keeps it,
+/// deleting only what kat made there.
+#[test]
+fn an_existing_resource_group_is_built_in_and_kept() {
+    let t = Aks::new("azown", "  aks:\n    resource_group: team-rg\n");
+    t.fake.seed(serde_json::json!({"resources": [
+        {"id": t.fake.group_path("team-rg"), "location": "westeurope", "tags": {"owner": "team"}}
+    ]}));
+    let (code, events, stderr, _) = t.measured("kat up (aks, existing group)", &["up"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    let ids: Vec<String> = t
+        .fake
+        .resources()
+        .into_iter()
+        .map(|r| r.id.to_lowercase())
+        .collect();
+    assert!(
+        ids.iter().any(|i| i.contains(
+            "/resourcegroups/team-rg/providers/microsoft.network/virtualnetworks/kat-azown"
+        )),
+        "{ids:#?}"
+    );
+    assert!(
+        !ids.iter().any(|i| i.ends_with("/resourcegroups/kat-azown")),
+        "{ids:#?}"
+    );
+    std::fs::remove_dir_all(t.sb.path().join(".kat")).unwrap();
+    let (code, events, stderr, _) = t.measured("kat down (aks, existing group)", &["down"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    let left: Vec<String> = t
+        .fake
+        .resources()
+        .into_iter()
+        .map(|r| r.id.to_lowercase())
+        .collect();
+    assert_eq!(
+        left,
+        vec![t.fake.group_path("team-rg").to_lowercase()],
+        "only the group is left"
+    );
+}

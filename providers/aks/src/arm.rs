@@ -60,6 +60,16 @@ fn retry_after(a: &Answer) -> Option<Duration> {
         .map(|s| Duration::from_secs(s.min(120)))
 }
 
+/// The pause before the n-th poll: what ARM asked for, else kat's backoff. A `Retry-After: 0`
+/// (less than a second left) is followed by short growing pauses rather than a busy loop.
+fn pause(asked: Option<Duration>, n: u32) -> Duration {
+    match asked {
+        Some(d) if d.is_zero() => Duration::from_millis(25 * u64::from(n.min(40) + 1)),
+        Some(d) => d,
+        None => POLL.interval(n),
+    }
+}
+
 /// ARM's error body `{"error": {"code", "message"}}` (some services omit the wrapper).
 fn arm_error(operation: &str, resource: &str, a: &Answer) -> AksError {
     let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
@@ -302,7 +312,7 @@ impl Arm {
             let mut n = 0;
             let mut said = String::new();
             loop {
-                cx.sleep(wait.unwrap_or_else(|| POLL.interval(n)), &what)
+                cx.sleep(pause(wait, n), &what)
                     .await?;
                 let s = self
                     .raw(cx, "GET", &status_url, ARM_SCOPE, None, resource)
@@ -341,7 +351,7 @@ impl Arm {
                 let mut wait = retry_after(a);
                 let mut n = 0;
                 loop {
-                    cx.sleep(wait.unwrap_or_else(|| POLL.interval(n)), &what)
+                    cx.sleep(pause(wait, n), &what)
                         .await?;
                     let s = match self
                         .raw(cx, "GET", &location, ARM_SCOPE, None, resource)
