@@ -60,11 +60,19 @@ fn retry_after(a: &Answer) -> Option<Duration> {
         .map(|s| Duration::from_secs(s.min(120)))
 }
 
-/// The pause before the n-th poll: what ARM asked for, else kat's backoff. A `Retry-After: 0`
-/// (less than a second left) is followed by short growing pauses rather than a busy loop.
-fn pause(asked: Option<Duration>, n: u32) -> Duration {
+/// The pause before the n-th poll: what ARM asked for, else kat's backoff. `Retry-After: 0`
+/// (under a second left) is followed by 50 ms pauses, the first twenty of them; an operation
+/// that keeps answering 0 gets kat's backoff, not a busy loop.
+fn pause(asked: Option<Duration>, n: u32, zeros: &mut u32) -> Duration {
     match asked {
-        Some(d) if d.is_zero() => Duration::from_millis(25 * u64::from(n.min(40) + 1)),
+        Some(d) if d.is_zero() => {
+            *zeros += 1;
+            if *zeros <= 20 {
+                Duration::from_millis(50)
+            } else {
+                POLL.interval(*zeros - 20)
+            }
+        }
         Some(d) => d,
         None => POLL.interval(n),
     }
@@ -311,9 +319,9 @@ impl Arm {
             let mut wait = retry_after(a);
             let mut n = 0;
             let mut said = String::new();
+            let mut zeros = 0;
             loop {
-                cx.sleep(pause(wait, n), &what)
-                    .await?;
+                cx.sleep(pause(wait, n, &mut zeros), &what).await?;
                 let s = self
                     .raw(cx, "GET", &status_url, ARM_SCOPE, None, resource)
                     .await?;
@@ -350,9 +358,9 @@ impl Arm {
             if let Some(location) = a.header("location").map(str::to_string) {
                 let mut wait = retry_after(a);
                 let mut n = 0;
+                let mut zeros = 0;
                 loop {
-                    cx.sleep(pause(wait, n), &what)
-                        .await?;
+                    cx.sleep(pause(wait, n, &mut zeros), &what).await?;
                     let s = match self
                         .raw(cx, "GET", &location, ARM_SCOPE, None, resource)
                         .await
