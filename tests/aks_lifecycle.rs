@@ -1,6 +1,6 @@
 //! `--provider aks` against the fake ARM server (its own process) with the fake `az` as the
 //! credential, and the Kubernetes stages on the testbed (listClusterUserCredential serves its
-//! kubeconfig): the ratings blueprint up with ACR and an autoscaling user pool; a second
+//! kubeconfig): the ratings blueprint up with ACR, an autoscaling user pool and ingress-nginx; a second
 //! `up` that makes no mutating ARM call; a stateless `down` that leaves nothing in the fake.
 //! Prints wall times and mutating ARM calls (`--nocapture`).
 #![cfg(feature = "aks")]
@@ -49,7 +49,8 @@ impl Aks {
         let mut c = self.sb.cmd(args);
         self.fake.apply(&mut c);
         c.env("KAT_AZURE_NO_IMDS", "1")
-            .env("KUBECONFIG", self.sb.path().join("home-kube-config"));
+            .env("KUBECONFIG", self.sb.path().join("home-kube-config"))
+            .env("KAT_CACHE_DIR", self.sb.path().join("cache"));
         c
     }
 
@@ -82,7 +83,12 @@ impl Aks {
 
 #[test]
 fn ratings_up_twice_then_stateless_down_leaves_nothing() {
-    let t = Aks::new("azlife", "blueprint: ratings\n");
+    let fixtures = common::http::FixtureServer::start();
+    let url = fixtures.serve("/ingress-nginx.yaml", INGRESS_NGINX);
+    let t = Aks::new(
+        "azlife",
+        &format!("blueprint: ratings\naddons:\n  ingress-nginx: {{enabled: true, url: \"{url}\", settings: {{host: ratings.example.test}}}}\ntimeouts:\n  default: 2m\n"),
+    );
     let (code, events, stderr, _) = t.measured("kat up (aks, ratings, fake ARM)", &["up"]);
     assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
     for stage in [
@@ -91,6 +97,7 @@ fn ratings_up_twice_then_stateless_down_leaves_nothing() {
         "nodes",
         "kubeconfig",
         "registry",
+        "ingress-nginx",
         "blueprint",
     ] {
         assert_eq!(
@@ -181,6 +188,28 @@ fn ratings_up_twice_then_stateless_down_leaves_nothing() {
     let outputs = &summary(&events)["shown"];
     let registry = outputs["Registry"].as_str().unwrap_or_default();
     assert!(registry.contains(".azurecr.io"), "{outputs:#?}");
+
+    // Ingress: kat's ingress-nginx Service carries the Azure load balancer's health-probe path
+    // (AKS 1.24+ probes `/` otherwise and marks nginx down); the ratings Ingress goes through it.
+    let probe = kubectl(&[
+        "get",
+        "service",
+        "ingress-nginx-controller",
+        "-n",
+        "ingress-nginx",
+        "-o",
+        "jsonpath={.metadata.annotations.service\\.beta\\.kubernetes\\.io/azure-load-balancer-health-probe-request-path}",
+    ]);
+    assert_eq!(probe, "/healthz");
+    let hosts = kubectl(&[
+        "get",
+        "ingress",
+        "-n",
+        "ratingsapp",
+        "-o",
+        "jsonpath={.items[*].spec.rules[*].host}",
+    ]);
+    assert!(hosts.contains("ratings.example.test"), "{hosts}");
 
     // The kubeconfig: Azure's own, context kat-<env>, 0600.
     let kubeconfig = t.sb.path().join(".kat/azlife/kubeconfig");
@@ -384,3 +413,30 @@ fn an_existing_resource_group_is_built_in_and_kept() {
         "only the group is left"
     );
 }
+
+/// ingress-nginx's manifest as served to kat (tests cannot reach the internet): the controller,
+/// its LoadBalancer Service and admission webhook.
+const INGRESS_NGINX: &str = r#"apiVersion: v1
+kind: Namespace
+metadata: {name: ingress-nginx}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress-nginx-controller, namespace: ingress-nginx}
+spec:
+  selector: {matchLabels: {app: ingress-nginx}}
+  template:
+    metadata: {labels: {app: ingress-nginx}}
+    spec:
+      containers: [{name: controller, image: registry.k8s.io/ingress-nginx/controller:v1.11.5}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ingress-nginx-controller, namespace: ingress-nginx}
+spec:
+  type: LoadBalancer
+  selector: {app: ingress-nginx}
+  ports:
+  - {name: http, port: 80, targetPort: 80, protocol: TCP}
+  - {name: https, port: 443, targetPort: 443, protocol: TCP}
+"#;
