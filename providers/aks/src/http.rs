@@ -62,6 +62,8 @@ impl Http {
         let mut connector = HttpConnector::new();
         connector.enforce_http(false);
         connector.set_connect_timeout(Some(Duration::from_secs(10)));
+        // Small JSON requests: no Nagle delay waiting for an ACK between headers and body.
+        connector.set_nodelay(true);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()
