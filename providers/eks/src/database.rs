@@ -20,9 +20,9 @@ use serde_json::{json, Value};
 use crate::clients::Aws;
 use crate::error::{api, is_not_found, pe};
 use crate::shared::Shared;
-use crate::tags;
 use kat_provider::converge::retrying;
 use kat_provider::converge::{Converge, Pass};
+use crate::tags;
 
 const PORT: i32 = 5432;
 const DB_BACKOFF: Backoff = Backoff {

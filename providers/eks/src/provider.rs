@@ -8,11 +8,11 @@ use kat_provider::{
     ManagedDatabase, OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role, SecretRef,
 };
 
-use crate::budget::{Comp, Retired};
 use crate::clients::Aws;
+use crate::shared::Shared;
 use crate::extras::{ClusterExtras, EksExtras};
 use crate::names::Names;
-use crate::shared::Shared;
+use crate::budget::{Comp, Retired};
 
 pub struct EksProvider {
     shared: Arc<Shared>,
