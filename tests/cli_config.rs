@@ -52,7 +52,7 @@ fn wrong_type_and_bad_enum_and_bad_yaml_are_located() {
         &["up", "--provider", "sim"],
         &[
             "kat.yaml:2:9: database.mode",
-            "allowed: `none`, `in-cluster`, `rds`",
+            "allowed: `none`, `in-cluster`, `managed`",
         ],
     );
     fails_with("provider: {name: sim\n", &["up"], &["kat.yaml:"]);

@@ -297,7 +297,7 @@ fn keys_init_wrote_for_another_provider_are_warnings_and_yours_are_errors() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("warning: kat.yaml:39: database.mode: rds is `kat init`'s default"),
+        stderr.contains("warning: kat.yaml:39: database.mode: managed is `kat init`'s default"),
         "{stderr}"
     );
     assert!(

@@ -16,6 +16,8 @@ mod tests;
 
 use std::path::Path;
 
+use kat_provider::DatabaseMode;
+
 pub use context::{ApiVersions, ClusterContext, DatabaseContext, IngressContext, RenderContext};
 pub use error::BlueprintError;
 pub use manifests::parse_manifests;
@@ -81,16 +83,16 @@ impl Blueprint {
         self.info().database.is_some()
     }
 
-    /// The database modes `render` accepts: the blueprint's (`in-cluster`, `rds`), or `none` for
-    /// a blueprint without a database (which accepts any mode and ignores it).
-    pub fn database_modes(&self) -> Vec<String> {
+    /// The database modes `render` accepts: the blueprint's (`in-cluster`, `managed`), or `none`
+    /// for a blueprint without a database (which accepts any mode and ignores it).
+    pub fn database_modes(&self) -> Vec<DatabaseMode> {
         match &self.info().database {
             Some(db) => db.modes.clone(),
-            None => vec!["none".to_string()],
+            None => vec![DatabaseMode::None],
         }
     }
 
-    /// Namespaces where, in `rds` mode, the database Secret must exist (its clients' namespaces).
+    /// Namespaces where, in `managed` mode, the database Secret must exist (its clients' namespaces).
     pub fn database_secret_namespaces(&self) -> Vec<String> {
         let info = self.info();
         let mut out: Vec<String> = Vec::new();
@@ -108,4 +110,13 @@ impl Blueprint {
     pub fn render(&self, cx: &RenderContext) -> Result<Vec<RenderedFile>, BlueprintError> {
         render::render(&self.sources, cx)
     }
+}
+
+/// Database modes as a list for messages: `in-cluster, managed`.
+pub fn joined(modes: &[DatabaseMode]) -> String {
+    modes
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

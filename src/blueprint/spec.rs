@@ -2,6 +2,7 @@
 //! context (`components.<name>.port`, `images.<key>`), so ports, exposed paths and autoscaling are
 //! written once.
 
+use kat_provider::DatabaseMode;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -35,10 +36,10 @@ pub struct BlueprintInfo {
 pub struct DatabaseInfo {
     /// `postgres`, `mongodb`, ...
     pub engine: String,
-    /// The database modes the blueprint renders: `in-cluster`, `rds`.
-    pub modes: Vec<String>,
+    /// The database modes the blueprint renders: `in-cluster`, `managed`.
+    pub modes: Vec<DatabaseMode>,
     /// The components that connect to the database; its NetworkPolicy admits only these, and in
-    /// `rds` mode the connection Secret must exist in their namespaces.
+    /// `managed` mode the connection Secret must exist in their namespaces.
     pub clients: Vec<String>,
 }
 
@@ -185,14 +186,8 @@ impl BlueprintInfo {
                     return Err(format!("database client `{client}` is not a component"));
                 }
             }
-            if let Some(bad) = db
-                .modes
-                .iter()
-                .find(|m| !["in-cluster", "rds"].contains(&m.as_str()))
-            {
-                return Err(format!(
-                    "database mode `{bad}` is not one of in-cluster, rds"
-                ));
+            if db.modes.contains(&DatabaseMode::None) {
+                return Err("database mode `none` is not one a blueprint renders: list in-cluster and/or managed".into());
             }
         }
         Ok(())

@@ -34,7 +34,7 @@ pub struct GlobalArgs {
         value_name = "NAME"
     )]
     pub env: Option<String>,
-    /// Provider: eks, aks, microk8s, kubeconfig or sim
+    /// Provider (`kat providers` lists them)
     #[arg(long, global = true, env = "KAT_PROVIDER", value_name = "NAME", value_parser = parse_provider)]
     pub provider: Option<ProviderName>,
     /// Blueprint: a built-in name (`kat blueprints`) or a path

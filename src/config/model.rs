@@ -111,6 +111,11 @@ pub struct AddonConfig {
     /// Install from a Helm chart instead (rendered with `helm template`, applied by kat).
     #[serde(default)]
     pub helm: Option<HelmChart>,
+    /// Where the addon comes from: `kat` (default: kat's pinned manifests, offline from a
+    /// bundle) or the provider's name for the cluster's own addon (`microk8s`: `microk8s enable
+    /// cert-manager`, `observability` for monitoring, ...).
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

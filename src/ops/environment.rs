@@ -57,6 +57,14 @@ impl Environment {
                     .filter(|def| cfg.addons.get(def.id).enabled)
                     .map(|def| def.id.to_string())
                     .collect(),
+                own_addons: ADDONS
+                    .iter()
+                    .filter(|def| {
+                        let a = cfg.addons.get(def.id);
+                        a.enabled && a.source.as_deref() == Some(settings.provider.as_str())
+                    })
+                    .map(|def| def.id.to_string())
+                    .collect(),
                 purge: settings.purge,
             };
             create_provider(settings.provider, request).map_err(|e| match e {
@@ -253,7 +261,7 @@ fn load_blueprint(settings: &Settings) -> Result<Option<Blueprint>, KatError> {
                 "database.mode",
                 format!("blueprint `{}` cannot use database mode `{mode}`", cfg.name),
             )
-            .with_help(format!("it supports: {}", modes.join(", ")))
+            .with_help(format!("it supports: {}", crate::blueprint::joined(&modes)))
             .into());
     }
     Ok(Some(blueprint))
@@ -283,16 +291,56 @@ fn blueprint_source(
 fn check_capabilities(settings: &Settings, provider: &dyn Provider) -> Result<(), KatError> {
     let caps = provider.capabilities();
     let cfg = &settings.config;
-    if cfg.database.mode == DatabaseMode::Rds && caps.managed_database.is_none() {
+    for def in ADDONS {
+        let addon = cfg.addons.get(def.id);
+        let Some(source) = addon.source.as_deref().filter(|_| addon.enabled) else {
+            continue;
+        };
+        let key = format!("addons.{}.source", def.id);
+        let name = settings.provider;
+        if source == "kat" {
+            continue;
+        }
+        if source != name.as_str() {
+            return Err(settings
+                .source
+                .error_at(
+                    &key,
+                    format!("`{source}` is not where this environment's addons can come from"),
+                )
+                .with_help(format!(
+                    "`kat` (kat's pinned manifests) or `{name}` (the {name} cluster's own addon)"
+                ))
+                .into());
+        }
+        if provider.brings_addon(def.id).is_none() {
+            return Err(settings
+                .source
+                .error_at(
+                    &key,
+                    format!("the {name} provider has no addon of its own for {}", def.id),
+                )
+                .with_help(
+                    "remove `source` (or write `kat`): kat installs it from its pinned manifests",
+                )
+                .into());
+        }
+    }
+    if cfg.database.mode == DatabaseMode::Managed && caps.managed_database.is_none() {
         return Err(settings
             .source
             .error_at(
                 "database.mode",
                 format!("the {} provider has no managed database", settings.provider),
             )
-            .with_help(
-                "use `mode: in-cluster` (PostgreSQL in the cluster) or choose the eks provider",
-            )
+            .with_help(format!(
+                "use `mode: in-cluster` (PostgreSQL in the cluster) or a provider with one: {}",
+                crate::ops::providers::with_managed_database()
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
             .into());
     }
     Ok(())

@@ -42,6 +42,24 @@ pub fn create_provider(
     }
 }
 
+/// Every provider's name, for messages: `eks, aks, microk8s, kubeconfig, sim`.
+pub fn names() -> String {
+    ProviderName::ALL
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The providers that make a managed database beside their cluster (`database.mode: managed`).
+pub fn with_managed_database() -> Vec<ProviderName> {
+    ProviderName::ALL
+        .iter()
+        .copied()
+        .filter(|p| matches!(p, ProviderName::Eks | ProviderName::Aks) && implemented(*p))
+        .collect()
+}
+
 /// Whether any build of this version of kat has the provider (a cargo feature exists for it).
 pub fn implemented(name: ProviderName) -> bool {
     let _ = name;

@@ -67,7 +67,10 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
             "provider",
             "no provider chosen; set `provider.name` in kat.yaml or pass --provider",
         )
-        .with_help("one of: eks, aks, microk8s, kubeconfig, sim (`kat providers` lists them)")
+        .with_help(format!(
+            "one of: {} (`kat providers` lists them)",
+            crate::ops::providers::names()
+        ))
     })?;
     config.provider.name = Some(provider);
     if let Some(r) = &o.region {

@@ -82,6 +82,9 @@ pub struct ProviderRequest {
     /// The kat addons kat.yaml enables, by stage id (`ingress-nginx`): a provider whose cluster
     /// brings some of them itself ([`Provider::brings_addon`]) readies those.
     pub addons: Vec<String>,
+    /// The enabled addons kat.yaml asks the provider's cluster to bring itself
+    /// (`addons.<id>.source: <provider>`), by stage id; the provider refuses one it cannot bring.
+    pub own_addons: Vec<String>,
     /// `kat down --purge`: also remove what the provider installed on the machine itself (only
     /// what kat installed).
     pub purge: bool,
@@ -171,6 +174,12 @@ pub trait Provider: Send + Sync {
             provider: self.name().into(),
             what: "`kat kubeconfig --exec` (a kubeconfig whose credentials come from the cloud's CLI each time)".into(),
         })
+    }
+
+    /// How long the credential in the kubeconfig kat writes stays valid, when it expires at all
+    /// (EKS tokens: 15 minutes), so `kat kubeconfig --merge` can say when to prefer `--exec`.
+    fn kubeconfig_token_lifetime(&self) -> Option<std::time::Duration> {
+        None
     }
 
     /// The value behind a [`SecretRef`] this provider recorded (a managed database's password in

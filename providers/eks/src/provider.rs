@@ -8,11 +8,11 @@ use kat_provider::{
     ManagedDatabase, OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role, SecretRef,
 };
 
+use crate::budget::{Comp, Retired};
 use crate::clients::Aws;
-use crate::shared::Shared;
 use crate::extras::{ClusterExtras, EksExtras};
 use crate::names::Names;
-use crate::budget::{Comp, Retired};
+use crate::shared::Shared;
 
 pub struct EksProvider {
     shared: Arc<Shared>,
@@ -117,10 +117,10 @@ impl Provider for EksProvider {
             }
             Role::Database => {
                 let d = crate::database::Database { s };
-                if self.shared.req.database.mode == DatabaseMode::Rds {
+                if self.shared.req.database.mode == DatabaseMode::Managed {
                     Some(Arc::new(Comp::new(d)))
                 } else {
-                    Some(Arc::new(Retired::new(d, "database.mode: rds")))
+                    Some(Arc::new(Retired::new(d, "database.mode: managed")))
                 }
             }
         }
@@ -136,6 +136,10 @@ impl Provider for EksProvider {
 
     async fn exec_kubeconfig(&self, _kubeconfig: &Outputs) -> Result<String, ProviderError> {
         crate::kubeconfig::exec_variant(&self.shared).await
+    }
+
+    fn kubeconfig_token_lifetime(&self) -> Option<std::time::Duration> {
+        Some(crate::token::LIFETIME)
     }
 
     async fn secret_value(&self, secret: &SecretRef) -> Result<String, ProviderError> {

@@ -1,7 +1,8 @@
-//! The database: reachable only from its clients, and absent from the cluster in rds mode.
+//! The database: reachable only from its clients, and absent from the cluster in managed mode.
 
 use super::support::*;
 use crate::blueprint::{load, BlueprintError};
+use kat_provider::DatabaseMode;
 use kat_provider::Manifest;
 
 #[test]
@@ -63,11 +64,11 @@ fn rds_mode_renders_no_database_and_reads_the_secret() {
         if !info
             .database
             .as_ref()
-            .is_some_and(|d| d.modes.iter().any(|m| m == "rds"))
+            .is_some_and(|d| d.modes.contains(&DatabaseMode::Managed))
         {
             continue;
         }
-        let cx = context("rds", false);
+        let cx = context("managed", false);
         // `kat render` writes no file that holds nothing (postgres.yaml).
         for f in render(bp, &cx).unwrap() {
             assert!(
@@ -108,7 +109,7 @@ fn rds_mode_renders_no_database_and_reads_the_secret() {
 
 #[test]
 fn unsupported_database_mode_names_the_supported_ones() {
-    let err = render("voting-app", &context("rds", false)).unwrap_err();
+    let err = render("voting-app", &context("managed", false)).unwrap_err();
     assert!(
         matches!(err, BlueprintError::UnsupportedDatabase { .. }),
         "{err}"
@@ -118,7 +119,7 @@ fn unsupported_database_mode_names_the_supported_ones() {
 
 #[test]
 fn rds_mode_without_a_secret_is_an_error() {
-    let mut cx = context("rds", false);
+    let mut cx = context("managed", false);
     cx.database.secret = None;
     let err = render("nanomon", &cx).unwrap_err();
     assert!(
