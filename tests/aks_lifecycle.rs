@@ -270,7 +270,7 @@ fn all_text(dir: &std::path::Path) -> String {
     s
 }
 
-/// `database.mode: managed` (spelled `rds` until the alias lands): a flexible server on the
+/// `database.mode: managed`: a flexible server on the
 /// delegated subnet with private access, its password generated into Key Vault and read back only
 /// into the Kubernetes Secret; `down` deletes and purges the vault.
 #[test]
@@ -278,7 +278,7 @@ fn managed_database_password_goes_from_key_vault_to_the_secret_only() {
     use base64::Engine;
     let t = Aks::new(
         "azdb",
-        "database:\n  mode: rds\nblueprint:\n  name: nanomon\n",
+        "database:\n  mode: managed\nblueprint:\n  name: nanomon\n",
     );
     let (code, events, stderr, _) =
         t.measured("kat up (aks, nanomon, managed PostgreSQL)", &["up"]);

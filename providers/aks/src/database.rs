@@ -82,7 +82,7 @@ impl Converge for Database {
     }
 
     fn nominal(&self) -> Option<std::time::Duration> {
-        (self.s.req.database.mode == kat_provider::DatabaseMode::Rds)
+        (self.s.req.database.mode == kat_provider::DatabaseMode::Managed)
             .then(|| std::time::Duration::from_secs(480))
     }
 
@@ -194,8 +194,8 @@ impl Converge for Database {
         let mut o = Outputs::new();
         o.put(&contract::DATABASE_HOST, host.clone())
             .put(&contract::DATABASE_PORT, PORT)
-            .put(&contract::DATABASE_USER, ADMIN.into())
-            .put(&contract::DATABASE_NAME, DATABASE.into())
+            .put(&contract::DATABASE_USER, ADMIN)
+            .put(&contract::DATABASE_NAME, DATABASE)
             .put(&contract::DATABASE_SECRET, secret);
         o.show(
             "Database",

@@ -44,7 +44,7 @@ pub fn subnets(vnet_cidr: &str) -> Result<(String, String), ProviderError> {
 
 impl Network {
     fn managed_db(&self) -> bool {
-        self.s.req.database.mode == DatabaseMode::Rds
+        self.s.req.database.mode == DatabaseMode::Managed
     }
 
     fn vnet_path(&self) -> String {

@@ -37,7 +37,7 @@ fn namespaces(s: &Shared) -> Vec<&'static str> {
         "Microsoft.Network",
         "Microsoft.ContainerRegistry",
     ];
-    if s.req.database.mode == DatabaseMode::Rds {
+    if s.req.database.mode == DatabaseMode::Managed {
         ns.extend(["Microsoft.DBforPostgreSQL", "Microsoft.KeyVault"]);
     }
     ns

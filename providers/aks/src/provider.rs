@@ -70,7 +70,7 @@ impl AksProvider {
     }
 
     fn managed_db(&self) -> bool {
-        self.s.req.database.mode == DatabaseMode::Rds
+        self.s.req.database.mode == DatabaseMode::Managed
     }
 }
 
@@ -92,7 +92,7 @@ impl Provider for AksProvider {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             creates_cluster: true,
-            managed_database: Some(ManagedDatabase::Rds),
+            managed_database: Some(ManagedDatabase::AzurePostgresFlexible),
             autoscaler: AutoscalerKind::NodePoolBuiltin,
             load_balancer: LoadBalancerKind::AzureLoadBalancer,
             registry: true,
