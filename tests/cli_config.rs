@@ -97,7 +97,7 @@ fn flags_are_checked_and_override_the_file() {
         fails_with(
             "",
             &["up", "--provider", "eks"],
-            &["without the `eks` feature", "--features eks"],
+            &["built without the eks provider", "--features eks"],
         );
     }
     if !cfg!(feature = "aks") {
