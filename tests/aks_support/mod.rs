@@ -184,14 +184,20 @@ impl FakeArm {
             ("KAT_AZURE_ARM_ENDPOINT".into(), self.url.clone()),
             ("PATH".into(), path),
             ("AZURE_SUBSCRIPTION_ID".into(), self.subscription.clone()),
-            ("FAKE_AZ_LOG".into(), self.az_log_path().display().to_string()),
+            (
+                "FAKE_AZ_LOG".into(),
+                self.az_log_path().display().to_string(),
+            ),
             ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
         ]
     }
 
     /// Sets [`FakeArm::env`] on a command and removes every other Azure credential source.
     pub fn apply(&self, cmd: &mut Command) {
-        for var in CREDENTIAL_VARS.iter().chain(["FAKE_AZ_TOKEN", "FAKE_AZ_LOGGED_OUT"].iter()) {
+        for var in CREDENTIAL_VARS
+            .iter()
+            .chain(["FAKE_AZ_TOKEN", "FAKE_AZ_LOGGED_OUT"].iter())
+        {
             cmd.env_remove(var);
         }
         for (k, v) in self.env() {
