@@ -285,11 +285,15 @@ fn a_failed_operation_and_a_404_right_after_create() {
         json!({"match": "^PUT .*/managedClusters/kat-bad$", "lro": "Failed",
                      "code": "VMExtensionProvisioningError", "message": "boom"}),
     );
+    arm.not_found_after_put("/managedClusters/|/resourceGroups/[^/]+$");
     let (path, accepted) = cluster(arm, "bad");
     assert_eq!(accepted.status, 201);
-    arm.fault_status("^GET .*/managedClusters/kat-bad$", 404, 1);
     let early = arm.arm("GET", &v(&path, AKS), None);
     assert_eq!((early.status, early.code()), (404, "ResourceNotFound"));
+    let group = v(&arm.group_path("kat-bad"), RG);
+    let early = arm.arm("GET", &group, None);
+    assert_eq!((early.status, early.code()), (404, "ResourceGroupNotFound"));
+    assert_eq!(arm.arm("GET", &group, None).status, 200);
     let last = arm.poll(&accepted).pop().unwrap();
     assert_eq!(last.body["status"], "Failed");
     assert_eq!(last.body["error"]["code"], "VMExtensionProvisioningError");

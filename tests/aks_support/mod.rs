@@ -412,6 +412,12 @@ impl FakeArm {
         self.fault(json!({"match": pattern, "status": status, "times": times}));
     }
 
+    /// From now on the first GET after each create whose `PUT /path` matches `pattern` answers
+    /// 404, as ARM may right after it accepted the create.
+    pub fn not_found_after_put(&self, pattern: &str) {
+        self.fault(json!({"not_found_after_put": true, "match": pattern}));
+    }
+
     /// A share of all ARM calls answered 429 or 503 at random (seeded).
     pub fn share(&self, share: f64, seed: u64) {
         self.fault(json!({"share": share, "seed": seed}));

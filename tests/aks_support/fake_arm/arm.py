@@ -90,6 +90,7 @@ def handle(state, req):
         else:
             raise faults.as_error(fault)
     answer = route(state, req, segs)
+    faults.note_create(state, req.method, req.path, answer[0], answer[1])
     if after:
         raise after
     return answer
