@@ -698,3 +698,27 @@ fn latency_profile_keeps_operations_running_and_calls_are_logged() {
         ("DELETE", 202)
     );
 }
+
+#[test]
+fn state_file_keeps_resources_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let f = start(&["--state-file", state_arg]);
+    group(&f.arm, "kat-kept", "kept");
+    let head = f
+        .arm
+        .arm("HEAD", &v(&f.arm.group_path("kat-kept"), RG), None);
+    assert_eq!(head.status, 204);
+    drop(f);
+    let f = start(&["--state-file", state_arg]);
+    let got = f
+        .arm
+        .arm("GET", &v(&f.arm.group_path("kat-kept"), RG), None);
+    assert_eq!(got.status, 200, "{got:?}");
+    assert_eq!(got.body["tags"][ENV_TAG], "kept");
+    let missing = f
+        .arm
+        .arm("HEAD", &v(&f.arm.group_path("kat-none"), RG), None);
+    assert_eq!(missing.status, 404);
+}

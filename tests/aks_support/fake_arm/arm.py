@@ -194,6 +194,8 @@ def resource_route(state, req, rg, ns, tail):
             f"The resource type '{type_name}' could not be found in the namespace '{ns}' for api "
             f"version '{req.api_version}' (not served by the fake).",
         )
+    # ARM routes nothing to a resource provider the subscription is not registered with.
+    req.check_registered()
     if extra:
         word = extra[0]
         child = typed.kind_of(type_name + "/" + word)
