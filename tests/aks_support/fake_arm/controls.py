@@ -17,7 +17,6 @@ from errors import ArmError
 from families import typed
 
 
-
 def handle(state, method, path, body):
     try:
         route = ROUTES.get((method, path.rstrip("/")))
