@@ -69,9 +69,11 @@ fn vnet(arm: &FakeArm, rg: &str, env: &str) -> String {
     let a = arm.arm(
         "PUT",
         &v(&path, NET),
-        Some(json!({"location": "eastus", "tags": tags(env), "properties": {
+        Some(
+            json!({"location": "eastus", "tags": tags(env), "properties": {
             "addressSpace": {"addressPrefixes": ["10.10.0.0/16"]},
-            "subnets": [{"name": "nodes", "properties": {"addressPrefix": "10.10.0.0/20"}}]}})),
+            "subnets": [{"name": "nodes", "properties": {"addressPrefix": "10.10.0.0/20"}}]}}),
+        ),
     );
     assert_eq!(a.status, 201, "{a:?}");
     let last = arm.poll(&a).pop().unwrap();
@@ -115,7 +117,8 @@ fn cluster_create_polls_to_succeeded_with_its_node_group_and_kubelet_identity() 
     assert!(accepted.header("Retry-After").is_some(), "{accepted:?}");
     let op_url = accepted.header("Azure-AsyncOperation").expect("async op");
     assert!(
-        op_url.contains("/providers/Microsoft.ContainerService/locations/eastus/operationStatuses/")
+        op_url
+            .contains("/providers/Microsoft.ContainerService/locations/eastus/operationStatuses/")
             && op_url.ends_with(&format!("api-version={AKS}")),
         "{op_url}"
     );
@@ -161,11 +164,21 @@ fn cluster_create_polls_to_succeeded_with_its_node_group_and_kubelet_identity() 
     );
     assert_eq!(creds.status, 200, "{creds:?}");
     let b64 = creds.body["kubeconfigs"][0]["value"].as_str().unwrap();
-    let text =
-        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap();
+    let text = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+    .unwrap();
     assert!(text.contains("current-context: kat-life"), "{text}");
-    assert!(text.contains("user: clusterUser_kat-life_kat-life"), "{text}");
-    assert!(text.contains("server: \"https://127.0.0.1:16443\""), "{text}");
+    assert!(
+        text.contains("user: clusterUser_kat-life_kat-life"),
+        "{text}"
+    );
+    assert!(
+        text.contains("server: \"https://127.0.0.1:16443\""),
+        "{text}"
+    );
     assert!(!text.contains("testbed"), "{text}");
 }
 
@@ -196,10 +209,16 @@ fn delete_answers_202_with_location_then_the_resource_and_its_node_group_are_gon
     assert_eq!(del.status, 202, "{del:?}");
     let into = arm.arm(
         "PUT",
-        &v(&format!("{rg}/providers/Microsoft.ContainerRegistry/registries/katgone1"), "2023-07-01"),
+        &v(
+            &format!("{rg}/providers/Microsoft.ContainerRegistry/registries/katgone1"),
+            "2023-07-01",
+        ),
         Some(json!({"location": "eastus", "sku": {"name": "Basic"}})),
     );
-    assert_eq!((into.status, into.code()), (409, "ResourceGroupBeingDeleted"));
+    assert_eq!(
+        (into.status, into.code()),
+        (409, "ResourceGroupBeingDeleted")
+    );
     assert_eq!(arm.poll(&del).last().unwrap().status, 200);
     assert!(arm.resources_of("gone").is_empty(), "{:?}", arm.resources());
     let vnet = arm.arm("GET", &v(&vnet_path(arm, "kat-gone"), NET), None);
@@ -212,10 +231,15 @@ fn faults_answer_429_with_retry_after_then_the_call_succeeds() {
     let arm = &f.arm;
     group(arm, "kat-flaky", "flaky");
     let path = v(&arm.group_path("kat-flaky"), RG);
-    arm.fault(json!({"match": "^GET .*/resourceGroups/kat-flaky$", "status": 429,
-                     "retry_after": 3, "times": 1}));
+    arm.fault(
+        json!({"match": "^GET .*/resourceGroups/kat-flaky$", "status": 429,
+                     "retry_after": 3, "times": 1}),
+    );
     let throttled = arm.arm("GET", &path, None);
-    assert_eq!((throttled.status, throttled.code()), (429, "TooManyRequests"));
+    assert_eq!(
+        (throttled.status, throttled.code()),
+        (429, "TooManyRequests")
+    );
     assert_eq!(throttled.header("Retry-After"), Some("3"));
     assert_eq!(arm.arm("GET", &path, None).status, 200);
 
@@ -240,12 +264,14 @@ fn faults_answer_429_with_retry_after_then_the_call_succeeds() {
     // A share of every call fails at random; the same seed fails the same calls.
     let run = |seed| {
         arm.share(0.5, seed);
-        let statuses: Vec<u16> = (0..20).map(|_| arm.arm("GET", &path, None).status).collect();
+        let statuses: Vec<u16> = (0..20)
+            .map(|_| arm.arm("GET", &path, None).status)
+            .collect();
         arm.clear_faults();
         statuses
     };
     let first = run(7);
-    assert!(first.iter().any(|s| *s == 200), "{first:?}");
+    assert!(first.contains(&200), "{first:?}");
     assert!(first.iter().any(|s| *s == 429 || *s == 503), "{first:?}");
     assert_eq!(first, run(7));
     assert_eq!(arm.arm("GET", &path, None).status, 200);
@@ -255,13 +281,19 @@ fn faults_answer_429_with_retry_after_then_the_call_succeeds() {
 fn a_failed_operation_and_a_404_right_after_create() {
     let f = start(&[]);
     let arm = &f.arm;
-    arm.fault(json!({"match": "^PUT .*/managedClusters/kat-bad$", "lro": "Failed",
-                     "code": "VMExtensionProvisioningError", "message": "boom"}));
+    arm.fault(
+        json!({"match": "^PUT .*/managedClusters/kat-bad$", "lro": "Failed",
+                     "code": "VMExtensionProvisioningError", "message": "boom"}),
+    );
+    arm.not_found_after_put("/managedClusters/|/resourceGroups/[^/]+$");
     let (path, accepted) = cluster(arm, "bad");
     assert_eq!(accepted.status, 201);
-    arm.fault_status("^GET .*/managedClusters/kat-bad$", 404, 1);
     let early = arm.arm("GET", &v(&path, AKS), None);
     assert_eq!((early.status, early.code()), (404, "ResourceNotFound"));
+    let group = v(&arm.group_path("kat-bad"), RG);
+    let early = arm.arm("GET", &group, None);
+    assert_eq!((early.status, early.code()), (404, "ResourceGroupNotFound"));
+    assert_eq!(arm.arm("GET", &group, None).status, 200);
     let last = arm.poll(&accepted).pop().unwrap();
     assert_eq!(last.body["status"], "Failed");
     assert_eq!(last.body["error"]["code"], "VMExtensionProvisioningError");
@@ -280,13 +312,19 @@ fn auth_is_refused_without_the_fake_az_token() {
     let none = arm.request("GET", &path, None, None);
     assert_eq!((none.status, none.code()), (401, "AuthenticationFailed"));
     let wrong = arm.request("GET", &path, None, Some("not-the-token"));
-    assert_eq!((wrong.status, wrong.code()), (401, "InvalidAuthenticationToken"));
+    assert_eq!(
+        (wrong.status, wrong.code()),
+        (401, "InvalidAuthenticationToken")
+    );
     let ok = arm.arm("GET", &path, None);
     assert_eq!(ok.status, 200, "{ok:?}");
     assert_eq!(ok.body["subscriptionId"], arm.subscription.as_str());
     let other = arm.arm(
         "GET",
-        &v("/subscriptions/11111111-1111-1111-1111-111111111111", "2022-12-01"),
+        &v(
+            "/subscriptions/11111111-1111-1111-1111-111111111111",
+            "2022-12-01",
+        ),
         None,
     );
     assert_eq!((other.status, other.code()), (404, "SubscriptionNotFound"));
@@ -331,7 +369,13 @@ fn tag_filter_lists_the_environments_groups_and_resources_node_group_included() 
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| format!("{} {}", r["type"].as_str().unwrap(), r["name"].as_str().unwrap()))
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["type"].as_str().unwrap(),
+                    r["name"].as_str().unwrap()
+                )
+            })
             .collect();
         n.sort();
         n
@@ -386,7 +430,10 @@ fn agent_pools_one_operation_at_a_time_and_the_autoscaler_owns_count() {
 
     // The subnet is in use by the pools.
     let del = arm.arm("DELETE", &v(&subnet, NET), None);
-    assert_eq!((del.status, del.code()), (409, "InUseSubnetCannotBeDeleted"));
+    assert_eq!(
+        (del.status, del.code()),
+        (409, "InUseSubnetCannotBeDeleted")
+    );
     let bad = json!({"properties": {"mode": "User", "enableAutoScaling": true, "minCount": 3,
                      "maxCount": 1}});
     let invalid = arm.arm("PUT", &v(&format!("{path}/agentPools/bad"), AKS), Some(bad));
@@ -480,7 +527,11 @@ fn role_assignment_waits_for_the_kubelet_identity_to_propagate() {
         ),
         None,
     );
-    assert_eq!(listed.body["value"].as_array().unwrap().len(), 1, "{listed:?}");
+    assert_eq!(
+        listed.body["value"].as_array().unwrap().len(),
+        1,
+        "{listed:?}"
+    );
     // The assignment goes with the registry it sits on.
     arm.poll(&arm.arm("DELETE", &v(&acr, "2023-07-01"), None));
     assert!(
@@ -543,7 +594,10 @@ fn names_checks_postgres_reservation_and_key_vault_soft_delete() {
                            "version": "16"}})),
     );
     assert_eq!(made.status, 201, "{made:?}");
-    assert!(!made.body.to_string().contains("pw-1-Aa"), "the password is write-only");
+    assert!(
+        !made.body.to_string().contains("pw-1-Aa"),
+        "the password is write-only"
+    );
     arm.poll(&made);
     assert_eq!(pg_free("kat-names-pg"), false);
     arm.poll(&arm.arm("DELETE", &server, None));
@@ -561,11 +615,18 @@ fn names_checks_postgres_reservation_and_key_vault_soft_delete() {
             "permissions": {"secrets": ["get", "set", "delete"]}}]}});
     let made = arm.arm("PUT", &vault, Some(kv_body.clone()));
     arm.poll(&made);
-    let uri = made.body["properties"]["vaultUri"].as_str().unwrap().to_string();
-    assert!(uri.starts_with(&arm.url) && uri.ends_with("/_vault/kat-names-kv/"), "{uri}");
+    let uri = made.body["properties"]["vaultUri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        uri.starts_with(&arm.url) && uri.ends_with("/_vault/kat-names-kv/"),
+        "{uri}"
+    );
     let secret = v(&format!("{uri}secrets/db-password"), "7.4");
     assert_eq!(
-        arm.arm("PUT", &secret, Some(json!({"value": "s3cret"}))).status,
+        arm.arm("PUT", &secret, Some(json!({"value": "s3cret"})))
+            .status,
         200
     );
     assert_eq!(arm.arm("GET", &secret, None).body["value"], "s3cret");
@@ -601,11 +662,21 @@ fn latency_profile_keeps_operations_running_and_calls_are_logged() {
     arm.latency(0.01);
     let (path, accepted) = cluster(arm, "slow");
     // AKS takes ~6 min; at 1:100 that is seconds, far longer than the next call.
-    let status = arm.arm("GET", accepted.header("Azure-AsyncOperation").unwrap(), None);
+    let status = arm.arm(
+        "GET",
+        accepted.header("Azure-AsyncOperation").unwrap(),
+        None,
+    );
     assert_eq!(status.body["status"], "InProgress");
-    assert_eq!(arm.arm("GET", &v(&path, AKS), None).provisioning_state(), "Creating");
+    assert_eq!(
+        arm.arm("GET", &v(&path, AKS), None).provisioning_state(),
+        "Creating"
+    );
     arm.settle();
-    assert_eq!(arm.arm("GET", &v(&path, AKS), None).provisioning_state(), "Succeeded");
+    assert_eq!(
+        arm.arm("GET", &v(&path, AKS), None).provisioning_state(),
+        "Succeeded"
+    );
     arm.latency(0.0);
 
     arm.clear_calls();
@@ -622,5 +693,32 @@ fn latency_profile_keeps_operations_running_and_calls_are_logged() {
     assert_eq!(calls[0].api_version.as_deref(), Some(AKS));
     let mutating = arm.mutating_calls();
     assert_eq!(mutating.len(), 1);
-    assert_eq!((mutating[0].method.as_str(), mutating[0].status), ("DELETE", 202));
+    assert_eq!(
+        (mutating[0].method.as_str(), mutating[0].status),
+        ("DELETE", 202)
+    );
+}
+
+#[test]
+fn state_file_keeps_resources_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let f = start(&["--state-file", state_arg]);
+    group(&f.arm, "kat-kept", "kept");
+    let head = f
+        .arm
+        .arm("HEAD", &v(&f.arm.group_path("kat-kept"), RG), None);
+    assert_eq!(head.status, 204);
+    drop(f);
+    let f = start(&["--state-file", state_arg]);
+    let got = f
+        .arm
+        .arm("GET", &v(&f.arm.group_path("kat-kept"), RG), None);
+    assert_eq!(got.status, 200, "{got:?}");
+    assert_eq!(got.body["tags"][ENV_TAG], "kept");
+    let missing = f
+        .arm
+        .arm("HEAD", &v(&f.arm.group_path("kat-none"), RG), None);
+    assert_eq!(missing.status, 404);
 }

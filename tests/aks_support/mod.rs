@@ -38,6 +38,21 @@ pub fn az_dir() -> PathBuf {
     support_dir().join("fake")
 }
 
+/// The Python interpreter `python3` on PATH really is, asked once: a version manager's shim
+/// (pyenv) costs ~0.3 s a start, and the fake `az` starts at every token kat asks for.
+pub fn python() -> &'static Path {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 on PATH (3.8 or newer) runs the fake ARM server and the fake az");
+        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        assert!(out.status.success() && path.is_file(), "python3: {out:?}");
+        path
+    })
+}
+
 /// One ARM call as the fake logged it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
@@ -127,7 +142,7 @@ impl FakeArm {
     pub fn start_with(kubeconfig: &Path, args: &[&str]) -> FakeArm {
         let dir = tempfile::tempdir().expect("tempdir");
         let server = support_dir().join("fake_arm/server.py");
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python())
             .arg(&server)
             .args(["--port", "0", "--kubeconfig"])
             .arg(kubeconfig)
@@ -138,7 +153,7 @@ impl FakeArm {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("python3 on PATH (3.11 or newer) runs the fake ARM server");
+            .expect("the fake ARM server starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
@@ -175,9 +190,11 @@ impl FakeArm {
     /// What a kat child process needs to talk to the fake through the fake `az`: set these,
     /// and remove [`CREDENTIAL_VARS`] (see [`FakeArm::apply`]).
     pub fn env(&self) -> Vec<(String, String)> {
+        // The real interpreter's directory next: the fake az's `env python3` skips the shim.
         let path = format!(
-            "{}:{}",
+            "{}:{}:{}",
             az_dir().display(),
+            python().parent().expect("python's directory").display(),
             std::env::var("PATH").unwrap_or_default()
         );
         vec![
@@ -412,6 +429,12 @@ impl FakeArm {
         self.fault(json!({"match": pattern, "status": status, "times": times}));
     }
 
+    /// From now on the first GET after each create whose `PUT /path` matches `pattern` answers
+    /// 404, as ARM may right after it accepted the create.
+    pub fn not_found_after_put(&self, pattern: &str) {
+        self.fault(json!({"not_found_after_put": true, "match": pattern}));
+    }
+
     /// A share of all ARM calls answered 429 or 503 at random (seeded).
     pub fn share(&self, share: f64, seed: u64) {
         self.fault(json!({"share": share, "seed": seed}));
@@ -441,7 +464,8 @@ impl FakeArm {
 }
 
 fn ask_az_for_token() -> String {
-    let out = Command::new(az_dir().join("az"))
+    let out = Command::new(python())
+        .arg(az_dir().join("az"))
         .args([
             "account",
             "get-access-token",

@@ -90,6 +90,7 @@ def handle(state, req):
         else:
             raise faults.as_error(fault)
     answer = route(state, req, segs)
+    faults.note_create(state, req.method, req.path, answer[0], answer[1])
     if after:
         raise after
     return answer
@@ -193,6 +194,8 @@ def resource_route(state, req, rg, ns, tail):
             f"The resource type '{type_name}' could not be found in the namespace '{ns}' for api "
             f"version '{req.api_version}' (not served by the fake).",
         )
+    # ARM routes nothing to a resource provider the subscription is not registered with.
+    req.check_registered()
     if extra:
         word = extra[0]
         child = typed.kind_of(type_name + "/" + word)

@@ -3,7 +3,8 @@
   GET/DELETE /_fake/calls       every ARM call so far {method, path, api_version, status, at}
   GET /_fake/resources          every resource that exists (groups, children, role assignments,
                                 soft-deleted vaults) with type, tags and provisioning state
-  POST/DELETE /_fake/faults     queue a fault, or {"share", "seed"}; DELETE clears all
+  POST/DELETE /_fake/faults     queue a fault (faults.py), {"share", "seed"}, or
+                                {"not_found_after_put": true, "match"}; DELETE clears all
   POST /_fake/latency           {"scale": 0.01} real-world durations x scale; {"scale": 0} or
                                 {"polls": N} back to "done after N looks"
   POST /_fake/seed              {"resources": [...], "registry_names_taken": [...],
@@ -14,7 +15,6 @@
 import lro
 from errors import ArmError
 from families import typed
-
 
 
 def handle(state, method, path, body):
@@ -64,6 +64,10 @@ def resources(state, _):
 
 
 def add_fault(state, body):
+    if body.get("not_found_after_put"):
+        rule = {"match": body.get("match", "."), "times": int(body.get("times", 1_000_000))}
+        state.not_found_after_put.append(rule)
+        return rule
     if "share" in body:
         state.set_share(float(body["share"]), body.get("seed", 0))
         return {"share": body["share"]}
@@ -77,6 +81,8 @@ def add_fault(state, body):
 
 def clear_faults(state, _):
     state.faults.clear()
+    state.not_found_after_put.clear()
+    state.fresh_puts.clear()
     state.set_share(0, 0)
     return {"cleared": True}
 

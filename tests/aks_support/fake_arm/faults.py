@@ -5,6 +5,9 @@ A queued fault: {"match": regex on "METHOD /path" (no query), "times": N, and on
              (with "after": true the request is carried out first: the answer is lost)
   "lro": "Failed", "code", "message"             -> the request is accepted, its long-running
                                                     operation ends Failed with that error}
+  "not_found_after_put": true                      -> the first GET after each matching create
+                                                    answers 404 (as ARM may, right after a
+                                                    create was accepted)
 The share ({"share": 0.2, "seed": 1}) answers that part of all ARM calls with 429 or 503.
 """
 import re
@@ -22,6 +25,26 @@ def take(state, method, path):
             fault["times"] = fault.get("times", 1) - 1
             return fault
     return None
+
+
+def note_create(state, method, path, status, body):
+    """A create matching a not_found_after_put rule: its resource's next GET answers 404."""
+    if method != "PUT" or status != 201 or not isinstance(body, dict) or "id" not in body:
+        return
+    for rule in state.not_found_after_put:
+        if rule["times"] > 0 and re.search(rule["match"], f"{method} {path}", re.IGNORECASE):
+            rule["times"] -= 1
+            state.fresh_puts.add(body["id"].lower())
+            return
+
+
+def fresh(state, rid):
+    """True (once) when this GET comes right after a create the 404 rule caught."""
+    key = rid.lower()
+    if key in state.fresh_puts:
+        state.fresh_puts.discard(key)
+        return True
+    return False
 
 
 def random_fault(state):

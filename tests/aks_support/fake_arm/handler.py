@@ -14,6 +14,9 @@ DATA_PLANES = {}
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, Nagle + delayed ACK cost ~40 ms a
+    # call on keep-alive connections.
+    disable_nagle_algorithm = True
     server_version = "fake-arm/1"
     state = None  # set by server.py
     verbose = False
@@ -29,8 +32,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self):
         url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.read_body()
         state = self.state
         with state.lock:
             status, body, headers = self.dispatch(state, url, raw)
@@ -42,6 +44,19 @@ class Handler(BaseHTTPRequestHandler):
                 if self.command != "GET":
                     state.save()
         self.send(status, body, headers)
+
+    def read_body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            raw = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()  # the blank line after the last chunk
+                    return raw
+                raw += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
     def dispatch(self, state, url, raw):
         try:

@@ -37,7 +37,9 @@ class State:
         self.server_names_reserved = set()
         self.deleted_vaults = {}  # name -> deleted vault record
         self.secrets = {}  # (vault name, secret name) -> secret bundle
-        self.fresh_puts = set()  # keys whose next GET may 404 (fault "not_found_after_put")
+        # {"match", "times"}: creates whose first GET answers 404 (ARM's eventual consistency)
+        self.not_found_after_put = []
+        self.fresh_puts = set()  # ids whose next GET answers 404
         self.load()
 
     # --- persistence -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 it) and the tag-filtered listings of groups and resources kat's stateless `down` relies on."""
 import re
 
+import faults
 import lro
 from errors import ArmError, group_not_found
 from families import typed
@@ -19,7 +20,7 @@ def body(state, rec):
 def get(state, req, name):
     req.expect_version(API, "resourceGroups")
     rec = state.get(state.group_id(name))
-    if rec is None:
+    if rec is None or faults.fresh(state, state.group_id(name)):
         raise group_not_found(name)
     if rec.get("op"):
         lro.observe(state, rec["op"])

@@ -45,12 +45,15 @@ def registration_state(state, ns):
     return state.registrations.get(key, "Registered")
 
 
-def provider_body(state, ns):
+def provider_body(state, ns, look=True):
+    """look: this answer counts as a look at a registration in flight (a GET does, the register
+    POST that started it does not)."""
     name = NAMESPACES[ns.lower()]
     return {
         "id": f"/subscriptions/{state.subscription}/providers/{name}",
         "namespace": name,
-        "registrationState": registration_state(state, ns),
+        "registrationState": registration_state(state, ns) if look else
+        state.registrations.get(ns.lower(), "Registered"),
         "registrationPolicy": "RegistrationRequired",
         "resourceTypes": [],
     }
@@ -75,7 +78,7 @@ def register(state, req, ns):
         state.registrations[key] = "Registering"
         op = lro.start(state, "register", key, NAMESPACES[key], "global", lro.duration("register"))
         state.registering[key] = op["id"]
-    return 200, provider_body(state, ns), {}
+    return 200, provider_body(state, ns, look=False), {}
 
 
 def finish_register(state, op):

@@ -9,6 +9,7 @@ import copy
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+import faults
 import lro
 from errors import ArmError, group_not_found, not_found
 from state import GROUP
@@ -190,7 +191,7 @@ def finish_put(state, op):
 
 def get(state, req, kind):
     rec = state.get(req.id)
-    if rec is None:
+    if rec is None or faults.fresh(state, req.id):
         require_group(state, req.rg)
         raise not_found(req.id, kind.type)
     if rec.get("op"):
