@@ -237,3 +237,28 @@ fn a_failed_provisioning_is_quoted_with_the_resource_and_the_next_up_converges()
     assert_eq!(code, 0, "{stderr}");
     assert!(fake.resources().is_empty());
 }
+
+/// ARM's caches: the first GET after a create was accepted answers 404 (groups included). kat
+/// waits a moment and looks again instead of failing or creating a second one.
+#[test]
+fn a_get_that_404s_right_after_a_create_is_retried() {
+    let fake = FakeArm::start(&testbed());
+    let sb = Sandbox::new(&config("azlag"));
+    fake.fault(serde_json::json!({"not_found_after_put": true, "match": "PUT .*"}));
+    let (code, events, stderr) = run(&sb, &fake, &["up"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    let lagged = fake
+        .calls()
+        .iter()
+        .filter(|c| c.method == "GET" && c.status == 404)
+        .count();
+    assert!(lagged > 0, "the fault answered some GETs with 404");
+    assert_eq!(creates(&fake, "/resourceGroups/kat-azlag"), 1);
+    assert_eq!(creates(&fake, "/virtualNetworks/kat-azlag"), 1);
+    assert_eq!(creates(&fake, "/managedClusters/kat-azlag"), 1);
+    assert_eq!(creates(&fake, "/agentPools/user"), 1);
+    assert_eq!(registry_creates(&fake), 1);
+    let (code, _, stderr) = run(&sb, &fake, &["down"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(fake.resources().is_empty());
+}
