@@ -45,7 +45,9 @@ impl ProviderName {
             ProviderName::Eks => {
                 "AWS: VPC, IAM, EKS with managed node groups, ECR, optional RDS PostgreSQL"
             }
-            ProviderName::Aks => "Azure: resource group, AKS, ACR",
+            ProviderName::Aks => {
+                "Azure: resource group, VNet, AKS with an autoscaling pool, ACR, optional PostgreSQL"
+            }
             ProviderName::Microk8s => "microk8s on this machine or on a host over SSH",
             ProviderName::Kubeconfig => "an existing cluster, reached through a kubeconfig context",
             ProviderName::Sim => {
@@ -235,6 +237,9 @@ pub struct ProviderConfig {
     /// Settings of the `microk8s` provider.
     #[serde(default)]
     pub microk8s: Microk8sConfig,
+    /// Settings of the `aks` provider.
+    #[serde(default)]
+    pub aks: crate::aks_config::AksConfig,
 }
 
 /// The microk8s provider: the `microk8s` CLI on this machine, or on `host` over SSH.
