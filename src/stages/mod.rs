@@ -46,7 +46,7 @@ const ROLE_STAGES: &[(Role, Spec)] = &[
         Spec {
             id: "network",
             deps: &[],
-            title: "network: VPC, subnets, gateways, routes",
+            title: "network: virtual network and subnets",
         },
     ),
     (
