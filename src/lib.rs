@@ -11,6 +11,7 @@ pub mod engine;
 pub mod kube;
 pub mod ops;
 pub mod password;
+pub mod report;
 pub mod stages;
 pub mod state;
 pub mod ui;

@@ -180,6 +180,16 @@ pub enum Command {
         #[arg(long)]
         merge: bool,
     },
+    /// Draw the environment's last `up` or `down` as a self-contained HTML page (a timeline of its
+    /// stages, the critical path, waits and retries, the summary); prints the file's path
+    Report {
+        /// `html`: the page; `svg`: the timeline alone
+        #[arg(long, value_enum, default_value = "html")]
+        format: crate::ops::ReportFormat,
+        /// Where to write it [default: .kat/<env>/report.html or .svg]
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Print the JSON Schema of kat.yaml (for editors), or of the `-o json` events
     Schema {
         /// The schema of the events `up` and `down` print with `-o json` (one per line)
@@ -243,6 +253,9 @@ pub struct RunFlags {
     /// At most this many stages at once (0: as many as the graph allows)
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub jobs: usize,
+    /// Also write the run's report page (`kat report`) [default FILE: .kat/<env>/report.html]
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub report: Option<Option<PathBuf>>,
     // Last, so its heading does not carry over to the flags above.
     #[command(flatten)]
     pub select: SelectFlags,

@@ -17,6 +17,7 @@ use crate::addons::{
 use crate::blueprint::Blueprint;
 use crate::engine::{digest, Engine, Reporter, StageGraph};
 use crate::kube::ApplyOptions;
+use crate::report::Recorder;
 use crate::stages::{build_graph, BlueprintSource, ClusterAccess, GraphInputs, SetSource};
 use crate::state::{EnvLock, Journal};
 
@@ -30,6 +31,8 @@ pub struct Environment {
     /// No state directory existed for the environment before this run: kat has no record of it
     /// on this machine (a typo, or a CI runner that never ran `up`).
     pub fresh: bool,
+    /// Keeps the run's timeline as the events pass, for `last-run.json` and `kat report`.
+    pub recorder: Arc<Recorder>,
     pub _lock: Option<EnvLock>,
 }
 
@@ -40,6 +43,8 @@ impl Environment {
         command: Option<&str>,
         reporter: Arc<dyn Reporter>,
     ) -> Result<Environment, KatError> {
+        let recorder = Arc::new(Recorder::new(reporter));
+        let reporter: Arc<dyn Reporter> = recorder.clone();
         let fresh = !settings.state_dir.exists();
         let blueprint = load_blueprint(&settings)?;
         let registry = registry_repositories(blueprint.as_ref());
@@ -157,6 +162,7 @@ impl Environment {
             blueprint,
             engine,
             fresh,
+            recorder,
             _lock: lock,
         })
     }

@@ -33,6 +33,10 @@ pub async fn run(cli: Cli) -> Result<Exit, KatError> {
         Command::Blueprints => blueprints::list(g),
         Command::Render { out } => blueprints::render(g, out),
         Command::Kubeconfig { exec, merge } => kubeconfig::run(g, *exec, *merge).await,
+        Command::Report { format, out } => {
+            let settings = crate::ops::resolve(&g.overrides())?;
+            crate::ops::report(&settings, *format, out.as_deref())
+        }
         Command::Schema { events } => schema::run(*events),
         Command::Completions { shell } => schema::completions(*shell),
     }

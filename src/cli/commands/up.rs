@@ -17,5 +17,6 @@ pub(super) fn run_args(g: &GlobalArgs, flags: &RunFlags) -> RunArgs {
         timeout: flags.timeout,
         jobs: flags.jobs,
         json: g.output == OutputMode::Json,
+        report: flags.report.clone(),
     }
 }
