@@ -63,7 +63,12 @@ fn expected(events: &[Value], deps: &BTreeMap<String, Vec<String>>) -> Expected 
         .collect();
     rows.sort();
     let mut rows: Vec<String> = rows.into_iter().map(|(_, _, id)| id).collect();
-    rows.extend(graph_order.iter().filter(|id| !start_ms.contains_key(*id)).cloned());
+    rows.extend(
+        graph_order
+            .iter()
+            .filter(|id| !start_ms.contains_key(*id))
+            .cloned(),
+    );
     // Back from the last stage to finish, each time to the prerequisite that finished last.
     let mut current = end_ms
         .iter()
@@ -147,7 +152,12 @@ fn chromium() -> Option<PathBuf> {
 
 fn headless(browser: &Path, profile: &Path, extra: &[String], page: &Path) -> std::process::Output {
     Command::new(browser)
-        .args(["--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars"])
+        .args([
+            "--headless",
+            "--disable-gpu",
+            "--no-sandbox",
+            "--hide-scrollbars",
+        ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(format!("file://{}", page.display()))
@@ -200,12 +210,27 @@ fn the_report_draws_every_stage_of_the_last_run_and_a_browser_renders_it() {
     let page = sb.path().join("out/report.html");
     let out = sb.run(&["report", "--out", page.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), page.to_str().unwrap());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        page.to_str().unwrap()
+    );
     let html = std::fs::read_to_string(&page).unwrap();
-    assert!(!html.contains("http://") || !html.contains("src=\"http"), "nothing fetched");
-    assert!(!html.contains("<script src") && !html.contains("<link"), "self-contained");
+    assert!(
+        !html.contains("http://") || !html.contains("src=\"http"),
+        "nothing fetched"
+    );
+    assert!(
+        !html.contains("<script src") && !html.contains("<link"),
+        "self-contained"
+    );
     let svg_path = sb.path().join("timeline.svg");
-    let out = sb.run(&["report", "--format", "svg", "--out", svg_path.to_str().unwrap()]);
+    let out = sb.run(&[
+        "report",
+        "--format",
+        "svg",
+        "--out",
+        svg_path.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let svg = std::fs::read_to_string(&svg_path).unwrap();
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
@@ -223,7 +248,11 @@ fn the_report_draws_every_stage_of_the_last_run_and_a_browser_renders_it() {
     };
     let profile = tempfile::tempdir().unwrap();
     let dom = headless(&browser, profile.path(), &["--dump-dom".into()], &page);
-    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
     let dom = String::from_utf8_lossy(&dom.stdout);
     let rows = stage_rows(&dom);
     check_rows(&rows, &want, true);
@@ -246,16 +275,27 @@ fn the_report_draws_every_stage_of_the_last_run_and_a_browser_renders_it() {
         ],
         &page,
     );
-    assert!(taken.status.success(), "{}", String::from_utf8_lossy(&taken.stderr));
+    assert!(
+        taken.status.success(),
+        "{}",
+        String::from_utf8_lossy(&taken.stderr)
+    );
     let png = std::fs::read(&shot).expect("the screenshot was written");
     assert_eq!(&png[1..4], b"PNG");
     std::fs::copy(&page, shots.join("report.html")).unwrap();
-    eprintln!("report screenshot: {} (page: {})", shot.display(), shots.join("report.html").display());
+    eprintln!(
+        "report screenshot: {} (page: {})",
+        shot.display(),
+        shots.join("report.html").display()
+    );
 }
 
 fn check_rows(rows: &[BTreeMap<String, String>], want: &Expected, drawn: bool) {
     let ids: Vec<&str> = rows.iter().map(|r| r["data-stage"].as_str()).collect();
-    assert_eq!(ids, want.rows, "one row per stage, in the order they started");
+    assert_eq!(
+        ids, want.rows,
+        "one row per stage, in the order they started"
+    );
     let critical: Vec<&str> = rows
         .iter()
         .filter(|r| r["data-critical"] == "true")
@@ -272,13 +312,20 @@ fn check_rows(rows: &[BTreeMap<String, String>], want: &Expected, drawn: bool) {
     let mut last_x = i64::MIN;
     for r in rows {
         let id = &r["data-stage"];
-        let start = want.start_ms.get(id).map(|v| v.to_string()).unwrap_or_default();
+        let start = want
+            .start_ms
+            .get(id)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
         assert_eq!(r["data-start-ms"], start, "{id} starts when its event says");
         if drawn && !start.is_empty() {
             let x: i64 = r["data-drawn-x"].parse().unwrap();
             let w: i64 = r["data-drawn-width"].parse().unwrap();
             assert!(w >= 1, "{id}'s bar is visible: {r:?}");
-            assert!(x >= last_x, "{id} is drawn no earlier than the row above it");
+            assert!(
+                x >= last_x,
+                "{id} is drawn no earlier than the row above it"
+            );
             last_x = x;
         }
     }
@@ -286,13 +333,14 @@ fn check_rows(rows: &[BTreeMap<String, String>], want: &Expected, drawn: bool) {
 
 #[test]
 fn down_reports_too_and_report_before_any_run_says_what_to_do() {
-    let sb = Sandbox::new(
-        "environment: gone\nprovider:\n  name: sim\n  sim:\n    scale: 0.001\n",
-    );
+    let sb = Sandbox::new("environment: gone\nprovider:\n  name: sim\n  sim:\n    scale: 0.001\n");
     let out = sb.run(&["report"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no run of environment `gone`") && err.contains("kat up"), "{err}");
+    assert!(
+        err.contains("no run of environment `gone`") && err.contains("kat up"),
+        "{err}"
+    );
 
     assert_eq!(sb.run(&["up"]).status.code(), Some(0));
     let page = sb.path().join("down.html");
@@ -302,5 +350,8 @@ fn down_reports_too_and_report_before_any_run_says_what_to_do() {
     assert!(html.contains("kat down of gone"));
     let rows = stage_rows(&html);
     assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| r["data-result"] == "changed"), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r["data-result"] == "changed"),
+        "{rows:?}"
+    );
 }

@@ -36,7 +36,10 @@ pub fn write_report(run: &RunTimeline, format: ReportFormat, path: &Path) -> Res
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| {
-            KatError::Failure(format!("cannot create {} for the report: {e}", dir.display()))
+            KatError::Failure(format!(
+                "cannot create {} for the report: {e}",
+                dir.display()
+            ))
         })?;
     }
     // 0644: a report is for sharing (a CI artifact); it holds what the summary shows, no secret.

@@ -213,7 +213,9 @@ fn keep_timeline(env: &Environment, dir: Direction, report: Option<&Option<PathB
         return;
     };
     let warn = |message: String| {
-        env.engine.reporter.emit(Event::Warning { ts: now(), message });
+        env.engine
+            .reporter
+            .emit(Event::Warning { ts: now(), message });
     };
     // A `down` that forgot the environment leaves no directory to keep it in.
     if env.settings.state_dir.is_dir() {

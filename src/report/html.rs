@@ -66,12 +66,18 @@ pub fn render_html(run: &RunTimeline) -> String {
     facts(&mut h, run, &critical);
     h.push_str("<h2>Timeline</h2>\n");
     h.push_str(&render_svg(run));
-    h.push_str(
-        "<div id=\"details\">Point at a stage for what it did, changed and showed.</div>\n",
-    );
+    h.push_str("<div id=\"details\">Point at a stage for what it did, changed and showed.</div>\n");
     stage_table(&mut h, run, &critical);
-    list(&mut h, "Outputs", run.shown.iter().map(|(k, v)| format!("{k}: {v}")));
-    list(&mut h, "Left over after down", run.leftovers.iter().cloned());
+    list(
+        &mut h,
+        "Outputs",
+        run.shown.iter().map(|(k, v)| format!("{k}: {v}")),
+    );
+    list(
+        &mut h,
+        "Left over after down",
+        run.leftovers.iter().cloned(),
+    );
     list(&mut h, "Warnings", run.warnings.iter().cloned());
     if !run.next.is_empty() {
         let _ = writeln!(h, "<h2>Next</h2>\n<p><code>{}</code></p>", esc(&run.next));

@@ -280,7 +280,12 @@ pub fn detail(s: &StageBar, critical: bool) -> String {
     let waits = s.waits();
     if !waits.is_empty() {
         let total: u64 = waits.iter().map(|(a, b, _)| b - a).sum();
-        let _ = write!(t, "\nwaited {} in {} wait(s)", format_duration(total), waits.len());
+        let _ = write!(
+            t,
+            "\nwaited {} in {} wait(s)",
+            format_duration(total),
+            waits.len()
+        );
     }
     if s.retries() > 0 {
         let _ = write!(t, "\n{} retried call(s)", s.retries());
@@ -301,7 +306,11 @@ pub fn detail(s: &StageBar, critical: bool) -> String {
         }
     }
     if let Some(e) = &s.error {
-        let _ = write!(t, "\n{}: {e}", if s.start_ms.is_some() { "error" } else { "why" });
+        let _ = write!(
+            t,
+            "\n{}: {e}",
+            if s.start_ms.is_some() { "error" } else { "why" }
+        );
     }
     t
 }
@@ -351,7 +360,12 @@ fn legend(out: &mut String, y: f64) {
                 );
             }
         }
-        let _ = writeln!(out, r#"<text x="{tx}" y="{ty}">{text}</text>"#, tx = lx + 18.0, ty = y + 9.0);
+        let _ = writeln!(
+            out,
+            r#"<text x="{tx}" y="{ty}">{text}</text>"#,
+            tx = lx + 18.0,
+            ty = y + 9.0
+        );
         lx += 30.0 + text.len() as f64 * 6.2;
     }
     let _ = writeln!(

@@ -384,12 +384,18 @@ mod tests {
 
     #[test]
     fn progress_messages_become_waits_retries_and_steps() {
-        assert_eq!(classify("waiting for cluster/kat-demo (creating)"), MarkKind::Wait);
+        assert_eq!(
+            classify("waiting for cluster/kat-demo (creating)"),
+            MarkKind::Wait
+        );
         assert_eq!(
             classify("vpc.create vpc/x: injected throttling error; retry 2"),
             MarkKind::Retry
         );
-        assert_eq!(classify("Deployment/a refused by a webhook, retrying: x"), MarkKind::Retry);
+        assert_eq!(
+            classify("Deployment/a refused by a webhook, retrying: x"),
+            MarkKind::Retry
+        );
         assert_eq!(classify("applying 12 objects"), MarkKind::Step);
     }
 
@@ -398,10 +404,25 @@ mod tests {
         let mut s = StageBar::new("cluster");
         s.end_ms = Some(100);
         s.marks = vec![
-            Mark { at_ms: 10, kind: MarkKind::Wait, message: "waiting for a".into() },
-            Mark { at_ms: 40, kind: MarkKind::Step, message: "next".into() },
-            Mark { at_ms: 60, kind: MarkKind::Wait, message: "waiting for b".into() },
+            Mark {
+                at_ms: 10,
+                kind: MarkKind::Wait,
+                message: "waiting for a".into(),
+            },
+            Mark {
+                at_ms: 40,
+                kind: MarkKind::Step,
+                message: "next".into(),
+            },
+            Mark {
+                at_ms: 60,
+                kind: MarkKind::Wait,
+                message: "waiting for b".into(),
+            },
         ];
-        assert_eq!(s.waits(), vec![(10, 40, "waiting for a"), (60, 100, "waiting for b")]);
+        assert_eq!(
+            s.waits(),
+            vec![(10, 40, "waiting for a"), (60, 100, "waiting for b")]
+        );
     }
 }
