@@ -179,10 +179,9 @@ fn the_report_draws_every_stage_of_the_last_run_and_a_browser_renders_it() {
         .lines()
         .find_map(|l| l.strip_prefix("report: "))
         .unwrap_or_else(|| panic!("`up --report` names its page: {stderr}"));
-    assert_eq!(
-        Path::new(written),
-        Path::new(".kat/pic/report.html"),
-        "the default place"
+    assert!(
+        Path::new(written).ends_with(".kat/pic/report.html"),
+        "the default place: {written}"
     );
     assert!(sb.path().join(written).is_file());
 
@@ -201,7 +200,9 @@ fn the_report_draws_every_stage_of_the_last_run_and_a_browser_renders_it() {
             (s["id"].as_str().unwrap().to_string(), deps.collect())
         })
         .collect();
-    assert_eq!(deps["cluster"], vec!["network", "identity"]);
+    let mut cluster_deps = deps["cluster"].clone();
+    cluster_deps.sort();
+    assert_eq!(cluster_deps, ["identity", "network"]);
     let want = expected(&events, &deps);
     assert!(want.retries > 0, "a 30% error rate retries something");
     assert!(want.critical.len() >= 3, "{:?}", want.critical);
@@ -351,7 +352,12 @@ fn down_reports_too_and_report_before_any_run_says_what_to_do() {
     let rows = stage_rows(&html);
     assert!(!rows.is_empty());
     assert!(
-        rows.iter().all(|r| r["data-result"] == "changed"),
+        rows.iter()
+            .all(|r| ["changed", "unchanged"].contains(&r["data-result"].as_str())),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter().any(|r| r["data-result"] == "changed"),
         "{rows:?}"
     );
 }
