@@ -76,6 +76,7 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         s.provider = Some(env.settings.provider.to_string());
         if dir == Direction::Up {
             s.config_digest = Some(env.config_digest());
+            s.created_at.get_or_insert_with(|| env.created_at.clone());
         }
         s.runs.push(RunRecord {
             command: command.into(),
@@ -130,7 +131,10 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         // and the sweep saw to it): their records would only mislead `status` and `up`.
         engine
             .journal
-            .update(|s| s.stages.clear())
+            .update(|s| {
+                s.stages.clear();
+                s.created_at = None;
+            })
             .map_err(io_failure(&env.engine))?;
     }
     engine

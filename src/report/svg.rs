@@ -33,7 +33,7 @@ pub const STYLE: &str = r#"
 .kat-timeline .r-unchanged { fill: #b6c3d4; }
 .kat-timeline .r-failed { fill: #e45756; }
 .kat-timeline .r-interrupted { fill: #f2a541; }
-.kat-timeline .critical .bar { stroke: #ff7f0e; stroke-width: 2.5; }
+.kat-timeline .critical .bar, .kat-timeline .legend-critical { stroke: #ff7f0e; stroke-width: 2.5; }
 .kat-timeline .path { stroke: #ff7f0e; stroke-width: 1.5; fill: none; stroke-dasharray: 3 2; }
 .kat-timeline .wait { fill: url(#kat-hatch); }
 .kat-timeline .queued { stroke: #9ca3af; stroke-width: 1.5; stroke-dasharray: 4 3; }
@@ -370,7 +370,7 @@ fn legend(out: &mut String, y: f64) {
     }
     let _ = writeln!(
         out,
-        r##"<rect class="bar r-changed" x="{lx}" y="{y}" width="14" height="10" stroke="#ff7f0e" stroke-width="2.5"/><text x="{tx}" y="{ty}">critical path</text>"##,
+        r#"<rect class="bar r-changed legend-critical" x="{lx}" y="{y}" width="14" height="10"/><text x="{tx}" y="{ty}">critical path</text>"#,
         tx = lx + 18.0,
         ty = y + 9.0
     );
