@@ -21,7 +21,7 @@ impl Reporter for Silent {
     fn emit(&self, _: Event) {}
 }
 
-const CONFIG: &str = "environment: bench\nprovider:\n  name: sim\n  sim:\n    scale: 0.001\ndatabase:\n  mode: rds\naddons:\n  ingress-nginx: {enabled: true}\n  cert-manager: {enabled: true}\n  metrics-server: {enabled: true}\n  cluster-autoscaler: {enabled: true}\n  monitoring: {enabled: true}\n  dashboard: {enabled: true}\n";
+const CONFIG: &str = "environment: bench\nprovider:\n  name: sim\n  sim:\n    scale: 0.001\ndatabase:\n  mode: managed\naddons:\n  ingress-nginx: {enabled: true}\n  cert-manager: {enabled: true}\n  metrics-server: {enabled: true}\n  cluster-autoscaler: {enabled: true}\n  monitoring: {enabled: true}\n  dashboard: {enabled: true}\n";
 
 /// One fresh `up`; returns wall time, the critical path, and the sum of all stage latencies.
 fn run_up(

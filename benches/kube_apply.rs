@@ -35,17 +35,13 @@ use timeline::Timeline;
 const BLUEPRINTS: &[&str] = &["nanomon", "fastapi-react", "voting-app", "ratings", "todo"];
 
 /// Values the blueprints require: a registry for the images kat would build, and the todo app's
-/// own images (it publishes none).
+/// front end (its bundle bakes in the API address, so it is the user's).
 fn render_context(blueprint: &str, env: &str, api: &ApiVersions) -> RenderContext {
     let mut values = Map::new();
     if blueprint == "todo" {
         values.insert(
             "frontend_image".into(),
             json!("registry.example.com/todo-fe:1.0"),
-        );
-        values.insert(
-            "api_image".into(),
-            json!("registry.example.com/todo-api:1.0"),
         );
     }
     RenderContext {
@@ -63,8 +59,7 @@ fn render_context(blueprint: &str, env: &str, api: &ApiVersions) -> RenderContex
 
 /// A copy of a builtin blueprint whose namespaces carry `suffix`, so copies do not collide.
 /// Blueprints fix their namespaces in blueprint.yaml (todo: fe, be, pg) and the templates
-/// follow it; only the todo API's DATABASE_HOST text still names `pg`, which changes nothing
-/// the benchmark measures (no container runs on the testbed).
+/// follow it (the todo API's POSTGRES_HOST too).
 fn renamed_copy(name: &str, suffix: &str, into: &Path) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("blueprints")

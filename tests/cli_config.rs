@@ -52,7 +52,7 @@ fn wrong_type_and_bad_enum_and_bad_yaml_are_located() {
         &["up", "--provider", "sim"],
         &[
             "kat.yaml:2:9: database.mode",
-            "allowed: `none`, `in-cluster`, `rds`",
+            "allowed: `none`, `in-cluster`, `managed`",
         ],
     );
     fails_with("provider: {name: sim\n", &["up"], &["kat.yaml:"]);
@@ -97,14 +97,16 @@ fn flags_are_checked_and_override_the_file() {
         fails_with(
             "",
             &["up", "--provider", "eks"],
-            &["without the `eks` feature", "--features eks"],
+            &["built without the eks provider", "--features eks"],
         );
     }
-    fails_with(
-        "",
-        &["up", "--provider", "aks"],
-        &["is not implemented in this version of kat", "kubeconfig"],
-    );
+    if !cfg!(feature = "aks") {
+        fails_with(
+            "",
+            &["up", "--provider", "aks"],
+            &["built without the aks provider", "--features aks"],
+        );
+    }
     fails_with(
         "provider: {name: sim}\n",
         &["up", "--timeout", "soon"],
@@ -143,7 +145,7 @@ fn reference_commands_print_what_they_promise() {
     let out = sb.run(&["providers"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("sim") && text.contains("eks") && text.contains("(not implemented yet)"),
+        text.contains("sim") && text.contains("eks") && text.contains("aks"),
         "{text}"
     );
     let out = sb.run(&["completions", "bash"]);

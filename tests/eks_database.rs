@@ -10,6 +10,7 @@ use common_eks::*;
 
 #[test]
 fn rds_beside_the_cluster_then_down_to_nothing() {
+    // `managed`, under its first name `rds` (still accepted).
     let t = Eks::new("rds", "database:\n  mode: rds\n");
     let (code, events, stderr, _) = t.run(&["up"]);
     assert_eq!(code, 0, "{stderr}\n{events:#?}");

@@ -1,6 +1,6 @@
 //! The whole eks `up` graph: cloud stages against moto, Kubernetes stages against the testbed
 //! (reached through `provider.eks.api_access`, as a private cluster is reached through a tunnel).
-//! With `database: rds`, the blueprint reads its connection from the Secret kat writes from the
+//! With `database.mode: managed`, the blueprint reads its connection from the Secret kat writes from the
 //! password AWS keeps in Secrets Manager; that password appears nowhere else.
 #![cfg(feature = "eks")]
 

@@ -45,6 +45,12 @@ fn labelled(env: &str) -> String {
 }
 
 fn lifecycle(env: &str, blueprint: &str, extra: &str, args: &[&str]) {
+    lifecycle_with(env, blueprint, extra, args, || {});
+}
+
+/// `up`, `deployed` (checks of what is on the cluster), a second `up` that changes nothing,
+/// `down` that leaves nothing.
+fn lifecycle_with(env: &str, blueprint: &str, extra: &str, args: &[&str], deployed: impl Fn()) {
     let sb = Sandbox::new(&config(env, blueprint, extra));
     let up: Vec<&str> = [&["up"][..], args].concat();
     let (code, events, stderr) = sb.run_json(&up);
@@ -54,6 +60,7 @@ fn lifecycle(env: &str, blueprint: &str, extra: &str, args: &[&str]) {
         !labelled(env).is_empty(),
         "{blueprint}: objects are labelled with the environment"
     );
+    deployed();
 
     let (code, events, stderr) = sb.run_json(&up);
     assert_eq!(code, 0, "{stderr}");
@@ -85,16 +92,6 @@ fn voting_app_deploys_idempotently_and_leaves_nothing() {
 }
 
 #[test]
-fn ratings_deploys_from_an_existing_registry() {
-    lifecycle(
-        "bp-ratings",
-        "ratings",
-        "registry:\n  url: registry.example.com/workshop\n",
-        &[],
-    );
-}
-
-#[test]
 fn fastapi_react_deploys_from_an_existing_registry() {
     lifecycle(
         "bp-fastapi",
@@ -105,18 +102,58 @@ fn fastapi_react_deploys_from_an_existing_registry() {
 }
 
 #[test]
-fn todo_deploys_with_the_images_the_user_names() {
+fn todo_deploys_with_the_front_end_the_user_names() {
     lifecycle(
         "bp-todo",
         "todo",
-        "",
-        &[
-            "--set",
-            "frontend_image=registry.example.com/todo-fe:1.0",
-            "--set",
-            "api_image=registry.example.com/todo-api:1.0",
-        ],
+        "registry:\n  url: registry.example.com/workshop\n",
+        &["--set", "frontend_image=registry.example.com/todo-fe:1.0"],
     );
+}
+
+/// ratings from an existing registry, with the HPA demo: the blueprint's load Job (Locust against ratings-api's /api/loadtest) is applied
+/// with the app and `up` waits for it to complete (the testbed's kubelet completes Jobs); the
+/// HPA it drives is there, aimed at ratings-api; a second `up` finds the Job done and changes
+/// nothing.
+#[test]
+// One test: two environments of one blueprint share its namespace, so they cannot run at once.
+fn ratings_deploys_and_its_load_job_completes_beside_the_hpa_it_drives() {
+    let env = "bp-ratings";
+    let ns = "ratingsapp";
+    let extra = "registry:\n  url: registry.example.com/workshop\n";
+    let args = ["--set", "load_test=true", "--set", "load_seconds=30"];
+    lifecycle_with(env, "ratings", extra, &args, || {
+        let job = kubectl(&["-n", ns, "get", "job", "load", "-o", "json"]);
+        let complete = job["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Complete" && c["status"] == "True");
+        assert!(complete, "{:#}", job["status"]);
+        let job_args = job["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+        assert!(
+            job_args.contains("http://ratings-api.ratingsapp.svc.cluster.local")
+                && job_args.contains("\"30s\""),
+            "{job_args}"
+        );
+        let hpa = kubectl(&["-n", ns, "get", "hpa", "ratings-api", "-o", "json"]);
+        assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "ratings-api");
+        assert_eq!(hpa["spec"]["maxReplicas"], 10);
+    });
+}
+
+fn kubectl(args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new("kubectl")
+        .args(["--kubeconfig", &kubeconfig()])
+        .args(args)
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("kubectl prints JSON")
 }
 
 #[test]
@@ -125,14 +162,12 @@ fn a_broken_image_is_reported_with_its_reason() {
     let sb = Sandbox::new(&config(
         env,
         "todo",
-        "timeouts:\n  stages:\n    blueprint: 8s\n",
+        "registry:\n  url: registry.example.com/workshop\ntimeouts:\n  stages:\n    blueprint: 8s\n",
     ));
     let args = [
         "up",
         "--set",
-        "frontend_image=registry.example.com/todo-fe:1.0",
-        "--set",
-        "api_image=registry.example.com/pull-error:1.0",
+        "frontend_image=registry.example.com/pull-error:1.0",
     ];
     let (code, events, _) = sb.run_json(&args);
     assert_eq!(code, 1);
@@ -146,7 +181,11 @@ fn a_broken_image_is_reported_with_its_reason() {
         "{error}"
     );
     // Deleting namespaces takes longer than the tight budget that made the failure quick.
-    sb.write_config(&config(env, "todo", ""));
+    sb.write_config(&config(
+        env,
+        "todo",
+        "registry:\n  url: registry.example.com/workshop\n",
+    ));
     let (code, _, stderr) = sb.run_json(&["down"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(labelled(env), "");

@@ -22,6 +22,13 @@ fn a_template_edited_between_two_ups_is_applied() {
 
     // One template dropped, one added: the same name and values, other objects.
     std::fs::remove_file(dir.join("templates/worker.yaml")).unwrap();
+    // Its contract goes with it: a contract nothing renders a workload for fails the render.
+    let spec = dir.join("blueprint.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let worker = text.find("  - name: worker\n").unwrap();
+    let contract = worker + text[worker..].find("    contract:\n").unwrap();
+    let next = worker + text[worker..].find("  - name: db\n").unwrap();
+    std::fs::write(&spec, format!("{}{}", &text[..contract], &text[next..])).unwrap();
     std::fs::write(
         dir.join("templates/extra.yaml"),
         format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: {env}\ndata:\n  added: \"yes\"\n"),

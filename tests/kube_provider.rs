@@ -31,6 +31,7 @@ fn provider(path: PathBuf, context: Option<&str>) -> KubeconfigProvider {
         registry: None,
         tags: Default::default(),
         addons: Vec::new(),
+        own_addons: Vec::new(),
         purge: false,
     })
     .unwrap()
@@ -135,6 +136,7 @@ async fn kubeconfig_env_list_is_merged_when_no_path_is_configured() {
         registry: None,
         tags: Default::default(),
         addons: Vec::new(),
+        own_addons: Vec::new(),
         purge: false,
     })
     .unwrap();

@@ -15,10 +15,13 @@ const TODO: &str = "blueprint:
   name: todo
   values:
     frontend_image: localhost:32000/todo-frontend:1.0
-    api_image: localhost:32000/todo-api:1.0
 addons:
   ingress-nginx:
     enabled: true
+# The fake microk8s has no registry behind localhost:32000 and the tests no internet: the
+# published postgres image is run from Docker Hub as named (tests/images_*.rs test the mirror).
+registry:
+  mirror: false
 ";
 
 #[test]

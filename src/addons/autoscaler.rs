@@ -3,6 +3,7 @@
 //! the cluster stage made (it needs the cluster's OIDC provider), and the image's minor version matches the cluster's (the autoscaler
 //! supports exactly one Kubernetes minor).
 
+use kat_provider::contract::AUTOSCALER_IDENTITY;
 use kat_provider::OpContext;
 use serde_json::{json, Value};
 
@@ -10,7 +11,7 @@ use super::error::AddonError;
 
 /// The IRSA role the provider's cluster stage made for the autoscaler, if it made one (eks).
 pub fn role_from(cx: &OpContext) -> Option<String> {
-    cx.input::<String>("cluster", "autoscaler_role_arn")
+    cx.read(&AUTOSCALER_IDENTITY)
         .ok()
         .filter(|arn| !arn.is_empty())
 }
@@ -120,7 +121,7 @@ mod tests {
         let mut cx = OpContext::detached("e", "cluster-autoscaler");
         assert_eq!(role_from(&cx), None);
         let mut cluster = kat_provider::Outputs::new();
-        cluster.set("autoscaler_role_arn", "");
+        cluster.put(&AUTOSCALER_IDENTITY, "");
         let mut upstream = std::collections::BTreeMap::new();
         upstream.insert("cluster".to_string(), cluster.clone());
         cx.upstream = std::sync::Arc::new(upstream.clone());

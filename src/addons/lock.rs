@@ -14,6 +14,10 @@ pub struct LockFile {
     /// URL → `sha256:<hex>`.
     #[serde(default)]
     pub artifacts: BTreeMap<String, String>,
+    /// Image source (`repository:tag` as the blueprint names it) → the manifest digest it was
+    /// mirrored at. A tag that moves later does not move this: `kat lock --update-images` does.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
     #[serde(skip)]
     path: PathBuf,
 }
@@ -59,8 +63,23 @@ impl LockFile {
         }
     }
 
+    /// Writes the artifacts this lock holds, keeping the image pins on disk (the mirror stage
+    /// writes those, perhaps since this lock was loaded).
     pub fn save(&self) -> Result<(), AddonError> {
-        let mut text = String::from("# Written by kat: the SHA-256 of every addon artifact it installed.\n# Commit it next to kat.yaml; a changed upstream file is then refused.\n");
+        let mut merged = self.clone();
+        merged.images = LockFile::load(&self.path)?.images;
+        merged.write()
+    }
+
+    /// Writes `images` as the image pins, keeping the artifacts on disk.
+    pub fn save_images(path: &Path, images: &BTreeMap<String, String>) -> Result<(), AddonError> {
+        let mut merged = LockFile::load(path)?;
+        merged.images = images.clone();
+        merged.write()
+    }
+
+    fn write(&self) -> Result<(), AddonError> {
+        let mut text = String::from("# Written by kat: the SHA-256 of every addon artifact it installed\n# and the digest of every image it mirrored.\n# Commit it next to kat.yaml; a changed upstream file is then refused.\n");
         text.push_str(&serde_yaml_ng::to_string(self).expect("lock serializes"));
         kat_provider::fsutil::write_atomic(&self.path, text.as_bytes(), 0o644).map_err(|e| {
             AddonError::Io {
@@ -78,4 +97,26 @@ pub fn sha256(bytes: &[u8]) -> String {
         "sha256:{}",
         hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_and_image_pins_written_apart_keep_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kat.lock");
+        // An addon fetcher loaded the lock before the images stage pinned an image.
+        let mut artifacts = LockFile::load(&path).unwrap();
+        let images = BTreeMap::from([("mongo:6.0.13".to_string(), "sha256:aa".to_string())]);
+        LockFile::save_images(&path, &images).unwrap();
+        artifacts
+            .check("x", "https://e.test/x.yaml", "sha256:bb")
+            .unwrap();
+        artifacts.save().unwrap();
+        let both = LockFile::load(&path).unwrap();
+        assert_eq!(both.images, images);
+        assert_eq!(both.artifacts["https://e.test/x.yaml"], "sha256:bb");
+    }
 }

@@ -23,7 +23,7 @@ pub use expose::Exposure;
 pub use fetch::{FetchMode, Fetcher};
 pub use images::images_of;
 pub use issuer::{issuer_from, issuer_objects, IssuerKind};
-pub use lock::LockFile;
+pub use lock::{sha256, LockFile};
 pub use monitoring::BlueprintRef;
 pub use overlay::{apply_overlays, overlays_for, Overlay};
 pub use source::{AddonSource, AddonTarget, CapsFn};

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use kat_provider::contract::CLUSTER_VERSION;
 use kat_provider::{
     ApiVersions, AutoscalerKind, BroughtAddon, Capabilities, Manifest, ManifestSet, OpContext,
     Outputs, ProviderError,
@@ -252,7 +253,7 @@ impl AddonSource {
         let kubernetes = self
             .kubernetes_version
             .clone()
-            .or_else(|| cx.input::<String>("cluster", "version").ok())
+            .or_else(|| cx.read(&CLUSTER_VERSION).ok())
             .unwrap_or_else(|| "1.31".into());
         let release = match &self.config.version {
             Some(v) => self.def.version(Some(v))?.to_string(),
@@ -272,6 +273,18 @@ impl AddonSource {
     pub fn prepare(&self) -> Result<&[Manifest], AddonError> {
         if let Some(done) = self.prepared.get() {
             return Ok(done);
+        }
+        if self.brought.is_some() && self.def.id == "cert-manager" {
+            // The cluster's cert-manager, kat's issuer: blueprints ask for certificates from it.
+            let manifests = issuer_objects(&issuer_from(&self.config.settings)?)
+                .into_iter()
+                .enumerate()
+                .map(|(i, object)| Manifest {
+                    source: format!("kat's issuer for the cluster's cert-manager#{i}"),
+                    object,
+                })
+                .collect();
+            return Ok(self.prepared.get_or_init(|| manifests));
         }
         let Some(fetcher) = self.fetcher.as_ref().filter(|_| self.brought.is_none()) else {
             return Ok(self.prepared.get_or_init(Vec::new));

@@ -1,5 +1,6 @@
 //! What the caller knows about the environment when it renders a blueprint.
 
+use kat_provider::DatabaseMode;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -19,16 +20,16 @@ pub struct RenderContext {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DatabaseContext {
-    /// `none`, `in-cluster` or `rds`.
-    pub mode: String,
-    /// In `rds` mode: the Secret with `host`, `port`, `dbname`, `username` and `password` keys.
+    /// `none`, `in-cluster` or `managed` (the name templates compare with).
+    pub mode: DatabaseMode,
+    /// In `managed` mode: the Secret with `host`, `port`, `dbname`, `username` and `password` keys.
     pub secret: Option<String>,
 }
 
 impl Default for DatabaseContext {
     fn default() -> Self {
         DatabaseContext {
-            mode: "in-cluster".to_string(),
+            mode: DatabaseMode::InCluster,
             secret: None,
         }
     }

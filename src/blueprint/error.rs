@@ -83,7 +83,7 @@ pub enum BlueprintError {
         supported: String,
     },
 
-    #[error("blueprint `{blueprint}`: database mode `rds` needs the name of the Secret holding host, port, dbname, username and password (`database.secret`)")]
+    #[error("blueprint `{blueprint}`: database mode `managed` needs the name of the Secret holding host, port, dbname, username and password (`database.secret`)")]
     MissingDatabaseSecret { blueprint: String },
 
     #[error("blueprint `{blueprint}`: image `{image}` is built from source ({source_url}) and pushed to the environment's registry, but this environment has no registry; use a provider that makes one (eks, aks, microk8s) or name yours with `registry.url` in kat.yaml (images built from source are then expected there)")]
@@ -100,6 +100,14 @@ pub enum BlueprintError {
         /// `:N` when minijinja reports a line, else empty.
         line: String,
         message: String,
+    },
+
+    #[error("blueprint `{blueprint}`: component `{component}` does not meet its contract (blueprint.yaml, from the app's own source): {}; fix its template, or the contract if the app's source says otherwise", .problems.join("; "))]
+    Contract {
+        blueprint: String,
+        component: String,
+        /// Every problem of that component, not only the first.
+        problems: Vec<String>,
     },
 
     #[error("{source_ref}: {message}")]

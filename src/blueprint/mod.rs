@@ -4,6 +4,8 @@
 //! templates. The builtin ones are embedded in the binary; `load("./dir")` reads one from disk.
 
 mod context;
+mod contract;
+mod contract_spec;
 mod error;
 mod manifests;
 mod render;
@@ -16,7 +18,11 @@ mod tests;
 
 use std::path::Path;
 
+use kat_provider::DatabaseMode;
+
 pub use context::{ApiVersions, ClusterContext, DatabaseContext, IngressContext, RenderContext};
+pub use contract::check_contracts;
+pub use contract_spec::{Contract, DatabaseUse, EnvVar, Health, SchemaBy, Waiter, Write};
 pub use error::BlueprintError;
 pub use manifests::parse_manifests;
 pub use spec::{Autoscaling, BlueprintInfo, ComponentInfo, DatabaseInfo, ImageSpec, ValueSpec};
@@ -81,16 +87,16 @@ impl Blueprint {
         self.info().database.is_some()
     }
 
-    /// The database modes `render` accepts: the blueprint's (`in-cluster`, `rds`), or `none` for
-    /// a blueprint without a database (which accepts any mode and ignores it).
-    pub fn database_modes(&self) -> Vec<String> {
+    /// The database modes `render` accepts: the blueprint's (`in-cluster`, `managed`), or `none`
+    /// for a blueprint without a database (which accepts any mode and ignores it).
+    pub fn database_modes(&self) -> Vec<DatabaseMode> {
         match &self.info().database {
             Some(db) => db.modes.clone(),
-            None => vec!["none".to_string()],
+            None => vec![DatabaseMode::None],
         }
     }
 
-    /// Namespaces where, in `rds` mode, the database Secret must exist (its clients' namespaces).
+    /// Namespaces where, in `managed` mode, the database Secret must exist (its clients' namespaces).
     pub fn database_secret_namespaces(&self) -> Vec<String> {
         let info = self.info();
         let mut out: Vec<String> = Vec::new();
@@ -105,7 +111,21 @@ impl Blueprint {
         out
     }
 
+    /// The rendered files, checked against every component's contract: a template that does
+    /// not give the app what its source says it needs fails here, naming the component.
     pub fn render(&self, cx: &RenderContext) -> Result<Vec<RenderedFile>, BlueprintError> {
-        render::render(&self.sources, cx)
+        let files = render::render(&self.sources, cx)?;
+        let manifests = parse_manifests(&files)?;
+        check_contracts(self.info(), &manifests, cx.database.mode)?;
+        Ok(files)
     }
+}
+
+/// Database modes as a list for messages: `in-cluster, managed`.
+pub fn joined(modes: &[DatabaseMode]) -> String {
+    modes
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

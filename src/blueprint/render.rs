@@ -1,5 +1,6 @@
 //! Rendering: minijinja in strict mode over the blueprint's templates.
 
+use kat_provider::DatabaseMode;
 use std::collections::BTreeMap;
 
 use minijinja::value::Serde;
@@ -72,11 +73,13 @@ fn check_database(info: &BlueprintInfo, cx: &RenderContext) -> Result<(), Bluepr
     if !db.modes.contains(&cx.database.mode) {
         return Err(BlueprintError::UnsupportedDatabase {
             blueprint: info.name.clone(),
-            mode: cx.database.mode.clone(),
-            supported: db.modes.join(", "),
+            mode: cx.database.mode.to_string(),
+            supported: crate::blueprint::joined(&db.modes),
         });
     }
-    if cx.database.mode == "rds" && cx.database.secret.as_deref().unwrap_or("").is_empty() {
+    if cx.database.mode == DatabaseMode::Managed
+        && cx.database.secret.as_deref().unwrap_or("").is_empty()
+    {
         return Err(BlueprintError::MissingDatabaseSecret {
             blueprint: info.name.clone(),
         });

@@ -2,10 +2,13 @@
 //! context (`components.<name>.port`, `images.<key>`), so ports, exposed paths and autoscaling are
 //! written once.
 
+use kat_provider::DatabaseMode;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use super::contract_spec::Contract;
 
 /// The summary `kat blueprints` lists, and the whole of `blueprint.yaml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,10 +38,10 @@ pub struct BlueprintInfo {
 pub struct DatabaseInfo {
     /// `postgres`, `mongodb`, ...
     pub engine: String,
-    /// The database modes the blueprint renders: `in-cluster`, `rds`.
-    pub modes: Vec<String>,
+    /// The database modes the blueprint renders: `in-cluster`, `managed`.
+    pub modes: Vec<DatabaseMode>,
     /// The components that connect to the database; its NetworkPolicy admits only these, and in
-    /// `rds` mode the connection Secret must exist in their namespaces.
+    /// `managed` mode the connection Secret must exist in their namespaces.
     pub clients: Vec<String>,
 }
 
@@ -58,9 +61,12 @@ pub struct ComponentInfo {
     /// HTTP paths routed to it from outside the cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expose: Vec<String>,
-    /// Environment variables the application reads, and what for.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub env: BTreeMap<String, String>,
+    /// The old documentation-only list, replaced by `contract.env`; kept only to say so.
+    #[serde(default, skip_serializing)]
+    pub env: Option<Value>,
+    /// What the application's own source says it needs (checked against the rendered manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<Contract>,
     /// The component is the blueprint's database (only rendered in `in-cluster` mode).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub database: bool,
@@ -87,6 +93,14 @@ pub struct ImageSpec {
     /// registry, so its reference is prefixed with the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<String>,
+    /// Build arguments the image needs (`--build-arg K=V`), such as a front end's API address
+    /// that is baked into its bundle.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub build_args: BTreeMap<String, String>,
+    /// Why `ref` cannot be pinned (the upstream publishes only moving tags), for `kat lock` to
+    /// record the digest it resolves. Without it, `ref` must carry a tag other than `latest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpinned: Option<String>,
     /// The image is not published: the named (required) value holds its reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -142,6 +156,15 @@ impl BlueprintInfo {
     /// problem as a sentence.
     pub fn validate(&self) -> Result<(), String> {
         for c in &self.components {
+            if c.env.is_some() {
+                return Err(format!(
+                    "component `{}`: `env` is no longer read; declare the variables the app reads under `contract.env` (each with `what`, `from` and `required: true` or its `default`)",
+                    c.name
+                ));
+            }
+            if let Some(contract) = &c.contract {
+                contract.validate(&c.name, c.port.is_some())?;
+            }
             if !self.images.contains_key(&c.image) {
                 return Err(format!(
                     "component `{}` uses image `{}`, which `images` does not declare",
@@ -151,7 +174,16 @@ impl BlueprintInfo {
         }
         for (key, image) in &self.images {
             match (&image.reference, &image.value) {
-                (Some(r), None) => check_pinned(key, r)?,
+                (Some(r), None) => match &image.unpinned {
+                    Some(why) if why.trim().is_empty() => {
+                        return Err(format!("image `{key}`: `unpinned` must say why the upstream tag cannot be pinned"))
+                    }
+                    Some(_) if r.contains("@sha256:") => {
+                        return Err(format!("image `{key}` is pinned by digest: drop `unpinned`"))
+                    }
+                    Some(_) => {}
+                    None => check_pinned(key, r)?,
+                },
                 (None, Some(v)) => {
                     if !self.values.contains_key(v) {
                         return Err(format!(
@@ -181,18 +213,17 @@ impl BlueprintInfo {
         }
         if let Some(db) = &self.database {
             for client in &db.clients {
-                if self.component(client).is_none() {
+                let Some(c) = self.component(client) else {
                     return Err(format!("database client `{client}` is not a component"));
+                };
+                if c.contract.as_ref().is_some_and(|k| k.database.is_none()) {
+                    return Err(format!(
+                        "database client `{client}` has a contract without `database` (who waits for it and who creates the schema)"
+                    ));
                 }
             }
-            if let Some(bad) = db
-                .modes
-                .iter()
-                .find(|m| !["in-cluster", "rds"].contains(&m.as_str()))
-            {
-                return Err(format!(
-                    "database mode `{bad}` is not one of in-cluster, rds"
-                ));
+            if db.modes.contains(&DatabaseMode::None) {
+                return Err("database mode `none` is not one a blueprint renders: list in-cluster and/or managed".into());
             }
         }
         Ok(())

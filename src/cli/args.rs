@@ -34,7 +34,7 @@ pub struct GlobalArgs {
         value_name = "NAME"
     )]
     pub env: Option<String>,
-    /// Provider: eks, aks, microk8s, kubeconfig or sim
+    /// Provider (`kat providers` lists them)
     #[arg(long, global = true, env = "KAT_PROVIDER", value_name = "NAME", value_parser = parse_provider)]
     pub provider: Option<ProviderName>,
     /// Blueprint: a built-in name (`kat blueprints`) or a path
@@ -164,6 +164,15 @@ pub enum Command {
     Fetch,
     /// The built-in blueprints
     Blueprints,
+    /// The images the blueprint runs: source, pinned digest, and where each copy stands
+    /// (missing, mirrored, stale) in the environment's registry
+    Images,
+    /// Move kat.lock's pins on purpose
+    Lock {
+        /// Pin every image at the digest its tag names now (`up` then mirrors those)
+        #[arg(long)]
+        update_images: bool,
+    },
     /// Write the blueprint's rendered manifests to a directory, touching no cluster
     Render {
         /// Output directory

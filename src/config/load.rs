@@ -206,7 +206,7 @@ mod tests {
         };
         assert_eq!(
             located.help.as_deref(),
-            Some("allowed: `none`, `in-cluster`, `rds`")
+            Some("allowed: `none`, `in-cluster`, `managed`")
         );
     }
 }

@@ -28,7 +28,7 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.environment.as_deref(), Some("demo"));
         assert_eq!(cfg.provider.name, Some(ProviderName::Sim));
-        assert_eq!(cfg.database.mode, DatabaseMode::Rds);
+        assert_eq!(cfg.database.mode, DatabaseMode::Managed);
         assert!(cfg.addons.cert_manager.enabled && !cfg.addons.monitoring.enabled);
         assert_eq!(
             cfg.timeouts.for_stage("cluster"),

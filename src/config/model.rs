@@ -88,6 +88,11 @@ pub struct RegistryConfig {
     /// (an existing cluster, microk8s): images built from source are expected there.
     #[serde(default)]
     pub url: Option<String>,
+    /// Copy every published image the blueprint runs into the registry, by digest (pinned in
+    /// kat.lock), and run it from there. Default: yes when kat made the registry, no for a
+    /// registry of yours (`url`), which kat then only reads from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -99,6 +104,7 @@ impl Default for RegistryConfig {
         RegistryConfig {
             enabled: true,
             url: None,
+            mirror: None,
         }
     }
 }
@@ -121,6 +127,11 @@ pub struct AddonConfig {
     /// Install from a Helm chart instead (rendered with `helm template`, applied by kat).
     #[serde(default)]
     pub helm: Option<HelmChart>,
+    /// Where the addon comes from: `kat` (default: kat's pinned manifests, offline from a
+    /// bundle) or the provider's name for the cluster's own addon (`microk8s`: `microk8s enable
+    /// cert-manager`, `observability` for monitoring, ...).
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -3,6 +3,12 @@
 //! the cloud or the cluster answered. The labelled prose (`Outputs::shown`) stays what a person
 //! reads at the end of `up`.
 
+use kat_provider::contract::{
+    OutputKey, CLUSTER_ENDPOINT, CLUSTER_VERSION, DATABASE_HOST, DATABASE_NAME, DATABASE_PORT,
+    DATABASE_SECRET, DATABASE_USER, KUBECONFIG_CONTEXT, KUBECONFIG_PATH, KUBECONFIG_SERVER,
+    KUBECONFIG_VERSION, REGISTRY_URL,
+};
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
 use kat_provider::{Outputs, SecretRef};
@@ -74,46 +80,43 @@ impl EnvOutputs {
     /// From each stage's recorded outputs (stage id → outputs).
     pub fn from_stages(stages: &BTreeMap<String, Outputs>) -> Self {
         let mut out = EnvOutputs::default();
-        let get = |stage: &str, key: &str| -> Option<Value> {
-            stages.get(stage).and_then(|o| o.values.get(key)).cloned()
-        };
-        let text = |stage: &str, key: &str| -> Option<String> {
-            get(stage, key)
-                .and_then(|v| v.as_str().map(str::to_string))
-                .filter(|s| !s.is_empty())
-        };
-        if let Some(path) = text("kubeconfig", "kubeconfig") {
+        // A contract output of the role's stage, when that stage recorded one.
+        fn read<T: DeserializeOwned>(
+            stages: &BTreeMap<String, Outputs>,
+            key: &OutputKey<T>,
+        ) -> Option<T> {
+            stages.get(key.role.as_str()).and_then(|o| o.read(key))
+        }
+        let text = |key: &OutputKey<String>| read(stages, key).filter(|s| !s.is_empty());
+        if let Some(path) = text(&KUBECONFIG_PATH) {
             // Absolute, so a script that changes directory can still use it.
             let path = std::path::absolute(&path)
                 .map(|p| p.display().to_string())
                 .unwrap_or(path);
             out.kubeconfig = Some(KubeconfigOutput {
                 path,
-                context: text("kubeconfig", "context"),
+                context: text(&KUBECONFIG_CONTEXT),
             });
         }
         // A cluster kat made records its endpoint at `cluster`; an existing cluster's is what
         // the kubeconfig stage connected to.
-        let endpoint = text("cluster", "endpoint")
-            .or_else(|| text("kubeconfig", "server"))
-            .or_else(|| text("kubeconfig", "endpoint"));
+        let endpoint = text(&CLUSTER_ENDPOINT).or_else(|| text(&KUBECONFIG_SERVER));
         if let Some(endpoint) = endpoint {
             out.cluster = Some(ClusterOutput {
                 endpoint,
-                version: text("cluster", "version").or_else(|| text("kubeconfig", "version")),
+                version: text(&CLUSTER_VERSION).or_else(|| text(&KUBECONFIG_VERSION)),
             });
         }
-        if let Some(url) = text("registry", "url") {
+        if let Some(url) = text(&REGISTRY_URL) {
             out.registry = Some(RegistryOutput { url });
         }
-        let port = get("database", "port").and_then(|v| v.as_u64());
-        if let (Some(host), Some(port)) = (text("database", "host"), port) {
+        if let (Some(host), Some(port)) = (text(&DATABASE_HOST), read(stages, &DATABASE_PORT)) {
             out.database = Some(DatabaseOutput {
                 host,
-                port: port as u16,
-                name: text("database", "database"),
-                user: text("database", "user"),
-                secret: stages.get("database").and_then(|o| o.get("secret")),
+                port,
+                name: text(&DATABASE_NAME),
+                user: text(&DATABASE_USER),
+                secret: read(stages, &DATABASE_SECRET),
             });
         }
         for (stage, outputs) in stages {

@@ -19,7 +19,9 @@ use crate::blueprint::Blueprint;
 use crate::engine::{digest, Engine, Reporter, StageGraph};
 use crate::kube::ApplyOptions;
 use crate::report::Recorder;
-use crate::stages::{build_graph, BlueprintSource, ClusterAccess, GraphInputs, SetSource};
+use crate::stages::{
+    build_graph, BlueprintSource, ClusterAccess, GraphInputs, ImagesStage, SetSource,
+};
 use crate::state::{EnvLock, Journal};
 
 pub struct Environment {
@@ -54,7 +56,10 @@ impl Environment {
             .and_then(|j| j.snapshot().created_at)
             .unwrap_or_else(|| humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
         let blueprint = load_blueprint(&settings)?;
-        let registry = registry_repositories(blueprint.as_ref());
+        let registry = registry_repositories(
+            blueprint.as_ref(),
+            settings.config.registry.mirror == Some(true),
+        );
         let make = |settings: &Settings| {
             let cfg = &settings.config;
             let request = ProviderRequest {
@@ -67,6 +72,14 @@ impl Environment {
                 addons: ADDONS
                     .iter()
                     .filter(|def| cfg.addons.get(def.id).enabled)
+                    .map(|def| def.id.to_string())
+                    .collect(),
+                own_addons: ADDONS
+                    .iter()
+                    .filter(|def| {
+                        let a = cfg.addons.get(def.id);
+                        a.enabled && a.source.as_deref() == Some(settings.provider.as_str())
+                    })
                     .map(|def| def.id.to_string())
                     .collect(),
                 purge: settings.purge,
@@ -137,12 +150,14 @@ impl Environment {
             apply_options,
         ));
         let addons = addon_sources(&settings, &provider, blueprint_ref)?;
+        let images = images_stage(&settings, blueprint.as_deref(), &provider);
         let graph = build_graph(&GraphInputs {
             config: cfg,
             provider: provider.clone(),
             access: access.clone(),
             blueprint: blueprint.clone().map(|b| b as Arc<dyn SetSource>),
             addons: addons.clone(),
+            images,
         });
         graph
             .validate()
@@ -247,17 +262,61 @@ fn tags(settings: &Settings, created_at: &str) -> BTreeMap<String, String> {
     tags
 }
 
-/// One registry repository per image the blueprint builds or mirrors.
-fn registry_repositories(blueprint: Option<&Blueprint>) -> Vec<String> {
-    blueprint
-        .map(|b| {
-            b.image_specs()
-                .iter()
-                .filter(|(_, i)| i.build.is_some())
-                .map(|(k, _)| k.clone())
-                .collect()
-        })
-        .unwrap_or_default()
+/// The `images` stage, when the blueprint runs published images and they go into a registry:
+/// by default the one kat makes, a registry of the user's (`registry.url`) only with
+/// `registry.mirror: true`. Simulated providers have no registry to copy into.
+fn images_stage(
+    settings: &Settings,
+    blueprint: Option<&BlueprintSource>,
+    provider: &Arc<dyn Provider>,
+) -> Option<Arc<ImagesStage>> {
+    let cfg = &settings.config.registry;
+    let made = cfg.enabled && provider.component(Role::Registry).is_some();
+    // ECR's tokens are not asked for yet (`Provider::registry_credentials`): on eks the mirror
+    // runs only when asked for, with a `docker login` done by hand.
+    let by_default = made && provider.name() != "eks";
+    let mirror = cfg.mirror.unwrap_or(by_default) && (made || cfg.url.is_some());
+    if !mirror || provider.capabilities().simulated {
+        return None;
+    }
+    let images = crate::images::published(&blueprint?.blueprint);
+    if images.is_empty() {
+        return None;
+    }
+    Some(Arc::new(ImagesStage {
+        images,
+        lock_file: settings.lock_file.clone(),
+        own_registry: cfg.url.clone(),
+        cache_dir: super::settings::image_cache_dir(),
+        provider: provider.clone(),
+    }))
+}
+
+/// One registry repository per image the blueprint builds or mirrors. Mirrored images' are
+/// asked for only with `registry.mirror: true` (the default is off where repositories must be
+/// made first, on eks): named as the copy's path under the registry prefix (`mongo`, `team/web`).
+fn registry_repositories(blueprint: Option<&Blueprint>, mirror: bool) -> Vec<String> {
+    let Some(b) = blueprint else {
+        return Vec::new();
+    };
+    let mut repos: Vec<String> = b
+        .image_specs()
+        .iter()
+        .filter(|(_, i)| i.build.is_some())
+        .map(|(k, _)| k.clone())
+        .collect();
+    if mirror {
+        for (_, source) in crate::images::published(b) {
+            if let Ok(r) = crate::images::reference::parse(&source) {
+                let path = crate::images::reference::target_of(&r, "registry.invalid");
+                let repo = path.repository().to_string();
+                if !repos.contains(&repo) {
+                    repos.push(repo);
+                }
+            }
+        }
+    }
+    repos
 }
 
 /// The configured blueprint, loaded and checked against the database mode.
@@ -276,7 +335,7 @@ fn load_blueprint(settings: &Settings) -> Result<Option<Blueprint>, KatError> {
                 "database.mode",
                 format!("blueprint `{}` cannot use database mode `{mode}`", cfg.name),
             )
-            .with_help(format!("it supports: {}", modes.join(", ")))
+            .with_help(format!("it supports: {}", crate::blueprint::joined(&modes)))
             .into());
     }
     Ok(Some(blueprint))
@@ -306,16 +365,56 @@ fn blueprint_source(
 fn check_capabilities(settings: &Settings, provider: &dyn Provider) -> Result<(), KatError> {
     let caps = provider.capabilities();
     let cfg = &settings.config;
-    if cfg.database.mode == DatabaseMode::Rds && caps.managed_database.is_none() {
+    for def in ADDONS {
+        let addon = cfg.addons.get(def.id);
+        let Some(source) = addon.source.as_deref().filter(|_| addon.enabled) else {
+            continue;
+        };
+        let key = format!("addons.{}.source", def.id);
+        let name = settings.provider;
+        if source == "kat" {
+            continue;
+        }
+        if source != name.as_str() {
+            return Err(settings
+                .source
+                .error_at(
+                    &key,
+                    format!("`{source}` is not where this environment's addons can come from"),
+                )
+                .with_help(format!(
+                    "`kat` (kat's pinned manifests) or `{name}` (the {name} cluster's own addon)"
+                ))
+                .into());
+        }
+        if provider.brings_addon(def.id).is_none() {
+            return Err(settings
+                .source
+                .error_at(
+                    &key,
+                    format!("the {name} provider has no addon of its own for {}", def.id),
+                )
+                .with_help(
+                    "remove `source` (or write `kat`): kat installs it from its pinned manifests",
+                )
+                .into());
+        }
+    }
+    if cfg.database.mode == DatabaseMode::Managed && caps.managed_database.is_none() {
         return Err(settings
             .source
             .error_at(
                 "database.mode",
                 format!("the {} provider has no managed database", settings.provider),
             )
-            .with_help(
-                "use `mode: in-cluster` (PostgreSQL in the cluster) or choose the eks provider",
-            )
+            .with_help(format!(
+                "use `mode: in-cluster` (PostgreSQL in the cluster) or a provider with one: {}",
+                crate::ops::providers::with_managed_database()
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
             .into());
     }
     Ok(())

@@ -19,14 +19,14 @@ pub struct SetAside {
 pub fn set_aside(settings: &mut Settings, caps: &Capabilities) -> SetAside {
     let mut out = SetAside::default();
     let provider = settings.provider;
-    if settings.config.database.mode == DatabaseMode::Rds
+    if settings.config.database.mode == DatabaseMode::Managed
         && caps.managed_database.is_none()
         && as_init_wrote(&settings.source.text, &["database", "mode"])
     {
         settings.config.database.mode = DatabaseMode::InCluster;
         out.request_changed = true;
         out.warnings.push(format!(
-            "{}: database.mode: rds is `kat init`'s default and the {provider} provider has no managed database, so the database runs in the cluster (write `mode: in-cluster` to say so)",
+            "{}: database.mode: managed is `kat init`'s default and the {provider} provider has no managed database, so the database runs in the cluster (write `mode: in-cluster` to say so)",
             at(settings, &["database", "mode"])
         ));
     }
@@ -72,10 +72,13 @@ mod tests {
     #[test]
     fn only_the_line_init_wrote_counts_as_a_default() {
         assert!(as_init_wrote(EXAMPLE, &["database", "mode"]));
-        let edited = EXAMPLE.replace("  mode: rds           #", "  mode: rds   # I want RDS #");
+        let edited = EXAMPLE.replace(
+            "  mode: managed       #",
+            "  mode: managed   # I want RDS #",
+        );
         assert!(!as_init_wrote(&edited, &["database", "mode"]));
         assert!(!as_init_wrote(
-            "database:\n  mode: rds\n",
+            "database:\n  mode: managed\n",
             &["database", "mode"]
         ));
         assert!(as_init_wrote(EXAMPLE, &["addons", "cluster-autoscaler"]));

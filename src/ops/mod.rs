@@ -3,6 +3,7 @@
 mod environment;
 mod error;
 mod fetch;
+mod images;
 mod init_defaults;
 mod kubeconfig_merge;
 mod output;
@@ -18,6 +19,7 @@ mod status;
 pub use environment::Environment;
 pub use error::{Exit, KatError};
 pub use fetch::fetch_bundle;
+pub use images::{images, update_image_pins};
 pub use kubeconfig_merge::{merge_into, remove_from, user_kubeconfig};
 pub use output::output;
 pub use plan::{plan, PlanArgs};

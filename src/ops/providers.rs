@@ -9,6 +9,7 @@ pub fn built_in(name: ProviderName) -> bool {
         || matches!(name, ProviderName::Kubeconfig if cfg!(feature = "kubeconfig"))
         || matches!(name, ProviderName::Eks if cfg!(feature = "eks"))
         || matches!(name, ProviderName::Microk8s if cfg!(feature = "microk8s"))
+        || matches!(name, ProviderName::Aks if cfg!(feature = "aks"))
 }
 
 pub fn create_provider(
@@ -25,15 +26,9 @@ pub fn create_provider(
         #[cfg(feature = "eks")]
         ProviderName::Eks => Ok(Arc::new(kat_provider_eks::EksProvider::new(req)?)),
         #[cfg(feature = "microk8s")]
-        ProviderName::Microk8s => Ok(Arc::new(kat_provider_microk8s::Microk8sProvider::new(
-            req,
-        )?)),
-        ProviderName::Aks => Err(ProviderError::config(
-            "provider.name",
-            format!(
-                "the {name} provider is not implemented in this version of kat; for a cluster you made yourself, choose the `kubeconfig` provider and point it at the cluster's kubeconfig (`az aks get-credentials` writes one)"
-            ),
-        )),
+        ProviderName::Microk8s => Ok(Arc::new(kat_provider_microk8s::Microk8sProvider::new(req)?)),
+        #[cfg(feature = "aks")]
+        ProviderName::Aks => Ok(Arc::new(kat_provider_aks::AksProvider::new(req)?)),
         #[allow(unreachable_patterns)]
         other => {
             let _ = req;
@@ -47,9 +42,28 @@ pub fn create_provider(
     }
 }
 
+/// Every provider's name, for messages: `eks, aks, microk8s, kubeconfig, sim`.
+pub fn names() -> String {
+    ProviderName::ALL
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The providers that make a managed database beside their cluster (`database.mode: managed`).
+pub fn with_managed_database() -> Vec<ProviderName> {
+    ProviderName::ALL
+        .iter()
+        .copied()
+        .filter(|p| matches!(p, ProviderName::Eks | ProviderName::Aks) && implemented(*p))
+        .collect()
+}
+
 /// Whether any build of this version of kat has the provider (a cargo feature exists for it).
 pub fn implemented(name: ProviderName) -> bool {
-    !matches!(name, ProviderName::Aks)
+    let _ = name;
+    true
 }
 
 /// `kat providers`: name, whether this binary has it, whether kat implements it at all, what it

@@ -69,7 +69,10 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
             "provider",
             "no provider chosen; set `provider.name` in kat.yaml or pass --provider",
         )
-        .with_help("one of: eks, aks, microk8s, kubeconfig, sim (`kat providers` lists them)")
+        .with_help(format!(
+            "one of: {} (`kat providers` lists them)",
+            crate::ops::providers::names()
+        ))
     })?;
     config.provider.name = Some(provider);
     if let Some(r) = &o.region {
@@ -183,12 +186,20 @@ fn validate(config: &KatConfig, source: &ConfigSource) -> Result<(), ConfigError
 
 /// `KAT_CACHE_DIR`, else `$XDG_CACHE_HOME/kat`, else `~/.cache/kat`; artifacts under `artifacts/`.
 fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("KAT_CACHE_DIR")
+    cache_base().join("artifacts")
+}
+
+/// The image cache (an OCI layout) beside the artifacts: `<cache>/images`.
+pub fn image_cache_dir() -> PathBuf {
+    cache_base().join("images")
+}
+
+fn cache_base() -> PathBuf {
+    std::env::var_os("KAT_CACHE_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("kat")))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kat")))
-        .unwrap_or_else(|| PathBuf::from(".kat/cache"));
-    base.join("artifacts")
+        .unwrap_or_else(|| PathBuf::from(".kat/cache"))
 }
 
 impl Settings {

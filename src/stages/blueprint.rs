@@ -2,9 +2,11 @@
 //! database mode, how the cluster exposes things, the registry the registry stage made, the API
 //! versions the cluster serves).
 
+use kat_provider::DatabaseMode;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use kat_provider::contract::REGISTRY_URL;
 use kat_provider::{ApiVersions, BroughtAddon, ManifestSet, OpContext, Provider, ProviderError};
 use serde_json::{json, Map, Value};
 
@@ -21,7 +23,7 @@ pub use super::database_secret::DATABASE_SECRET;
 pub struct BlueprintSource {
     pub blueprint: Blueprint,
     pub values: Map<String, Value>,
-    pub database_mode: String,
+    pub database_mode: DatabaseMode,
     pub provider_name: String,
     pub single_node: SingleNodeFn,
     pub ingress: IngressContext,
@@ -29,16 +31,13 @@ pub struct BlueprintSource {
     pub registry: bool,
     /// `registry.url` from kat.yaml: a registry the user already has.
     pub registry_url: Option<String>,
-    /// Reads the managed database's password from the cloud's secret store (`database: rds`).
+    /// Reads the managed database's password from the cloud's secret store (`database.mode: managed`).
     pub secrets: Option<Arc<dyn Provider>>,
 }
 
-/// kat.yaml's database mode as blueprints name it.
-pub fn database_mode(settings: &Settings) -> String {
-    serde_json::to_value(settings.config.database.mode)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+/// kat.yaml's database mode.
+pub fn database_mode(settings: &Settings) -> DatabaseMode {
+    settings.config.database.mode
 }
 
 /// How the blueprint is exposed: through ingress-nginx when it is installed (or the ingress
@@ -137,8 +136,9 @@ impl BlueprintSource {
             env: env.to_string(),
             values: self.values.clone(),
             database: DatabaseContext {
-                mode: self.database_mode.clone(),
-                secret: (self.database_mode == "rds").then(|| DATABASE_SECRET.to_string()),
+                mode: self.database_mode,
+                secret: (self.database_mode == DatabaseMode::Managed)
+                    .then(|| DATABASE_SECRET.to_string()),
             },
             cluster: self.cluster(),
             ingress: self.ingress.clone(),
@@ -173,13 +173,19 @@ impl SetSource for BlueprintSource {
 
     async fn build(&self, api: &ApiVersions, cx: &OpContext) -> Result<ManifestSet, ProviderError> {
         let registry = cx
-            .input::<String>("registry", "url")
+            .read(&REGISTRY_URL)
             .ok()
             .or_else(|| self.registry_url.clone());
         let invalid = |e: BlueprintError| ProviderError::config("blueprint", e.to_string());
         let files = self.render(&cx.env, api, registry).map_err(invalid)?;
         let mut manifests = parse_manifests(&files).map_err(invalid)?;
-        if self.database_mode == "rds" {
+        // Published images run from the environment's registry, by digest, once mirrored.
+        if let Ok(mirrored) =
+            cx.input::<std::collections::BTreeMap<String, String>>(super::IMAGES_STAGE, "images")
+        {
+            crate::images::rewrite(manifests.iter_mut().map(|m| &mut m.object), &mirrored);
+        }
+        if self.database_mode == DatabaseMode::Managed {
             let provider = self.secrets.as_ref().ok_or_else(|| {
                 ProviderError::Other("no provider to read the database secret from".into())
             })?;

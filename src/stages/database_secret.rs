@@ -1,9 +1,10 @@
-//! `database: rds`: the Kubernetes Secret through which the blueprint reaches the managed
+//! `database.mode: managed`: the Kubernetes Secret through which the blueprint reaches the managed
 //! database. Its connection settings come from the database stage's outputs, the password from
 //! the cloud's secret store (the provider reads it); the password exists only in that Secret.
 
 use base64::Engine;
-use kat_provider::{Manifest, OpContext, Provider, ProviderError, SecretRef};
+use kat_provider::contract::{self, DATABASE_HOST, DATABASE_NAME, DATABASE_PORT, DATABASE_USER};
+use kat_provider::{Manifest, OpContext, Provider, ProviderError};
 use serde_json::{json, Value};
 
 /// The Secret's name in every namespace whose workloads read it.
@@ -24,14 +25,12 @@ pub async fn secrets(
             "the database stage recorded no `{key}`; run `kat up` again so it converges"
         ))
     };
-    let host: String = cx.input("database", "host").map_err(|_| missing("host"))?;
-    let port: u16 = cx.input("database", "port").map_err(|_| missing("port"))?;
-    let user: String = cx.input("database", "user").map_err(|_| missing("user"))?;
-    let dbname: String = cx
-        .input("database", "database")
-        .map_err(|_| missing("database"))?;
-    let secret: SecretRef = cx
-        .input("database", "secret")
+    let host = cx.read(&DATABASE_HOST).map_err(|_| missing("host"))?;
+    let port = cx.read(&DATABASE_PORT).map_err(|_| missing("port"))?;
+    let user = cx.read(&DATABASE_USER).map_err(|_| missing("user"))?;
+    let dbname = cx.read(&DATABASE_NAME).map_err(|_| missing("database"))?;
+    let secret = cx
+        .read(&contract::DATABASE_SECRET)
         .map_err(|_| missing("secret"))?;
     let password = provider.secret_value(&secret).await?;
     let data = encoded(&[

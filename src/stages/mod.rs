@@ -5,6 +5,7 @@
 mod access;
 mod blueprint;
 mod database_secret;
+mod images;
 mod retired;
 mod workload;
 
@@ -14,6 +15,7 @@ use kat_provider::{Provider, Role};
 
 pub use access::ClusterAccess;
 pub use blueprint::{database_mode, ingress_context, BlueprintSource, DATABASE_SECRET};
+pub use images::{ImagesStage, IMAGES_STAGE};
 pub use retired::RETIRED_STAGE;
 
 /// Whether some environment (of any provider, with any addon) has a stage of this id.
@@ -21,6 +23,7 @@ pub fn is_known_stage(id: &str) -> bool {
     ROLE_STAGES.iter().any(|(_, s)| s.id == id)
         || crate::addons::ADDONS.iter().any(|a| a.id == id)
         || id == "blueprint"
+        || id == IMAGES_STAGE
         || id == RETIRED_STAGE
 }
 pub use workload::{SetSource, WorkloadStage};
@@ -104,6 +107,8 @@ pub struct GraphInputs<'a> {
     pub blueprint: Option<Arc<dyn SetSource>>,
     /// The enabled addons' sources, by stage id.
     pub addons: Vec<Arc<AddonSource>>,
+    /// The blueprint's published images, copied into the environment's registry.
+    pub images: Option<Arc<ImagesStage>>,
 }
 
 pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
@@ -141,6 +146,16 @@ pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
         if addon.before_blueprint {
             blueprint_deps.push(addon.id.to_string());
         }
+    }
+    if let Some(stage) = &inputs.images {
+        present.push(node(
+            IMAGES_STAGE,
+            vec!["registry".to_string()],
+            "images: the blueprint's images copied into the registry by digest",
+            stage.clone(),
+            timeouts,
+        ));
+        blueprint_deps.push(IMAGES_STAGE.to_string());
     }
     if let Some(source) = &inputs.blueprint {
         blueprint_deps.extend(["registry".to_string(), "database".to_string()]);

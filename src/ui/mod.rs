@@ -55,3 +55,9 @@ pub fn reporter(mode: OutputMode, verbosity: Verbosity) -> Arc<dyn Reporter> {
 pub fn interactive() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
 }
+
+/// The live view's MultiProgress, when one is drawing: other bars (image copies) join it so
+/// their lines and the stage spinners never tear each other.
+pub fn live_view() -> Option<&'static indicatif::MultiProgress> {
+    tty::MULTI.get()
+}

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod registry;
 pub mod screen;
 
 use std::io::{BufRead, BufReader};
@@ -206,6 +207,6 @@ pub fn mutating_calls(world: &Value) -> usize {
 /// A sim environment with every stage: fast (1:1000 of real-world latencies).
 pub fn full_config(env: &str, scale: f64) -> String {
     format!(
-        "environment: {env}\nprovider:\n  name: sim\n  sim:\n    scale: {scale}\ndatabase:\n  mode: rds\naddons:\n  ingress-nginx: {{enabled: true}}\n  cert-manager: {{enabled: true}}\n  metrics-server: {{enabled: true}}\n  cluster-autoscaler: {{enabled: true}}\n"
+        "environment: {env}\nprovider:\n  name: sim\n  sim:\n    scale: {scale}\ndatabase:\n  mode: managed\naddons:\n  ingress-nginx: {{enabled: true}}\n  cert-manager: {{enabled: true}}\n  metrics-server: {{enabled: true}}\n  cluster-autoscaler: {{enabled: true}}\n"
     )
 }

@@ -209,6 +209,7 @@ impl Eks {
             registry: None,
             tags: Default::default(),
             addons: Vec::new(),
+            own_addons: Vec::new(),
             purge: false,
         };
         let aws = self

@@ -8,6 +8,8 @@ use serde::Serialize;
 pub enum ManagedDatabase {
     /// Amazon RDS for PostgreSQL.
     Rds,
+    /// Azure Database for PostgreSQL flexible server.
+    AzurePostgresFlexible,
     /// A simulated managed PostgreSQL (the `sim` provider).
     Simulated,
 }

@@ -45,7 +45,9 @@ impl ProviderName {
             ProviderName::Eks => {
                 "AWS: VPC, IAM, EKS with managed node groups, ECR, optional RDS PostgreSQL"
             }
-            ProviderName::Aks => "Azure: resource group, AKS, ACR",
+            ProviderName::Aks => {
+                "Azure: resource group, VNet, AKS with an autoscaling pool, ACR, optional PostgreSQL"
+            }
             ProviderName::Microk8s => "microk8s on this machine or on a host over SSH",
             ProviderName::Kubeconfig => "an existing cluster, reached through a kubeconfig context",
             ProviderName::Sim => {
@@ -75,7 +77,7 @@ impl FromStr for ProviderName {
 }
 
 /// Where the application's database lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DatabaseMode {
     /// The blueprint brings no database, or the user points it at one they run.
@@ -83,8 +85,60 @@ pub enum DatabaseMode {
     /// PostgreSQL as a StatefulSet with a volume, rendered by the blueprint.
     #[default]
     InCluster,
-    /// A managed database created by the provider beside the cluster (RDS on eks).
-    Rds,
+    /// A managed database created by the provider beside the cluster (RDS on eks, Azure Database
+    /// for PostgreSQL flexible server on aks). `rds`, its first name, is still accepted.
+    Managed,
+}
+
+impl DatabaseMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatabaseMode::None => "none",
+            DatabaseMode::InCluster => "in-cluster",
+            DatabaseMode::Managed => "managed",
+        }
+    }
+}
+
+/// By hand rather than derived with an alias: an unknown mode's error lists the modes by their
+/// names only (`managed`, not also its old name `rds`).
+impl<'de> Deserialize<'de> for DatabaseMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A visitor, so the error is raised at the value (its line and column), not the key.
+        struct Mode;
+        impl serde::de::Visitor<'_> for Mode {
+            type Value = DatabaseMode;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a database mode")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DatabaseMode, E> {
+                v.parse()
+                    .map_err(|_| E::unknown_variant(v, &["none", "in-cluster", "managed"]))
+            }
+        }
+        d.deserialize_str(Mode)
+    }
+}
+
+impl FromStr for DatabaseMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(DatabaseMode::None),
+            "in-cluster" => Ok(DatabaseMode::InCluster),
+            "managed" | "rds" => Ok(DatabaseMode::Managed),
+            other => Err(format!(
+                "database mode `{other}` is not one of none, in-cluster, managed"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for DatabaseMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -183,6 +237,9 @@ pub struct ProviderConfig {
     /// Settings of the `microk8s` provider.
     #[serde(default)]
     pub microk8s: Microk8sConfig,
+    /// Settings of the `aks` provider.
+    #[serde(default)]
+    pub aks: crate::aks_config::AksConfig,
 }
 
 /// The microk8s provider: the `microk8s` CLI on this machine, or on `host` over SSH.
@@ -415,8 +472,8 @@ pub struct KubeconfigConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// `none`, `in-cluster` (a PostgreSQL StatefulSet) or `rds` (a managed database beside the
-    /// cluster; eks only).
+    /// `none`, `in-cluster` (a PostgreSQL StatefulSet) or `managed` (the cloud's PostgreSQL beside
+    /// the cluster, on providers that have one; `rds` is accepted for it).
     #[serde(default)]
     pub mode: DatabaseMode,
     /// PostgreSQL major version of the managed database.

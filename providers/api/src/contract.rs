@@ -62,8 +62,8 @@ pub const KUBECONFIG_VERSION: OutputKey<String> = OutputKey::new(Role::Kubeconfi
 
 impl Outputs {
     /// Records a contract output.
-    pub fn put<T: Serialize>(&mut self, key: &OutputKey<T>, value: T) -> &mut Self {
-        self.set(key.name, value)
+    pub fn put<T: Serialize>(&mut self, key: &OutputKey<T>, value: impl Into<T>) -> &mut Self {
+        self.set(key.name, value.into())
     }
 
     /// A contract output this stage recorded, if it did (and it has the declared type).
@@ -86,7 +86,7 @@ mod tests {
     #[test]
     fn a_contract_output_reads_back_with_its_type_and_not_as_another() {
         let mut o = Outputs::new();
-        o.put(&DATABASE_PORT, 5432).put(&DATABASE_HOST, "db".into());
+        o.put(&DATABASE_PORT, 5432u16).put(&DATABASE_HOST, "db");
         assert_eq!(o.read(&DATABASE_PORT), Some(5432));
         assert_eq!(o.read(&DATABASE_HOST).as_deref(), Some("db"));
         assert_eq!(o.read(&DATABASE_USER), None);

@@ -5,6 +5,7 @@
 //! not apply to it (an existing cluster has no network to build). The Kubernetes-layer stages reach
 //! the cluster through [`KubeAccess`]. Nothing in the engine names a provider.
 
+pub mod aks_config;
 pub mod caps;
 pub mod component;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod provider;
 pub mod wait;
 pub mod workloads;
 
+pub use aks_config::AksConfig;
 pub use caps::{AutoscalerKind, Capabilities, LoadBalancerKind, ManagedDatabase};
 pub use component::{Applied, Change, ChangeAction, Component, Verified};
 pub use config::{

@@ -83,6 +83,9 @@ pub struct ProviderRequest {
     /// The kat addons kat.yaml enables, by stage id (`ingress-nginx`): a provider whose cluster
     /// brings some of them itself ([`Provider::brings_addon`]) readies those.
     pub addons: Vec<String>,
+    /// The enabled addons kat.yaml asks the provider's cluster to bring itself
+    /// (`addons.<id>.source: <provider>`), by stage id; the provider refuses one it cannot bring.
+    pub own_addons: Vec<String>,
     /// `kat down --purge`: also remove what the provider installed on the machine itself (only
     /// what kat installed).
     pub purge: bool,
@@ -185,6 +188,12 @@ pub trait Provider: Send + Sync {
         })
     }
 
+    /// How long the credential in the kubeconfig kat writes stays valid, when it expires at all
+    /// (EKS tokens: 15 minutes), so `kat kubeconfig --merge` can say when to prefer `--exec`.
+    fn kubeconfig_token_lifetime(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// The value behind a [`SecretRef`] this provider recorded (a managed database's password in
     /// the cloud's secret store), read only to be written into a Kubernetes Secret: never printed,
     /// logged or kept in kat's state.
@@ -193,5 +202,16 @@ pub trait Provider: Send + Sync {
             provider: self.name().into(),
             what: format!("reading secret `{}` from {}", secret.name, secret.store),
         })
+    }
+
+    /// Credentials for pushing to the registry this provider made (`registry`: the host from its
+    /// registry stage's `url`), as `(user, password)`: ECR's GetAuthorizationToken (`AWS`, the
+    /// token), ACR's token exchange. `None`: not a registry of this provider's, or one without
+    /// authentication (microk8s); kat then uses the Docker config. Never logged or recorded.
+    async fn registry_credentials(
+        &self,
+        _registry: &str,
+    ) -> Result<Option<(String, String)>, ProviderError> {
+        Ok(None)
     }
 }

@@ -14,6 +14,7 @@ use aws_sdk_eks::types::{
     AuthenticationMode, Cluster as EksCluster, ClusterStatus, CreateAccessConfigRequest, LogSetup,
     LogType, Logging, VpcConfigRequest,
 };
+use kat_provider::contract::{AUTOSCALER_IDENTITY, CLUSTER_ENDPOINT, CLUSTER_VERSION};
 use kat_provider::wait::{poll_until, Backoff};
 use kat_provider::{OpContext, Outputs, ProviderError};
 use serde_json::{json, Value};
@@ -280,11 +281,11 @@ impl Cluster {
         let mut o = Outputs::new();
         o.set("name", &name)
             .set("arn", cluster.arn().unwrap_or_default())
-            .set("endpoint", cluster.endpoint().unwrap_or_default())
-            .set("version", cluster.version().unwrap_or_default())
+            .put(&CLUSTER_ENDPOINT, cluster.endpoint().unwrap_or_default())
+            .put(&CLUSTER_VERSION, cluster.version().unwrap_or_default())
             .set("oidc_issuer", &issuer)
             .set("oidc_provider_arn", oidc.unwrap_or_default())
-            .set("autoscaler_role_arn", autoscaler.unwrap_or_default())
+            .put(&AUTOSCALER_IDENTITY, autoscaler.unwrap_or_default())
             .set("security_group_id", &cluster_sg);
         o.show(
             "EKS cluster",

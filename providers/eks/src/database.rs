@@ -13,6 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, UserIdGroupPair};
 use aws_sdk_rds::types::DbInstance;
+use kat_provider::contract::{
+    DATABASE_HOST, DATABASE_NAME, DATABASE_PORT, DATABASE_SECRET, DATABASE_USER,
+};
 use kat_provider::wait::{poll_until, Backoff};
 use kat_provider::{Outputs, ProviderError, SecretRef};
 use serde_json::{json, Value};
@@ -20,9 +23,9 @@ use serde_json::{json, Value};
 use crate::clients::Aws;
 use crate::error::{api, is_not_found, pe};
 use crate::shared::Shared;
+use crate::tags;
 use kat_provider::converge::retrying;
 use kat_provider::converge::{Converge, Pass};
-use crate::tags;
 
 const PORT: i32 = 5432;
 const DB_BACKOFF: Backoff = Backoff {
@@ -294,11 +297,11 @@ impl Database {
                     .to_string(),
                 key: Some("password".into()),
             };
-            o.set("host", &host)
-                .set("port", port)
-                .set("user", "kat")
-                .set("database", "app");
-            o.set("secret", &secret);
+            o.put(&DATABASE_HOST, &host)
+                .put(&DATABASE_PORT, u16::try_from(port).unwrap_or(5432))
+                .put(&DATABASE_USER, "kat")
+                .put(&DATABASE_NAME, "app")
+                .put(&DATABASE_SECRET, secret.clone());
             o.show(
                 "Database",
                 format!(
@@ -319,10 +322,10 @@ impl Database {
         if let Some(i) = describe(&aws, &id).await? {
             if i.deletion_protection() == Some(true) {
                 // Only `up` with the database on turns the protection off.
-                let on = if db.mode == kat_provider::DatabaseMode::Rds {
+                let on = if db.mode == kat_provider::DatabaseMode::Managed {
                     ""
                 } else {
-                    "`mode: rds` and "
+                    "`mode: managed` and "
                 };
                 return Err(ProviderError::config(
                     "database.deletion_protection",
@@ -406,7 +409,7 @@ impl Database {
 impl Converge for Database {
     fn nominal(&self) -> Option<std::time::Duration> {
         // RDS PostgreSQL single-AZ to available: 5 to 10 minutes; nothing when it is off.
-        (self.s.req.database.mode == kat_provider::DatabaseMode::Rds)
+        (self.s.req.database.mode == kat_provider::DatabaseMode::Managed)
             .then(|| std::time::Duration::from_secs(450))
     }
 

@@ -164,5 +164,4 @@ mod tests {
         assert!(!is_not_found(None));
         assert!(is_throttle(Some("Throttling")) && is_throttle(Some("RequestLimitExceeded")));
     }
-
 }

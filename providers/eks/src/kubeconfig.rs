@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use aws_credential_types::provider::ProvideCredentials;
+use kat_provider::contract::{KUBECONFIG_CONTEXT, KUBECONFIG_PATH, KUBECONFIG_SERVER};
 use kat_provider::{KubeAccess, OpContext, Outputs, ProviderError, Verified};
 use serde_json::{json, Value};
 
@@ -98,9 +99,9 @@ async fn write(s: &Shared, found: &Found) -> Result<(), ProviderError> {
 
 fn outputs(s: &Shared, endpoint: &str) -> Outputs {
     let mut o = Outputs::new();
-    o.set("kubeconfig", path(s).display().to_string())
-        .set("context", context(s))
-        .set("endpoint", endpoint);
+    o.put(&KUBECONFIG_PATH, path(s).display().to_string())
+        .put(&KUBECONFIG_CONTEXT, context(s))
+        .put(&KUBECONFIG_SERVER, endpoint);
     o.show("Kubernetes API", endpoint);
     o.show(
         "kubeconfig",

@@ -11,8 +11,8 @@ use crate::clients::Aws;
 use crate::error::{is_not_found, pe};
 use crate::identity::{ensure_role, RoleWant};
 use crate::shared::Shared;
-use kat_provider::converge::Pass;
 use crate::tags::ENV_TAG;
+use kat_provider::converge::Pass;
 
 /// The root CA thumbprint IAM used to require; EKS issuers no longer need one, AWS ignores it.
 const THUMBPRINT: &str = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280";

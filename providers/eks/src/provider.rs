@@ -118,10 +118,10 @@ impl Provider for EksProvider {
             }
             Role::Database => {
                 let d = crate::database::Database { s };
-                if self.shared.req.database.mode == DatabaseMode::Rds {
+                if self.shared.req.database.mode == DatabaseMode::Managed {
                     Some(Arc::new(Comp::new(d)))
                 } else {
-                    Some(Arc::new(Retired::new(d, "database.mode: rds")))
+                    Some(Arc::new(Retired::new(d, "database.mode: managed")))
                 }
             }
         }
@@ -141,6 +141,10 @@ impl Provider for EksProvider {
 
     async fn exec_kubeconfig(&self, _kubeconfig: &Outputs) -> Result<String, ProviderError> {
         crate::kubeconfig::exec_variant(&self.shared).await
+    }
+
+    fn kubeconfig_token_lifetime(&self) -> Option<std::time::Duration> {
+        Some(crate::token::LIFETIME)
     }
 
     async fn secret_value(&self, secret: &SecretRef) -> Result<String, ProviderError> {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_ecr::types::{ImageScanningConfiguration, Repository};
+use kat_provider::contract::REGISTRY_URL;
 use kat_provider::{Outputs, ProviderError};
 use serde_json::{json, Value};
 
@@ -170,7 +171,7 @@ impl Converge for Registry {
         }
         let mut o = Outputs::new();
         let prefix = format!("{url}/{}", self.s.names.cluster());
-        o.set("url", &url)
+        o.put(&REGISTRY_URL, &url)
             .set("prefix", &prefix)
             .set("repositories", self.repos());
         o.show("Registry", prefix);

@@ -67,7 +67,12 @@ mod tests {
 
     #[test]
     fn aws_refusals_that_pass_are_transient_and_the_rest_are_not() {
-        for code in ["DependencyViolation", "Throttling", "VolumeInUse", "IncorrectState"] {
+        for code in [
+            "DependencyViolation",
+            "Throttling",
+            "VolumeInUse",
+            "IncorrectState",
+        ] {
             assert!(err(code).transient(), "{code}");
         }
         for code in ["UnauthorizedOperation", "InvalidParameterValue"] {

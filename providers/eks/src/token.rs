@@ -13,6 +13,9 @@ use aws_sigv4::sign::v4;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+/// How long a presigned token is accepted (EKS's fixed 15 minutes).
+pub const LIFETIME: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 pub const PREFIX: &str = "k8s-aws-v1.";
 
 /// RFC 3986 unreserved characters stay; everything else is %-encoded (what SigV4 expects).

@@ -2,6 +2,9 @@
 //! record.
 
 use async_trait::async_trait;
+use kat_provider::contract::{
+    KUBECONFIG_CONTEXT, KUBECONFIG_PATH, KUBECONFIG_SERVER, KUBECONFIG_VERSION,
+};
 use kat_provider::{Applied, Change, Component, OpContext, Outputs, ProviderError, Verified};
 use serde_json::{json, Value};
 
@@ -35,10 +38,10 @@ impl Component for KubeconfigComponent {
         let c = self.target.connect().await?;
         let mut outputs = Outputs::new();
         outputs
-            .set("kubeconfig", &c.path)
-            .set("context", &c.context)
-            .set("server", &c.server)
-            .set("version", &c.version)
+            .put(&KUBECONFIG_PATH, c.path.display().to_string())
+            .put(&KUBECONFIG_CONTEXT, &c.context)
+            .put(&KUBECONFIG_SERVER, &c.server)
+            .put(&KUBECONFIG_VERSION, &c.version)
             .show("Kubernetes API", c.server.clone())
             .show(
                 "kubeconfig",
@@ -55,7 +58,7 @@ impl Component for KubeconfigComponent {
             Ok(c) => c,
             Err(e) => return Ok(Verified::Drifted(e.to_string())),
         };
-        let recorded_server = recorded.get::<String>("server");
+        let recorded_server = recorded.read(&KUBECONFIG_SERVER);
         Ok(match recorded_server {
             Some(s) if s != c.server => Verified::Drifted(format!(
                 "context `{}` now points at {}, not {s}",

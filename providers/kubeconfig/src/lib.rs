@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Node;
+use kat_provider::contract::{KUBECONFIG_CONTEXT, KUBECONFIG_PATH};
 use kat_provider::{
     AutoscalerKind, Capabilities, Component, KubeAccess, Leftover, LoadBalancerKind, OpContext,
     Outputs, Provider, ProviderError, ProviderRequest, Role,
@@ -82,13 +83,14 @@ impl Provider for KubeconfigProvider {
     /// A configured file alone, as recorded; otherwise kubectl's rules, so a context in one
     /// `KUBECONFIG` file may use the user another file defines.
     async fn kube_access(&self, kubeconfig: &Outputs) -> Result<KubeAccess, ProviderError> {
-        let path = self
-            .target
-            .configured_path
-            .as_ref()
-            .map(|p| kubeconfig.get::<PathBuf>("kubeconfig").unwrap_or(p.clone()));
+        let path = self.target.configured_path.as_ref().map(|p| {
+            kubeconfig
+                .read(&KUBECONFIG_PATH)
+                .map(PathBuf::from)
+                .unwrap_or(p.clone())
+        });
         let context = kubeconfig
-            .get::<String>("context")
+            .read(&KUBECONFIG_CONTEXT)
             .or_else(|| self.target.context.clone());
         Ok(KubeAccess::Kubeconfig { path, context })
     }

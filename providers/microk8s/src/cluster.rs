@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use kat_provider::contract::CLUSTER_VERSION;
 use kat_provider::{
     Applied, Change, ChangeAction, Component, OpContext, Outputs, ProviderError, Verified,
 };
@@ -31,7 +32,7 @@ impl Cluster {
     }
 
     fn needed(&self) -> Vec<String> {
-        addons::needed(&self.s.req.addons)
+        addons::needed(&self.s.req.addons, &self.s.req.own_addons)
     }
 
     fn state_dir(&self) -> &Path {
@@ -214,7 +215,7 @@ impl Component for Cluster {
         let mut outputs = Outputs::new();
         record.write(&mut outputs);
         outputs
-            .set("version", &info.version)
+            .put(&CLUSTER_VERSION, &info.version)
             .set("channel", &info.tracking)
             .set("addons", &status.enabled);
         outputs.show(

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use kat_provider::contract::{KUBECONFIG_CONTEXT, KUBECONFIG_PATH, KUBECONFIG_SERVER};
 use kat_provider::{
     Applied, Change, ChangeAction, Component, OpContext, Outputs, ProviderError, Verified,
 };
@@ -113,9 +114,9 @@ pub async fn write(s: &Shared) -> Result<String, ProviderError> {
 
 fn outputs(s: &Shared, server: &str) -> Outputs {
     let mut o = Outputs::new();
-    o.set("kubeconfig", path(s).display().to_string())
-        .set("context", context(s))
-        .set("server", server);
+    o.put(&KUBECONFIG_PATH, path(s).display().to_string())
+        .put(&KUBECONFIG_CONTEXT, context(s))
+        .put(&KUBECONFIG_SERVER, server);
     o.show("Kubernetes API", server);
     o.show(
         "kubeconfig",
@@ -167,7 +168,7 @@ impl Component for Kubeconfig {
     }
 
     async fn verify(&self, _cx: &OpContext, recorded: &Outputs) -> Result<Verified, ProviderError> {
-        let server = recorded.get::<String>("server").unwrap_or_default();
+        let server = recorded.read(&KUBECONFIG_SERVER).unwrap_or_default();
         Ok(if has_server(&self.s, &server) && !server.is_empty() {
             Verified::Intact
         } else {

@@ -136,7 +136,14 @@ impl Provider for Microk8sProvider {
     }
 
     fn brings_addon(&self, addon: &str) -> Option<BroughtAddon> {
-        let by = addons::microk8s_addon_for(addon)?;
+        let by = addons::microk8s_addon_for(addon, &self.s.req.own_addons)?;
+        if by != "ingress" {
+            return Some(BroughtAddon {
+                by: format!("microk8s addon `{by}` on {}", self.s.cli.place()),
+                ingress_class: None,
+                address: None,
+            });
+        }
         Some(BroughtAddon {
             by: format!(
                 "microk8s addon `{by}` on {} (host ports 80 and 443)",

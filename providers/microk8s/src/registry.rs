@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use kat_provider::contract::REGISTRY_URL;
 use kat_provider::{Applied, Change, Component, OpContext, Outputs, ProviderError, Verified};
 use serde_json::{json, Value};
 
@@ -84,7 +85,7 @@ async fn read(s: &Shared) -> Result<Hosting, ProviderError> {
 
 fn outputs(s: &Shared, h: &Hosting) -> Outputs {
     let mut o = Outputs::new();
-    o.set("url", &h.pull).set("push_url", &h.push);
+    o.put(&REGISTRY_URL, &h.pull).set("push_url", &h.push);
     let workstation = s
         .cli
         .runner()
@@ -123,7 +124,7 @@ impl Component for Registry {
     async fn verify(&self, _cx: &OpContext, recorded: &Outputs) -> Result<Verified, ProviderError> {
         let h = read(&self.s).await?;
         Ok(
-            if recorded.get::<String>("url").as_deref() == Some(h.pull.as_str()) {
+            if recorded.read(&REGISTRY_URL).as_deref() == Some(h.pull.as_str()) {
                 Verified::Intact
             } else {
                 Verified::Drifted(format!("the registry is now at {}", h.pull))

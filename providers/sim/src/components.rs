@@ -7,6 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use kat_provider::contract::{
+    CLUSTER_ENDPOINT, DATABASE_HOST, DATABASE_NAME, DATABASE_PORT, DATABASE_SECRET, DATABASE_USER,
+    KUBECONFIG_CONTEXT, KUBECONFIG_PATH, REGISTRY_URL,
+};
 use kat_provider::{
     Applied, Change, ChangeAction, Component, OpContext, Outputs, ProviderError, Role, SecretRef,
     Verified,
@@ -37,7 +41,7 @@ impl SimComponent {
             }
             Role::Cluster => {
                 let endpoint = format!("https://{first}.sim.kat.local");
-                o.set("endpoint", &endpoint);
+                o.put(&CLUSTER_ENDPOINT, &endpoint);
                 o.show("Kubernetes API", endpoint);
             }
             Role::Nodes => {
@@ -55,7 +59,7 @@ impl SimComponent {
             }
             Role::Registry => {
                 let url = format!("{first}.registry.sim.kat.local");
-                o.set("url", &url);
+                o.put(&REGISTRY_URL, &url);
                 o.show("Registry", url);
             }
             Role::Database => {
@@ -66,11 +70,11 @@ impl SimComponent {
                     name: format!("{db}/master"),
                     key: Some("password".into()),
                 };
-                o.set("host", &host)
-                    .set("port", 5432)
-                    .set("user", "kat")
-                    .set("database", "app")
-                    .set("secret", &secret);
+                o.put(&DATABASE_HOST, &host)
+                    .put(&DATABASE_PORT, 5432u16)
+                    .put(&DATABASE_USER, "kat")
+                    .put(&DATABASE_NAME, "app")
+                    .put(&DATABASE_SECRET, secret.clone());
                 o.show(
                     "Database",
                     format!(
@@ -197,8 +201,8 @@ impl SimKubeconfig {
 
     fn outputs(&self) -> Outputs {
         let mut o = Outputs::new();
-        o.set("kubeconfig", self.path.display().to_string())
-            .set("context", self.context());
+        o.put(&KUBECONFIG_PATH, self.path.display().to_string())
+            .put(&KUBECONFIG_CONTEXT, self.context());
         o.show(
             "kubeconfig",
             format!("{} (context {})", self.path.display(), self.context()),

@@ -243,7 +243,7 @@ impl Provider for SimProvider {
                 path: self.req.state_dir.join("kubeconfig"),
                 env: self.req.env.clone(),
             })),
-            Role::Database if self.req.database.mode != DatabaseMode::Rds => None,
+            Role::Database if self.req.database.mode != DatabaseMode::Managed => None,
             Role::Registry if self.req.registry.is_none() => None,
             _ => Some(Arc::new(SimComponent {
                 role,

@@ -1,7 +1,8 @@
-//! The database: reachable only from its clients, and absent from the cluster in rds mode.
+//! The database: reachable only from its clients, and absent from the cluster in managed mode.
 
 use super::support::*;
 use crate::blueprint::{load, BlueprintError};
+use kat_provider::DatabaseMode;
 use kat_provider::Manifest;
 
 #[test]
@@ -21,11 +22,13 @@ fn database_admits_only_its_clients_on_its_port() {
         let policies = policies_for(&objects, workload);
         assert!(!policies.is_empty(), "{bp}: database has no NetworkPolicy");
 
-        // (namespace, pod labels) of each client.
+        // (namespace, pod labels) of each client, and of the Jobs that apply a schema.
+        let jobs = kind(&objects, "Job");
         let clients: Vec<(&str, &serde_json::Value)> = db
             .clients
             .iter()
             .map(|c| named(&objects, "Deployment", c).expect("client"))
+            .chain(jobs)
             .map(|w| (namespace_of(w), pod_labels(w)))
             .collect();
         for policy in policies {
@@ -63,11 +66,11 @@ fn rds_mode_renders_no_database_and_reads_the_secret() {
         if !info
             .database
             .as_ref()
-            .is_some_and(|d| d.modes.iter().any(|m| m == "rds"))
+            .is_some_and(|d| d.modes.contains(&DatabaseMode::Managed))
         {
             continue;
         }
-        let cx = context("rds", false);
+        let cx = context("managed", false);
         // `kat render` writes no file that holds nothing (postgres.yaml).
         for f in render(bp, &cx).unwrap() {
             assert!(
@@ -82,8 +85,13 @@ fn rds_mode_renders_no_database_and_reads_the_secret() {
             "{bp}: rds renders a StatefulSet"
         );
         assert!(kind(&objects, "PersistentVolumeClaim").is_empty(), "{bp}");
+        // No database server runs (init containers may use its image's client to wait for it).
         for w in workloads(&objects) {
-            for c in containers(w) {
+            for c in w["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 assert!(
                     !c["image"].as_str().unwrap().contains("postgres"),
                     "{bp}: {}",
@@ -108,7 +116,7 @@ fn rds_mode_renders_no_database_and_reads_the_secret() {
 
 #[test]
 fn unsupported_database_mode_names_the_supported_ones() {
-    let err = render("voting-app", &context("rds", false)).unwrap_err();
+    let err = render("voting-app", &context("managed", false)).unwrap_err();
     assert!(
         matches!(err, BlueprintError::UnsupportedDatabase { .. }),
         "{err}"
@@ -118,7 +126,7 @@ fn unsupported_database_mode_names_the_supported_ones() {
 
 #[test]
 fn rds_mode_without_a_secret_is_an_error() {
-    let mut cx = context("rds", false);
+    let mut cx = context("managed", false);
     cx.database.secret = None;
     let err = render("nanomon", &cx).unwrap_err();
     assert!(

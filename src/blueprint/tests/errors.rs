@@ -35,20 +35,18 @@ fn write_blueprint(dir: &Path, yaml: &str, templates: &[(&str, &str)]) {
 
 #[test]
 fn missing_required_value_names_it_and_how_to_set_it() {
-    let mut cx = context("in-cluster", false);
-    cx.values
-        .insert("frontend_image".into(), json!("r.example/fe:1.0.0"));
+    let cx = context("in-cluster", false);
     let err = load("todo").unwrap().render(&cx).unwrap_err();
     assert!(
-        matches!(&err, BlueprintError::MissingValue { missing, .. } if missing.len() == 1 && missing[0].key == "api_image"),
+        matches!(&err, BlueprintError::MissingValue { missing, .. } if missing.len() == 1 && missing[0].key == "frontend_image"),
         "{err}"
     );
     let msg = err.to_string();
     for part in [
         "todo",
-        "`api_image`",
-        "blueprint.values.api_image",
-        "--set api_image=",
+        "`frontend_image`",
+        "blueprint.values.frontend_image",
+        "--set frontend_image=",
     ] {
         assert!(msg.contains(part), "{msg} lacks {part}");
     }
@@ -56,13 +54,22 @@ fn missing_required_value_names_it_and_how_to_set_it() {
 
 #[test]
 fn every_missing_value_is_named_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = USER_BLUEPRINT.replace(
+        "values:\n",
+        "values:\n  api_image:\n    description: the API image\n    required: true\n  web_image:\n    description: the web image\n    required: true\n",
+    );
+    write_blueprint(dir.path(), &yaml, &[("x.yaml", "")]);
     let cx = context("in-cluster", false);
-    let err = load("todo").unwrap().render(&cx).unwrap_err();
+    let err = load(&dir.path().display().to_string())
+        .unwrap()
+        .render(&cx)
+        .unwrap_err();
     let msg = err.to_string();
     for part in [
         "`api_image`",
-        "`frontend_image`",
-        "--set api_image=... --set frontend_image=...",
+        "`web_image`",
+        "--set api_image=... --set web_image=...",
     ] {
         assert!(msg.contains(part), "{msg} lacks {part}");
     }

@@ -52,7 +52,9 @@ fn ratings_hpa_uses_the_discovered_api_version() {
         assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "ratings-api");
         let target = &hpa["spec"]["metrics"][0]["resource"]["target"];
         assert_eq!(target["type"], "Utilization");
-        assert_eq!(target["averageUtilization"], 50);
+        // The workshop's ratings-api-hpa.yaml: 1 to 10 pods at 30% CPU.
+        assert_eq!(target["averageUtilization"], 30);
+        assert_eq!(hpa["spec"]["maxReplicas"], 10);
     }
 }
 
@@ -115,6 +117,11 @@ fn fastapi_react_proxy_routes_root_and_api_behind_a_load_balancer() {
     );
     assert!(
         conf.contains("location / {\n    proxy_pass http://frontend."),
+        "{conf}"
+    );
+    // FastAPI's own documentation pages, which the SPA would answer with its 404.
+    assert!(
+        conf.contains("location ~ ^/(docs|redoc) {\n    proxy_pass http://backend."),
         "{conf}"
     );
     let backend = named(&objects, "Deployment", "backend").unwrap();

@@ -1,5 +1,6 @@
 //! Behaviour of the builtin blueprints and the renderer.
 
+mod contract;
 mod database;
 mod embedded;
 mod errors;

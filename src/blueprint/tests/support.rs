@@ -1,5 +1,6 @@
 //! Contexts and lookups the blueprint tests share.
 
+use kat_provider::DatabaseMode;
 use serde_json::{json, Map, Value};
 
 use crate::blueprint::{
@@ -13,7 +14,6 @@ pub fn required_values(blueprint: &str) -> Map<String, Value> {
     match blueprint {
         "todo" => json!({
             "frontend_image": "registry.example/todo-frontend:1.0.0",
-            "api_image": "registry.example/todo-api:1.0.0",
         }),
         _ => json!({}),
     }
@@ -23,12 +23,13 @@ pub fn required_values(blueprint: &str) -> Map<String, Value> {
 }
 
 pub fn context(db_mode: &str, single_node: bool) -> RenderContext {
+    let mode: DatabaseMode = db_mode.parse().unwrap();
     RenderContext {
         env: "test".into(),
         values: Map::new(),
         database: DatabaseContext {
-            mode: db_mode.into(),
-            secret: (db_mode == "rds").then(|| "kat-db".to_string()),
+            mode,
+            secret: (mode == DatabaseMode::Managed).then(|| "kat-db".to_string()),
         },
         cluster: ClusterContext {
             provider: "sim".into(),
@@ -81,7 +82,7 @@ pub fn variants(blueprint: &str) -> Vec<RenderContext> {
     let mut out = Vec::new();
     for mode in &bp.database_modes() {
         for single in [false, true] {
-            out.push(context(mode, single));
+            out.push(context(mode.as_str(), single));
         }
     }
     out

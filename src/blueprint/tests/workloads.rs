@@ -123,7 +123,30 @@ fn workloads_without_a_service_take_no_ingress() {
                     .unwrap_or_else(|| panic!("{bp}: no Deployment {}", c.name));
                 let policies = policies_for(&objects, w);
                 assert!(!policies.is_empty(), "{bp}: {}", c.name);
+                // A metrics port (a health port of its own) may be open to Prometheus only.
+                let metrics = c
+                    .contract
+                    .as_ref()
+                    .and_then(|k| k.health.as_ref())
+                    .and_then(|h| h.port);
                 for p in policies {
+                    if let Some(port) = metrics {
+                        for rule in p["spec"]["ingress"].as_array().into_iter().flatten() {
+                            assert_eq!(
+                                rule["ports"],
+                                serde_json::json!([{"port": port, "protocol": "TCP"}]),
+                                "{bp}: {}",
+                                c.name
+                            );
+                            assert_eq!(
+                                rule["from"],
+                                serde_json::json!([{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]),
+                                "{bp}: {}",
+                                c.name
+                            );
+                        }
+                        continue;
+                    }
                     // Ingress policy with no rules: nothing is admitted.
                     assert!(
                         p["spec"]["policyTypes"]
@@ -159,8 +182,19 @@ fn images_are_pinned_and_api_versions_exist_on_1_20() {
         "autoscaling/v2beta2",
     ];
     for bp in BUILTINS {
-        for reference in crate::blueprint::load(bp).unwrap().images() {
-            assert!(!reference.ends_with(":latest"), "{bp}: {reference}");
+        let loaded = crate::blueprint::load(bp).unwrap();
+        let unpinned: Vec<&str> = loaded
+            .image_specs()
+            .values()
+            .filter(|i| i.unpinned.is_some())
+            .filter_map(|i| i.reference.as_deref())
+            .collect();
+        for reference in loaded.images() {
+            // Only an image whose upstream publishes no fixed tag may move, and says so.
+            assert!(
+                !reference.ends_with(":latest") || unpinned.contains(&reference.as_str()),
+                "{bp}: {reference}"
+            );
         }
         for cx in variants(bp) {
             for m in objects(bp, &cx) {
@@ -171,7 +205,8 @@ fn images_are_pinned_and_api_versions_exist_on_1_20() {
                 for c in containers(w) {
                     let image = c["image"].as_str().unwrap_or("");
                     assert!(
-                        image.contains(':') && !image.ends_with(":latest"),
+                        image.contains(':')
+                            && (!image.ends_with(":latest") || unpinned.contains(&image)),
                         "{bp}: {image}"
                     );
                 }

@@ -23,7 +23,7 @@ pub fn list(g: &GlobalArgs) -> Result<Exit, KatError> {
         let db = b
             .database
             .as_ref()
-            .map(|d| d.modes.join("/"))
+            .map(|d| crate::blueprint::joined(&d.modes).replace(", ", "/"))
             .unwrap_or_else(|| "none".into());
         println!(
             "{:<14} {}\n{:<14} components: {}; database: {db}; {}\n",

@@ -47,8 +47,12 @@ pub async fn run(g: &GlobalArgs, exec: bool, merge: bool) -> Result<Exit, KatErr
             "context {context} merged into {} and made current",
             dest.display()
         );
-        if !exec && env.settings.provider == kat_provider::ProviderName::Eks {
-            println!("its token expires in 15 minutes on eks: `kat kubeconfig --exec --merge` writes one that does not");
+        if let Some(life) = env.provider.kubeconfig_token_lifetime().filter(|_| !exec) {
+            println!(
+                "its token expires in {} on {}: `kat kubeconfig --exec --merge` writes one that does not",
+                humantime::format_duration(life),
+                env.settings.provider
+            );
         }
     }
     Ok(Exit::Ok)

@@ -31,6 +31,8 @@ pub async fn run(cli: Cli) -> Result<Exit, KatError> {
         Command::Providers => providers::run(g),
         Command::Fetch => status::fetch(g),
         Command::Blueprints => blueprints::list(g),
+        Command::Images => status::images(g).await,
+        Command::Lock { update_images } => status::lock(g, *update_images).await,
         Command::Render { out } => blueprints::render(g, out),
         Command::Kubeconfig { exec, merge } => kubeconfig::run(g, *exec, *merge).await,
         Command::Reap {

@@ -56,8 +56,8 @@ pub fn init(g: &GlobalArgs, force: bool) -> Result<Exit, KatError> {
 fn for_an_existing_cluster(example: &str) -> String {
     example
         .replacen(
-            "  mode: rds           # none | in-cluster | rds (managed, beside the cluster)",
-            "  mode: in-cluster    # none | in-cluster (rds needs a provider that makes the cluster)",
+            "  mode: managed       # none | in-cluster | managed (RDS on eks, PostgreSQL flexible server on aks)",
+            "  mode: in-cluster    # none | in-cluster (managed needs a provider that makes the cluster)",
             1,
         )
         .replacen("  enabled: true       # ECR / ACR", "  enabled: false      # ECR / ACR", 1)

@@ -34,3 +34,28 @@ pub fn fetch(g: &GlobalArgs) -> Result<Exit, KatError> {
     let env = Environment::open(settings, None, ui::reporter(g.output, g.verbosity()))?;
     ops::fetch_bundle(&env, &bundle)
 }
+
+pub async fn images(g: &GlobalArgs) -> Result<Exit, KatError> {
+    let settings = ops::resolve(&g.overrides())?;
+    let env = Environment::open(
+        settings,
+        None,
+        ui::reporter(OutputMode::Text, g.verbosity()),
+    )?;
+    ops::images(&env, g.output == OutputMode::Json).await
+}
+
+pub async fn lock(g: &GlobalArgs, update_images: bool) -> Result<Exit, KatError> {
+    if !update_images {
+        return Err(KatError::Usage(
+            "`kat lock` needs --update-images (image pins are what it moves; addon artifacts are re-pinned by deleting their line)".into(),
+        ));
+    }
+    let settings = ops::resolve(&g.overrides())?;
+    let env = Environment::open(
+        settings,
+        Some("lock"),
+        ui::reporter(OutputMode::Text, g.verbosity()),
+    )?;
+    ops::update_image_pins(&env).await
+}

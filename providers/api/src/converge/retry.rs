@@ -96,7 +96,6 @@ impl<E: Transient> RetryError<E> {
             RetryError::Stopped(_) => None,
         }
     }
-
 }
 
 impl<E: Into<ProviderError>> From<RetryError<E>> for ProviderError {

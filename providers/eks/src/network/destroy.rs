@@ -11,10 +11,10 @@ use kat_provider::ProviderError;
 use crate::clients::Aws;
 use crate::error::{api, pe};
 use crate::shared::Shared;
-use kat_provider::converge::retrying;
-use kat_provider::converge::Pass;
 use crate::tags;
 use crate::teardown::blocked::{delete_retried, Holder};
+use kat_provider::converge::retrying;
+use kat_provider::converge::Pass;
 
 pub async fn run(s: &Shared, pass: &mut Pass<'_>) -> Result<(), ProviderError> {
     if s.byo_vpc() {

@@ -10,8 +10,8 @@ use kat_provider::ProviderError;
 use crate::clients::Aws;
 use crate::error::pe;
 use crate::shared::Shared;
-use kat_provider::converge::Pass;
 use crate::tags;
+use kat_provider::converge::Pass;
 
 pub async fn ensure_igw(
     aws: &Aws,

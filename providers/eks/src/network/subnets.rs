@@ -10,8 +10,8 @@ use kat_provider::ProviderError;
 use crate::clients::Aws;
 use crate::error::pe;
 use crate::shared::Shared;
-use kat_provider::converge::Pass;
 use crate::tags;
+use kat_provider::converge::Pass;
 
 #[derive(Debug, Clone)]
 pub struct Want {
@@ -181,6 +181,7 @@ mod tests {
                 registry: None,
                 tags: Default::default(),
                 addons: Vec::new(),
+                own_addons: Vec::new(),
                 purge: false,
             },
             Names::new("t"),

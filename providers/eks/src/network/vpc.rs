@@ -7,8 +7,8 @@ use kat_provider::ProviderError;
 use crate::clients::Aws;
 use crate::error::pe;
 use crate::shared::Shared;
-use kat_provider::converge::Pass;
 use crate::tags;
+use kat_provider::converge::Pass;
 
 /// Every VPC tagged for this environment (more than one only if something made one by hand).
 pub async fn find_all(aws: &Aws, s: &Shared) -> Result<Vec<String>, ProviderError> {

@@ -22,9 +22,9 @@ use super::kube_made::{self, ClusterTags, LoadBalancer, Volume};
 use crate::clients::Aws;
 use crate::error::{api, pe};
 use crate::shared::Shared;
+use crate::tags;
 use kat_provider::converge::retrying;
 use kat_provider::converge::Pass;
-use crate::tags;
 
 const BY_K8S: &str = "made by Kubernetes, not by kat";
 /// How long nothing may change, with nothing in transition, before kat stops waiting for the

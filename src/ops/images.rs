@@ -1,0 +1,178 @@
+//! `kat images`: what the blueprint runs and where each copy stands; `kat lock --update-images`:
+//! kat.lock's image pins moved to what the tags name now.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::environment::Environment;
+use super::error::{Exit, KatError};
+use crate::addons::LockFile;
+use crate::images::{self, reference, Cache, Credentials, Mirror};
+
+/// One image as `kat images` shows it.
+struct Row {
+    key: String,
+    source: String,
+    locked: Option<String>,
+    now: Result<String, String>,
+    state: String,
+}
+
+/// The registry copies go to: what the registry stage recorded, else kat.yaml's.
+fn registry(env: &Environment) -> Option<String> {
+    let snapshot = env.engine.journal.snapshot();
+    let recorded = snapshot.stages.get("registry").map(|r| r.outputs.clone());
+    recorded
+        .as_ref()
+        .and_then(|o| o.get::<String>("prefix").or_else(|| o.get::<String>("url")))
+        .or_else(|| env.settings.config.registry.url.clone())
+}
+
+fn mirror_for(
+    env: &Environment,
+    sources: &[(String, String)],
+    registry: Option<&str>,
+) -> Result<Mirror, KatError> {
+    let fail = |e: images::ImagesError| KatError::Failure(e.to_string());
+    let mut hosts: Vec<String> = registry
+        .map(|r| r.split('/').next().unwrap_or_default().to_string())
+        .into_iter()
+        .collect();
+    for (_, s) in sources {
+        hosts.push(reference::host(&reference::parse(s).map_err(fail)?).to_string());
+    }
+    let cache = Cache::open(&super::settings::image_cache_dir()).map_err(fail)?;
+    Ok(Mirror::new(
+        cache,
+        Credentials::with_docker_config(Some(std::sync::Arc::new(images::ProviderCredentials(
+            env.provider.clone(),
+        ))))
+        .map_err(fail)?,
+        &hosts,
+    ))
+}
+
+fn short(d: &str) -> String {
+    d.strip_prefix("sha256:")
+        .map(|h| format!("sha256:{}", &h[..h.len().min(12)]))
+        .unwrap_or_else(|| d.to_string())
+}
+
+pub async fn images(env: &Environment, json_out: bool) -> Result<Exit, KatError> {
+    let Some(bp) = &env.blueprint else {
+        return Err(KatError::Usage(
+            "no blueprint is chosen: `kat images` lists a blueprint's images; add --blueprint NAME"
+                .into(),
+        ));
+    };
+    let sources = images::published(&bp.blueprint);
+    let registry = registry(env);
+    let mirror = mirror_for(env, &sources, registry.as_deref())?;
+    let locked = LockFile::load(&env.settings.lock_file)
+        .map_err(|e| KatError::Usage(e.to_string()))?
+        .images;
+    let mut rows = Vec::new();
+    for (key, source) in &sources {
+        let src = reference::parse(source).map_err(|e| KatError::Failure(e.to_string()))?;
+        let now = mirror.resolve(&src).await.map_err(|e| e.to_string());
+        let pinned = locked.get(source).cloned();
+        let digest = pinned.clone().or_else(|| now.clone().ok());
+        let state = match (&registry, &digest) {
+            (None, _) => "no registry: run from the source".to_string(),
+            (Some(_), None) => "unknown: the source cannot be asked".to_string(),
+            (Some(reg), Some(d)) => {
+                let target = reference::target_of(&src, reg);
+                let there = mirror.present(&target, d).await;
+                let moved = matches!((&pinned, &now), (Some(l), Ok(n)) if l != n);
+                match there {
+                    Ok(true) if moved => {
+                        "stale: mirrored at the locked digest; the tag has moved".to_string()
+                    }
+                    Ok(true) => format!("mirrored: {}", reference::pinned(&target, &short(d))),
+                    Ok(false) => "missing: `kat up` copies it".to_string(),
+                    Err(e) => format!("unknown: {e}"),
+                }
+            }
+        };
+        rows.push(Row {
+            key: key.clone(),
+            source: source.clone(),
+            locked: pinned,
+            now,
+            state,
+        });
+    }
+    let built: Vec<(String, String)> = bp
+        .blueprint
+        .image_specs()
+        .iter()
+        .filter_map(|(k, s)| s.build.clone().map(|b| (k.clone(), b)))
+        .collect();
+    if json_out {
+        let mut out: Vec<_> = rows
+            .iter()
+            .map(|r| json!({"key": r.key, "source": r.source, "locked": r.locked, "tag_now": r.now.as_ref().ok(), "state": r.state}))
+            .collect();
+        out.extend(built.iter().map(|(k, b)| json!({"key": k, "build": b, "state": "built from source: not built by kat yet"})));
+        println!("{}", serde_json::Value::Array(out));
+        return Ok(Exit::Ok);
+    }
+    println!("registry: {}", registry.as_deref().unwrap_or("none"));
+    for r in &rows {
+        let digest = match (&r.locked, &r.now) {
+            (Some(l), _) => format!("{} (kat.lock)", short(l)),
+            (None, Ok(n)) => format!("{} (tag now, not pinned yet)", short(n)),
+            (None, Err(e)) => format!("? ({e})"),
+        };
+        println!(
+            "{:<14} {}\n{:<14} {digest}\n{:<14} {}\n",
+            r.key, r.source, "", "", r.state
+        );
+    }
+    for (k, b) in &built {
+        println!("{k:<14} built from {b}\n{:<14} not built by kat yet (build from source is a later part of issue 14)\n", "");
+    }
+    Ok(Exit::Ok)
+}
+
+pub async fn update_image_pins(env: &Environment) -> Result<Exit, KatError> {
+    let Some(bp) = &env.blueprint else {
+        return Err(KatError::Usage("no blueprint is chosen: its images are what `--update-images` pins; add --blueprint NAME".into()));
+    };
+    let sources = images::published(&bp.blueprint);
+    let mirror = mirror_for(env, &sources, None)?;
+    let lock =
+        LockFile::load(&env.settings.lock_file).map_err(|e| KatError::Usage(e.to_string()))?;
+    let mut pins: BTreeMap<String, String> = lock.images.clone();
+    let mut moved = 0;
+    for (_, source) in &sources {
+        let src = reference::parse(source).map_err(|e| KatError::Failure(e.to_string()))?;
+        let now = mirror
+            .resolve(&src)
+            .await
+            .map_err(|e| KatError::Failure(e.to_string()))?;
+        match pins.insert(source.clone(), now.clone()) {
+            Some(old) if old == now => println!("{source:<40} {} (unchanged)", short(&now)),
+            Some(old) => {
+                moved += 1;
+                println!("{source:<40} {} → {}", short(&old), short(&now));
+            }
+            None => {
+                moved += 1;
+                println!("{source:<40} {} (new pin)", short(&now));
+            }
+        }
+    }
+    if moved > 0 {
+        LockFile::save_images(&env.settings.lock_file, &pins)
+            .map_err(|e| KatError::Failure(e.to_string()))?;
+        println!(
+            "\n{moved} pin(s) written to {}; the next `kat up` mirrors them",
+            env.settings.lock_file.display()
+        );
+    } else {
+        println!("\nkat.lock already pins what every tag names");
+    }
+    Ok(Exit::Ok)
+}

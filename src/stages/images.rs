@@ -1,0 +1,212 @@
+//! The `images` stage: every published image the blueprint runs, copied by digest into the
+//! environment's registry (after the registry stage, before the blueprint), pinned in kat.lock.
+//! Its output `images` (source → `<registry>/<repo>@sha256:…`) is what the blueprint's manifests
+//! then run.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kat_provider::{Applied, Change, ChangeAction, OpContext, Outputs, ProviderError, Verified};
+use serde_json::{json, Value};
+
+use crate::addons::LockFile;
+use crate::engine::Stage;
+use crate::images::{self, reference, Cache, Credentials, ImagesError, Mirror, Pin};
+
+pub const IMAGES_STAGE: &str = "images";
+
+pub struct ImagesStage {
+    /// Image key → source reference, as blueprint.yaml names them.
+    pub images: Vec<(String, String)>,
+    pub lock_file: PathBuf,
+    /// kat.yaml's `registry.url` (mirroring into it was asked for with `registry.mirror`).
+    pub own_registry: Option<String>,
+    pub cache_dir: PathBuf,
+    /// Answers for the registry it made (ECR, ACR), before the Docker config is asked.
+    pub provider: Arc<dyn kat_provider::Provider>,
+}
+
+fn failed(e: ImagesError) -> ProviderError {
+    ProviderError::Other(e.to_string())
+}
+
+impl ImagesStage {
+    /// Where copies go: the registry stage's repository prefix or URL, else kat.yaml's.
+    fn registry(&self, cx: &OpContext) -> Option<String> {
+        cx.input::<String>("registry", "prefix")
+            .ok()
+            .or_else(|| cx.read(&kat_provider::contract::REGISTRY_URL).ok())
+            .or_else(|| self.own_registry.clone())
+    }
+
+    fn mirror(&self, registry: &str) -> Result<Mirror, ProviderError> {
+        let mut hosts: Vec<String> =
+            vec![registry.split('/').next().unwrap_or_default().to_string()];
+        for (_, source) in &self.images {
+            hosts.push(reference::host(&reference::parse(source).map_err(failed)?).to_string());
+        }
+        let creds = Credentials::with_docker_config(Some(Arc::new(images::ProviderCredentials(
+            self.provider.clone(),
+        ))))
+        .map_err(failed)?;
+        Ok(Mirror::new(
+            Cache::open(&self.cache_dir).map_err(failed)?,
+            creds,
+            &hosts,
+        ))
+    }
+
+    fn locked(&self) -> Result<BTreeMap<String, String>, ProviderError> {
+        LockFile::load(&self.lock_file)
+            .map(|l| l.images)
+            .map_err(|e| ProviderError::Other(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl Stage for ImagesStage {
+    /// The sources; a pin moved in kat.lock is found by `verify`.
+    fn desired(&self) -> Value {
+        let sources: Vec<&str> = self.images.iter().map(|(_, s)| s.as_str()).collect();
+        json!({ "images": sources })
+    }
+
+    async fn plan(&self, cx: &OpContext) -> Result<Vec<Change>, ProviderError> {
+        let Some(registry) = self.registry(cx) else {
+            return Ok(vec![Change::new(ChangeAction::Create, "images")
+                .with_detail("copied once the registry exists")]);
+        };
+        let mirror = self.mirror(&registry)?;
+        let locked = self.locked()?;
+        let mut changes = Vec::new();
+        for (_, source) in &self.images {
+            let src = reference::parse(source).map_err(failed)?;
+            let pin = images::pin(&mirror, &src, locked.get(source).map(String::as_str))
+                .await
+                .map_err(failed)?;
+            let target = reference::target_of(&src, &registry);
+            if !mirror
+                .present(&target, pin.digest())
+                .await
+                .map_err(failed)?
+            {
+                changes.push(
+                    Change::new(ChangeAction::Create, format!("image/{source}"))
+                        .with_detail(reference::pinned(&target, pin.digest())),
+                );
+            }
+        }
+        Ok(changes)
+    }
+
+    async fn apply(&self, cx: &OpContext) -> Result<Applied, ProviderError> {
+        let registry = self.registry(cx).ok_or_else(|| {
+            ProviderError::Other(
+                "no registry to mirror images into: the registry stage recorded no URL".into(),
+            )
+        })?;
+        let mirror = self.mirror(&registry)?;
+        let mut locked = self.locked()?;
+        let mut lock_changed = false;
+        let mut changes = Vec::new();
+        let mut mirrored = BTreeMap::new();
+        for (_, source) in &self.images {
+            cx.check(&format!("copying {source}"))?;
+            let src = reference::parse(source).map_err(failed)?;
+            let pin = images::pin(&mirror, &src, locked.get(source).map(String::as_str))
+                .await
+                .map_err(failed)?;
+            if let Some(w) = pin.warning(source) {
+                cx.warn(w);
+            }
+            if let Pin::New(d) = &pin {
+                locked.insert(source.clone(), d.clone());
+                lock_changed = true;
+            }
+            let target = reference::target_of(&src, &registry);
+            let copied = mirror
+                .copy(&src, pin.digest(), &target)
+                .await
+                .map_err(failed)?;
+            let pinned = reference::pinned(&target, pin.digest());
+            if copied.already {
+                cx.step(format!("{source}: already in the registry as {pinned}"));
+            } else {
+                cx.step(format!(
+                    "{source} → {pinned}: {} blob(s) sent ({:.1} MB), {} mounted, {} already there",
+                    copied.blobs_sent,
+                    copied.bytes_sent as f64 / 1e6,
+                    copied.blobs_mounted,
+                    copied.blobs_skipped
+                ));
+                changes.push(
+                    Change::new(ChangeAction::Create, format!("image/{source}"))
+                        .with_detail(pinned.clone()),
+                );
+            }
+            mirrored.insert(source.clone(), pinned);
+        }
+        if lock_changed {
+            LockFile::save_images(&self.lock_file, &locked)
+                .map_err(|e| ProviderError::Other(e.to_string()))?;
+        }
+        let mut outputs = Outputs::new();
+        outputs.set("images", &mirrored);
+        Ok(Applied { changes, outputs })
+    }
+
+    /// Every recorded copy still in the registry (someone may have deleted a repository).
+    async fn verify(&self, cx: &OpContext, recorded: &Outputs) -> Result<Verified, ProviderError> {
+        let Some(registry) = self.registry(cx) else {
+            return Ok(Verified::Drifted("the registry has no URL recorded".into()));
+        };
+        let mirrored: BTreeMap<String, String> = recorded.get("images").unwrap_or_default();
+        let mirror = self.mirror(&registry)?;
+        let locked = self.locked()?;
+        for (_, source) in &self.images {
+            let Some(pinned) = mirrored.get(source) else {
+                return Ok(Verified::Drifted(format!("{source} was not mirrored")));
+            };
+            let Some((repo, digest)) = pinned.split_once('@') else {
+                return Ok(Verified::Drifted(format!(
+                    "{source}: unreadable record {pinned}"
+                )));
+            };
+            if let Some(pin) = locked.get(source).filter(|p| *p != digest) {
+                return Ok(Verified::Drifted(format!(
+                    "kat.lock pins {source} at {pin} now"
+                )));
+            }
+            let target = reference::parse(&format!("{repo}:kat")).map_err(failed)?;
+            if !mirror.present(&target, digest).await.map_err(failed)? {
+                return Ok(Verified::Drifted(format!(
+                    "{pinned} is no longer in the registry"
+                )));
+            }
+            // A moved tag changes nothing here, but is said on every run until the pin moves.
+            // A source that cannot be asked (offline) is no drift either.
+            let src = reference::parse(source).map_err(failed)?;
+            if let Ok(now) = mirror.resolve(&src).await {
+                if let Some(w) = images::pin_from(Some(digest), now).warning(source) {
+                    cx.warn(w);
+                }
+            }
+        }
+        Ok(Verified::Intact)
+    }
+
+    async fn plan_destroy(
+        &self,
+        _cx: &OpContext,
+        _: &Outputs,
+    ) -> Result<Vec<Change>, ProviderError> {
+        Ok(Vec::new())
+    }
+
+    /// The copies go with the registry (or stay in a registry of the user's).
+    async fn destroy(&self, _cx: &OpContext, _: &Outputs) -> Result<Applied, ProviderError> {
+        Ok(Applied::default())
+    }
+}
