@@ -12,6 +12,7 @@ pub mod images;
 pub mod kube;
 pub mod ops;
 pub mod password;
+pub mod report;
 pub mod stages;
 pub mod state;
 pub mod ui;

@@ -124,6 +124,7 @@ impl GlobalArgs {
             force_foreign: false,
             purge: false,
             values: self.set.clone(),
+            ttl: None,
         }
     }
 }
@@ -131,7 +132,7 @@ impl GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build (or converge) the environment
-    Up(RunFlags),
+    Up(UpFlags),
     /// Tear the environment down; ends with a sweep for anything still tagged
     Down(DownFlags),
     /// Show what `up` (or `down` with --destroy) would change, touching nothing
@@ -189,6 +190,26 @@ pub enum Command {
         #[arg(long)]
         merge: bool,
     },
+    /// Find environments by their tags alone (no state), list them with age, owner and expiry, and
+    /// tear the expired ones down (`--provider` and `--region` say where to look)
+    Reap {
+        /// Also reap environments created longer ago than this (`6h`), whatever their expiry
+        #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+        older_than: Option<Duration>,
+        /// List what would be reaped and touch nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Draw the environment's last `up` or `down` as a self-contained HTML page (a timeline of its
+    /// stages, the critical path, waits and retries, the summary); prints the file's path
+    Report {
+        /// `html`: the page; `svg`: the timeline alone
+        #[arg(long, value_enum, default_value = "html")]
+        format: crate::ops::ReportFormat,
+        /// Where to write it [default: .kat/<env>/report.html or .svg]
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Print the JSON Schema of kat.yaml (for editors), or of the `-o json` events
     Schema {
         /// The schema of the events `up` and `down` print with `-o json` (one per line)
@@ -227,6 +248,16 @@ impl SelectFlags {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct UpFlags {
+    #[command(flatten)]
+    pub run: RunFlags,
+    /// How long the environment is meant to live (`8h`): its resources carry `kat:expires-at`
+    /// and `kat reap` removes it after [default: `ttl` in kat.yaml, else never]
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION", help_heading = "Run")]
+    pub ttl: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct DownFlags {
     #[command(flatten)]
     pub run: RunFlags,
@@ -252,6 +283,9 @@ pub struct RunFlags {
     /// At most this many stages at once (0: as many as the graph allows)
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub jobs: usize,
+    /// Also write the run's report page (`kat report`) [default FILE: .kat/<env>/report.html]
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true)]
+    pub report: Option<Option<PathBuf>>,
     // Last, so its heading does not carry over to the flags above.
     #[command(flatten)]
     pub select: SelectFlags,

@@ -36,6 +36,16 @@ pub struct KatConfig {
     pub blueprint: Option<BlueprintConfig>,
     #[serde(default)]
     pub timeouts: TimeoutsConfig,
+    /// How long the environment is meant to live (`8h`, `2d`): every resource carries
+    /// `kat:expires-at` (its first `up` plus this) and `kat reap` removes it once passed.
+    /// `up --ttl` overrides. Default: no expiry.
+    #[serde(
+        default,
+        with = "super::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub ttl: Option<std::time::Duration>,
     /// Tags for every cloud resource, on top of `kat:environment` and `kat:managed`.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use kat_provider::{DatabaseMode, Provider, ProviderRequest, Role};
 use tokio_util::sync::CancellationToken;
@@ -17,6 +18,7 @@ use crate::addons::{
 use crate::blueprint::Blueprint;
 use crate::engine::{digest, Engine, Reporter, StageGraph};
 use crate::kube::ApplyOptions;
+use crate::report::Recorder;
 use crate::stages::{
     build_graph, BlueprintSource, ClusterAccess, GraphInputs, ImagesStage, SetSource,
 };
@@ -32,6 +34,10 @@ pub struct Environment {
     /// No state directory existed for the environment before this run: kat has no record of it
     /// on this machine (a typo, or a CI runner that never ran `up`).
     pub fresh: bool,
+    /// `kat:created-at`: the journal's, else now (this is the first `up`).
+    pub created_at: String,
+    /// Keeps the run's timeline as the events pass, for `last-run.json` and `kat report`.
+    pub recorder: Arc<Recorder>,
     pub _lock: Option<EnvLock>,
 }
 
@@ -42,7 +48,13 @@ impl Environment {
         command: Option<&str>,
         reporter: Arc<dyn Reporter>,
     ) -> Result<Environment, KatError> {
+        let recorder = Arc::new(Recorder::new(reporter));
+        let reporter: Arc<dyn Reporter> = recorder.clone();
         let fresh = !settings.state_dir.exists();
+        let created_at = Journal::open(&settings.state_dir, &settings.env)
+            .ok()
+            .and_then(|j| j.snapshot().created_at)
+            .unwrap_or_else(|| humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
         let blueprint = load_blueprint(&settings)?;
         let registry = registry_repositories(
             blueprint.as_ref(),
@@ -56,7 +68,7 @@ impl Environment {
                 state_dir: settings.state_dir.clone(),
                 database: cfg.database.clone(),
                 registry: cfg.registry.enabled.then(|| registry.clone()),
-                tags: tags(settings),
+                tags: tags(settings, &created_at),
                 addons: ADDONS
                     .iter()
                     .filter(|def| cfg.addons.get(def.id).enabled)
@@ -162,7 +174,7 @@ impl Environment {
             reporter,
             cancel: CancellationToken::new(),
             env: settings.env.clone(),
-            tags: tags(&settings),
+            tags: tags(&settings, &created_at),
         };
         Ok(Environment {
             settings,
@@ -172,6 +184,8 @@ impl Environment {
             blueprint,
             engine,
             fresh,
+            created_at,
+            recorder,
             _lock: lock,
         })
     }
@@ -232,10 +246,19 @@ fn addon_sources(
         .collect())
 }
 
-fn tags(settings: &Settings) -> BTreeMap<String, String> {
+fn tags(settings: &Settings, created_at: &str) -> BTreeMap<String, String> {
+    use kat_provider::environments::{
+        CREATED_AT_TAG, ENVIRONMENT_TAG, EXPIRES_AT_TAG, MANAGED_TAG,
+    };
     let mut tags = settings.config.tags.clone();
-    tags.insert("kat:environment".into(), settings.env.clone());
-    tags.insert("kat:managed".into(), "true".into());
+    tags.insert(ENVIRONMENT_TAG.into(), settings.env.clone());
+    tags.insert(MANAGED_TAG.into(), "true".into());
+    tags.insert(CREATED_AT_TAG.into(), created_at.to_string());
+    let created = humantime::parse_rfc3339_weak(created_at).unwrap_or_else(|_| SystemTime::now());
+    if let Some(ttl) = settings.config.ttl {
+        let expires = humantime::format_rfc3339_seconds(created + ttl);
+        tags.insert(EXPIRES_AT_TAG.into(), expires.to_string());
+    }
     tags
 }
 

@@ -2,6 +2,7 @@
 //! a sweep for anything still tagged with the environment.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use kat_provider::OpContext;
@@ -10,6 +11,7 @@ use tokio::time::Instant;
 use super::environment::Environment;
 use super::error::{Exit, KatError};
 use super::plan::{print_plan, PlanArgs};
+use super::report::ReportFormat;
 use super::signal;
 use crate::engine::{
     now, Direction, EnvOutputs, Event, RunOptions, RunReport, Selection, StageSummary,
@@ -24,6 +26,8 @@ pub struct RunArgs {
     /// At most this many stages at once (0: as many as the graph allows).
     pub jobs: usize,
     pub json: bool,
+    /// `--report[=FILE]`: write the run's report page; `Some(None)`: to `.kat/<env>/report.html`.
+    pub report: Option<Option<PathBuf>>,
 }
 
 pub async fn up(env: &Environment, args: &RunArgs) -> Result<Exit, KatError> {
@@ -72,6 +76,7 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         s.provider = Some(env.settings.provider.to_string());
         if dir == Direction::Up {
             s.config_digest = Some(env.config_digest());
+            s.created_at.get_or_insert_with(|| env.created_at.clone());
         }
         s.runs.push(RunRecord {
             command: command.into(),
@@ -126,7 +131,10 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         // and the sweep saw to it): their records would only mislead `status` and `up`.
         engine
             .journal
-            .update(|s| s.stages.clear())
+            .update(|s| {
+                s.stages.clear();
+                s.created_at = None;
+            })
             .map_err(io_failure(&env.engine))?;
     }
     engine
@@ -178,7 +186,56 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         shown,
         leftovers,
     });
+    keep_timeline(env, dir, args.report.as_ref());
     Ok(exit)
+}
+
+/// Writes the run's timeline beside the journal (what `kat report` draws) and, with `--report`,
+/// the report page. Neither failing changes the run's result: they are said as warnings.
+fn keep_timeline(env: &Environment, dir: Direction, report: Option<&Option<PathBuf>>) {
+    let graph = &env.engine.graph;
+    let deps: BTreeMap<String, Vec<String>> = graph
+        .ids()
+        .into_iter()
+        .map(|id| {
+            let deps = match dir {
+                Direction::Up => graph.get(&id).map(|n| n.deps.clone()).unwrap_or_default(),
+                Direction::Down => graph.dependents(&id),
+            };
+            (id, deps)
+        })
+        .collect();
+    let shown: BTreeMap<String, BTreeMap<String, String>> = env
+        .engine
+        .journal
+        .snapshot()
+        .stages
+        .into_iter()
+        .map(|(id, r)| (id, r.outputs.shown))
+        .collect();
+    let Some(timeline) = env.recorder.finish(&deps, &shown) else {
+        return;
+    };
+    let warn = |message: String| {
+        env.engine
+            .reporter
+            .emit(Event::Warning { ts: now(), message });
+    };
+    // A `down` that forgot the environment leaves no directory to keep it in.
+    if env.settings.state_dir.is_dir() {
+        if let Err(e) = timeline.save(&env.settings.state_dir) {
+            warn(format!("{e}; `kat report` cannot draw this run"));
+        }
+    }
+    if let Some(out) = report {
+        let path = out
+            .clone()
+            .unwrap_or_else(|| super::report::default_path(&env.settings, ReportFormat::Html));
+        match super::report::write_report(&timeline, ReportFormat::Html, &path) {
+            Ok(()) => eprintln!("report: {}", path.display()),
+            Err(e) => warn(e.to_string()),
+        }
+    }
 }
 
 /// Stages an earlier `up` recorded that kat.yaml no longer names (an addon switched off): `up`

@@ -28,6 +28,8 @@ pub struct Overrides {
     pub purge: bool,
     /// `--set key=value`: blueprint values over kat.yaml's.
     pub values: Vec<(String, serde_json::Value)>,
+    /// `up --ttl`: over kat.yaml's `ttl`.
+    pub ttl: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +104,9 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
         }
     }
     validate(&config, &source)?;
+    if let Some(ttl) = o.ttl {
+        config.ttl = Some(ttl);
+    }
     let base = o
         .state_dir
         .clone()

@@ -65,6 +65,10 @@ pub struct StateFile {
     /// Digest of the whole resolved configuration of the last `up`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_digest: Option<String>,
+    /// When the environment's first `up` started (RFC 3339): its resources' `kat:created-at`,
+    /// kept so later runs tag the same time. Cleared when a `down` removes everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
     #[serde(default)]
     pub stages: BTreeMap<String, StageRecord>,
     /// The most recent runs, newest last.
@@ -79,6 +83,7 @@ impl StateFile {
             env: env.to_string(),
             provider: None,
             config_digest: None,
+            created_at: None,
             stages: BTreeMap::new(),
             runs: Vec::new(),
         }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod context;
 pub mod contract;
 pub mod converge;
+pub mod environments;
 pub mod error;
 pub mod fsutil;
 pub mod outputs;
@@ -27,6 +28,7 @@ pub use config::{
     ProviderConfig, ProviderName, TaintEffect,
 };
 pub use context::{NoProgress, OpContext, Progress};
+pub use environments::TaggedEnvironment;
 pub use error::ProviderError;
 pub use outputs::{Outputs, SecretRef};
 pub use provider::{BroughtAddon, KubeAccess, Leftover, Provider, ProviderRequest, Role};

@@ -11,6 +11,7 @@ use crate::caps::Capabilities;
 use crate::component::Component;
 use crate::config::{DatabaseConfig, ProviderConfig, Tags};
 use crate::context::OpContext;
+use crate::environments::TaggedEnvironment;
 use crate::error::ProviderError;
 use crate::outputs::{Outputs, SecretRef};
 use crate::workloads::Workloads;
@@ -173,6 +174,17 @@ pub trait Provider: Send + Sync {
         Err(ProviderError::Unsupported {
             provider: self.name().into(),
             what: "`kat kubeconfig --exec` (a kubeconfig whose credentials come from the cloud's CLI each time)".into(),
+        })
+    }
+
+    /// Every environment whose resources carry kat's tags in the provider's account and region,
+    /// found by the tags alone (no journal), with what they say: creation, expiry, owner. For
+    /// `kat reap`; build the list with [`crate::environments::gather`].
+    async fn environments(&self, cx: &OpContext) -> Result<Vec<TaggedEnvironment>, ProviderError> {
+        let _ = cx;
+        Err(ProviderError::Unsupported {
+            provider: self.name().into(),
+            what: "finding environments by their tags (`kat reap`)".into(),
         })
     }
 

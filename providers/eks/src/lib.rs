@@ -9,6 +9,7 @@ mod clients;
 mod cluster;
 mod credentials;
 mod database;
+mod environments;
 mod error;
 mod extras;
 mod identity;

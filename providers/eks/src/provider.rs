@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use kat_provider::{
     AutoscalerKind, Capabilities, Component, DatabaseMode, KubeAccess, Leftover, LoadBalancerKind,
     ManagedDatabase, OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role, SecretRef,
+    TaggedEnvironment,
 };
 
 use crate::budget::{Comp, Retired};
@@ -132,6 +133,10 @@ impl Provider for EksProvider {
 
     async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError> {
         crate::budget::scoped(cx, crate::teardown::sweep::sweep(&self.shared, cx)).await
+    }
+
+    async fn environments(&self, cx: &OpContext) -> Result<Vec<TaggedEnvironment>, ProviderError> {
+        crate::budget::scoped(cx, crate::environments::environments(&self.shared)).await
     }
 
     async fn exec_kubeconfig(&self, _kubeconfig: &Outputs) -> Result<String, ProviderError> {

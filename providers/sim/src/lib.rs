@@ -5,6 +5,7 @@
 
 mod cloud;
 mod components;
+mod environments;
 mod faults;
 mod profile;
 mod provider;

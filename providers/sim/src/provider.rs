@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use kat_provider::{
     AutoscalerKind, Capabilities, Component, DatabaseMode, KubeAccess, Leftover, LoadBalancerKind,
     ManagedDatabase, OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role, SecretRef,
+    TaggedEnvironment,
 };
 use serde_json::json;
 
@@ -12,12 +13,16 @@ pub const SECRET_STORE: &str = "sim-secrets";
 
 use crate::cloud::{Cloud, Ops, Want};
 use crate::components::{SimComponent, SimKubeconfig};
+use crate::environments::Worlds;
 use crate::faults::Faults;
 use crate::profile::Profile;
 use crate::workloads::SimWorkloads;
 
 pub struct SimProvider {
     req: ProviderRequest,
+    /// The world files `environments` reads: every environment's beside this one's, or only the
+    /// one `provider.sim.world` names.
+    worlds: Worlds,
     cloud: Arc<Cloud>,
     workloads: Arc<SimWorkloads>,
 }
@@ -45,6 +50,10 @@ impl SimProvider {
             let base = req.state_dir.parent().unwrap_or(&req.state_dir);
             base.join(".sim-cloud").join(format!("{}.json", req.env))
         });
+        let worlds = match &cfg.world {
+            Some(file) => Worlds::File(file.clone()),
+            None => Worlds::Dir(world.parent().map(Into::into).unwrap_or_default()),
+        };
         let cloud = Cloud::new(profile, Faults::new(cfg), world.clone())
             .map_err(|e| ProviderError::config("provider.sim.world", e.to_string()))?;
         let cloud = Arc::new(cloud);
@@ -54,6 +63,7 @@ impl SimProvider {
         });
         Ok(SimProvider {
             req,
+            worlds,
             cloud,
             workloads,
         })
@@ -259,6 +269,15 @@ impl Provider for SimProvider {
                 secret.name, secret.store
             )))
         }
+    }
+
+    async fn environments(&self, _: &OpContext) -> Result<Vec<TaggedEnvironment>, ProviderError> {
+        let worlds = crate::environments::load_worlds(&self.worlds)?;
+        Ok(kat_provider::environments::gather(
+            worlds
+                .iter()
+                .flat_map(|w| w.resources.values().map(|r| &r.tags)),
+        ))
     }
 
     async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError> {

@@ -35,6 +35,30 @@ pub async fn run(cli: Cli) -> Result<Exit, KatError> {
         Command::Lock { update_images } => status::lock(g, *update_images).await,
         Command::Render { out } => blueprints::render(g, out),
         Command::Kubeconfig { exec, merge } => kubeconfig::run(g, *exec, *merge).await,
+        Command::Reap {
+            older_than,
+            dry_run,
+        } => {
+            if g.output != OutputMode::Text {
+                return Err(KatError::Usage(
+                    "`kat reap` prints a table and each teardown's text; drop --output".into(),
+                ));
+            }
+            let args = crate::ops::ReapArgs {
+                older_than: *older_than,
+                dry_run: *dry_run,
+                confirm: !g.yes && std::io::IsTerminal::is_terminal(&std::io::stdin()),
+            };
+            let (mode, verbosity) = (g.output, g.verbosity());
+            crate::ops::reap(&g.overrides(), &args, || {
+                crate::ui::reporter(mode, verbosity)
+            })
+            .await
+        }
+        Command::Report { format, out } => {
+            let settings = crate::ops::resolve(&g.overrides())?;
+            crate::ops::report(&settings, *format, out.as_deref())
+        }
         Command::Schema { events } => schema::run(*events),
         Command::Completions { shell } => schema::completions(*shell),
     }

@@ -1,9 +1,12 @@
-use crate::cli::args::{GlobalArgs, RunFlags};
+use crate::cli::args::{GlobalArgs, RunFlags, UpFlags};
 use crate::ops::{self, Environment, Exit, KatError, RunArgs};
 use crate::ui::{self, OutputMode};
 
-pub async fn run(g: &GlobalArgs, flags: &RunFlags) -> Result<Exit, KatError> {
-    let settings = ops::resolve(&g.overrides())?;
+pub async fn run(g: &GlobalArgs, up: &UpFlags) -> Result<Exit, KatError> {
+    let flags = &up.run;
+    let mut overrides = g.overrides();
+    overrides.ttl = up.ttl;
+    let settings = ops::resolve(&overrides)?;
     let reporter = ui::reporter(g.output, g.verbosity());
     let lock = (!flags.dry_run).then_some("up");
     let env = Environment::open(settings, lock, reporter)?;
@@ -17,5 +20,6 @@ pub(super) fn run_args(g: &GlobalArgs, flags: &RunFlags) -> RunArgs {
         timeout: flags.timeout,
         jobs: flags.jobs,
         json: g.output == OutputMode::Json,
+        report: flags.report.clone(),
     }
 }

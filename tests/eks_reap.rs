@@ -1,0 +1,129 @@
+//! `kat reap` against moto: three kat environments (their journals deleted, as on a CI runner
+//! that is gone), one made long ago, one past its ttl, one still within it, and a VPC someone
+//! else tagged `kat:environment` without `kat:managed`. Only the two expired kat environments go.
+#![cfg(feature = "eks")]
+
+mod common;
+mod common_eks;
+
+use kat_provider_eks::sdk::ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+
+use common_eks::*;
+
+fn tag(k: &str, v: &str) -> Tag {
+    Tag::builder().key(k).value(v).build()
+}
+
+fn vpcs_of(t: &Eks, env: &str) -> Vec<String> {
+    let filter = Filter::builder()
+        .name("tag:kat:environment")
+        .values(env)
+        .build();
+    let out =
+        t.rt.block_on(t.aws.ec2.describe_vpcs().filters(filter).send())
+            .expect("DescribeVpcs");
+    out.vpcs()
+        .iter()
+        .filter_map(|v| v.vpc_id().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn reap_removes_only_the_expired_kat_environments() {
+    let t = Eks::new("reap", "");
+    let ec2 = &t.aws.ec2;
+    for (env, ttl) in [
+        ("reap-old", None),
+        ("reap-late", Some("1s")),
+        ("reap-keep", Some("8h")),
+    ] {
+        let mut args = vec!["up", "--env", env, "--only", "network"];
+        if let Some(ttl) = ttl {
+            args.extend(["--ttl", ttl]);
+        }
+        let (code, _, stderr, _) = t.run(&args);
+        assert_eq!(code, 0, "{env}: {stderr}");
+        assert_eq!(vpcs_of(&t, env).len(), 1, "{env}");
+    }
+    // reap-old was made long ago: its VPC says so (reap reads an environment's earliest
+    // creation tag). Only the live VPC: moto keeps answering DescribeTags for deleted resources.
+    t.rt.block_on(
+        ec2.create_tags()
+            .set_resources(Some(vpcs_of(&t, "reap-old")))
+            .tags(tag("kat:created-at", "2020-01-01T00:00:00Z"))
+            .send(),
+    )
+    .unwrap();
+    // Someone else's VPC, old, with kat's environment tag but not managed by kat.
+    let theirs =
+        t.rt.block_on(
+            ec2.create_vpc()
+                .cidr_block("10.77.0.0/16")
+                .tag_specifications(
+                    TagSpecification::builder()
+                        .resource_type(ResourceType::Vpc)
+                        .tags(tag("kat:environment", "reap-theirs"))
+                        .tags(tag("kat:created-at", "2020-01-01T00:00:00Z"))
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    let theirs = theirs.vpc().and_then(|v| v.vpc_id()).unwrap().to_string();
+    for env in ["reap-old", "reap-late", "reap-keep"] {
+        std::fs::remove_dir_all(t.sb.path().join(".kat").join(env)).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let out = t
+        .cmd(&[
+            "reap",
+            "--provider",
+            "eks",
+            "--older-than",
+            "6h",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let line = |env: &str| {
+        listing
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(env))
+            .unwrap_or_else(|| panic!("{env} listed: {listing}"))
+            .to_string()
+    };
+    assert!(
+        line("reap-old").contains("would reap (older than 6h)"),
+        "{listing}"
+    );
+    assert!(
+        line("reap-late").contains("would reap (expired"),
+        "{listing}"
+    );
+    assert!(line("reap-keep").ends_with("keep"), "{listing}");
+    assert!(!listing.contains("reap-theirs"), "not kat's: {listing}");
+    assert_eq!(
+        vpcs_of(&t, "reap-old").len(),
+        1,
+        "a dry run removes nothing"
+    );
+
+    let out = t
+        .cmd(&["reap", "--provider", "eks", "--older-than", "6h", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(vpcs_of(&t, "reap-old").is_empty());
+    assert!(vpcs_of(&t, "reap-late").is_empty());
+    assert_eq!(vpcs_of(&t, "reap-keep").len(), 1);
+    assert_eq!(vpcs_of(&t, "reap-theirs"), vec![theirs.clone()]);
+
+    // Clean the shared moto for the next run.
+    let (code, _, stderr, _) = t.run(&["down", "--env", "reap-keep"]);
+    assert_eq!(code, 0, "{stderr}");
+    t.rt.block_on(ec2.delete_vpc().vpc_id(&theirs).send())
+        .unwrap();
+}
