@@ -30,6 +30,7 @@ fn providers() -> Vec<(&'static str, Capabilities, Option<&'static str>)> {
         autoscaler: AutoscalerKind::NotApplicable,
         load_balancer,
         registry,
+        registry_push: false,
         single_node,
         simulated: false,
     };

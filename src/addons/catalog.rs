@@ -141,6 +141,7 @@ mod tests {
             autoscaler: AutoscalerKind::NotApplicable,
             load_balancer: lb,
             registry: false,
+            registry_push: false,
             single_node: false,
             simulated: false,
         }

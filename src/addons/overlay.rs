@@ -161,6 +161,7 @@ mod tests {
             autoscaler: AutoscalerKind::NotApplicable,
             load_balancer: lb,
             registry: false,
+            registry_push: false,
             single_node: lb == LoadBalancerKind::HostPorts,
             simulated: false,
         }

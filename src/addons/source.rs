@@ -417,6 +417,7 @@ mod tests {
             autoscaler: AutoscalerKind::NotApplicable,
             load_balancer: LoadBalancerKind::ClusterDefault,
             registry: false,
+            registry_push: false,
             single_node: false,
             simulated: false,
         };

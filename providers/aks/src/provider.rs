@@ -96,6 +96,7 @@ impl Provider for AksProvider {
             autoscaler: AutoscalerKind::NodePoolBuiltin,
             load_balancer: LoadBalancerKind::AzureLoadBalancer,
             registry: true,
+            registry_push: false,
             single_node: false,
             simulated: false,
         }

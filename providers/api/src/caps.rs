@@ -49,6 +49,10 @@ pub struct Capabilities {
     pub load_balancer: LoadBalancerKind,
     /// The provider can create a container registry.
     pub registry: bool,
+    /// kat can push into that registry by itself: it needs no authentication (microk8s's) or the
+    /// provider answers `Provider::registry_credentials` for it. Decides whether the blueprint's
+    /// images are mirrored into it by default (`registry.mirror`).
+    pub registry_push: bool,
     /// All workloads share one node (decides NodePort versus ingress exposure).
     pub single_node: bool,
     /// Nothing real is created (the `sim` provider): addon manifests need not be fetched.

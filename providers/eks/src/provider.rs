@@ -75,6 +75,7 @@ impl Provider for EksProvider {
             autoscaler: AutoscalerKind::ClusterAutoscaler,
             load_balancer: LoadBalancerKind::AwsNlb,
             registry: true,
+            registry_push: false,
             single_node: false,
             simulated: false,
         }

@@ -55,6 +55,7 @@ impl Provider for KubeconfigProvider {
             autoscaler: AutoscalerKind::NotApplicable,
             load_balancer: LoadBalancerKind::ClusterDefault,
             registry: false,
+            registry_push: false,
             single_node: self.single_node.load(Ordering::Relaxed),
             simulated: false,
         }

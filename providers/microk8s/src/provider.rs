@@ -71,6 +71,7 @@ impl Provider for Microk8sProvider {
             autoscaler: AutoscalerKind::NotApplicable,
             load_balancer: LoadBalancerKind::HostPorts,
             registry: true,
+            registry_push: true,
             single_node: true,
             simulated: false,
         }

@@ -220,6 +220,7 @@ impl Provider for SimProvider {
             autoscaler: AutoscalerKind::ClusterAutoscaler,
             load_balancer: LoadBalancerKind::ClusterDefault,
             registry: true,
+            registry_push: false,
             single_node: false,
             simulated: true,
         }
