@@ -94,6 +94,7 @@ async fn kat_manifests(id: &str, url: Option<&str>, scratch: &Path) -> Vec<Manif
         autoscaler: AutoscalerKind::NotApplicable,
         load_balancer: LoadBalancerKind::ClusterDefault,
         registry: false,
+        registry_push: false,
         single_node: false,
         simulated: false,
     };
