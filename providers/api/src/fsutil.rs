@@ -4,6 +4,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
+use crate::error::ProviderError;
+
 /// Replaces `path` with `bytes` so that a reader (or a run after a kill -9 or power loss) sees the
 /// old file or the new one, never a mix: temp file in the same directory, fsync, rename, fsync dir.
 /// `mode` sets the permissions of the new file.
@@ -33,4 +35,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
 /// [`write_atomic`] with mode 0600: for anything holding credentials.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic(path, bytes, 0o600)
+}
+
+/// Deletes a file kat wrote (a kubeconfig) if it is there: true when it was, false when it was
+/// already gone (teardown is idempotent); anything else is an error naming the file.
+pub fn remove_if_present(path: &Path) -> Result<bool, ProviderError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(ProviderError::Other(format!(
+            "cannot delete {}: {e}",
+            path.display()
+        ))),
+    }
 }

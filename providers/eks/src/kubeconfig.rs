@@ -191,16 +191,7 @@ impl Converge for Kubeconfig {
     async fn teardown(&self, pass: &mut Pass<'_>) -> Result<(), ProviderError> {
         let p = path(&self.s);
         if p.exists() && pass.delete(format!("kubeconfig/{}", context(&self.s)))? {
-            match std::fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(ProviderError::Other(format!(
-                        "cannot delete {}: {e}",
-                        p.display()
-                    )))
-                }
-            }
+            kat_provider::fsutil::remove_if_present(&p)?;
         }
         Ok(())
     }

@@ -190,18 +190,11 @@ impl Component for Kubeconfig {
     async fn destroy(&self, _cx: &OpContext) -> Result<Applied, ProviderError> {
         let p = path(&self.s);
         let mut changes = Vec::new();
-        match std::fs::remove_file(&p) {
-            Ok(()) => changes.push(Change::new(
+        if kat_provider::fsutil::remove_if_present(&p)? {
+            changes.push(Change::new(
                 ChangeAction::Delete,
                 format!("kubeconfig/{}", context(&self.s)),
-            )),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(ProviderError::Other(format!(
-                    "cannot delete {}: {e}",
-                    p.display()
-                )))
-            }
+            ));
         }
         Ok(Applied {
             changes,
