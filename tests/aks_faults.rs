@@ -33,12 +33,7 @@ fn cmd(sb: &Sandbox, fake: &FakeArm, args: &[&str]) -> Command {
 fn run(sb: &Sandbox, fake: &FakeArm, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
     let mut all = args.to_vec();
     all.extend(["-o", "json"]);
-    let out = cmd(sb, fake, &all).output().expect("run kat");
-    (
-        out.status.code().unwrap_or(-1),
-        parse_events(&String::from_utf8_lossy(&out.stdout)),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    events_of(&cmd(sb, fake, &all).output().expect("run kat"))
 }
 
 /// PUTs answered 201 (a create) of resources whose id ends with `tail` (case-insensitive, as

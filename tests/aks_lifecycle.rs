@@ -57,12 +57,7 @@ impl Aks {
     fn run(&self, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
         let mut all = args.to_vec();
         all.extend(["-o", "json"]);
-        let out = self.cmd(&all).output().expect("run kat");
-        (
-            out.status.code().unwrap_or(-1),
-            parse_events(&String::from_utf8_lossy(&out.stdout)),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        events_of(&self.cmd(&all).output().expect("run kat"))
     }
 
     /// Runs, timing it and counting the mutating ARM calls it made.
@@ -243,18 +238,7 @@ fn ratings_up_twice_then_stateless_down_leaves_nothing() {
 }
 
 fn kubectl(args: &[&str]) -> String {
-    let out = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(testbed())
-        .args(args)
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    kubectl_at(&testbed(), args)
 }
 
 fn all_text(dir: &std::path::Path) -> String {

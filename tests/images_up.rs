@@ -34,12 +34,7 @@ impl Env {
     fn json(&self, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
         let mut all = args.to_vec();
         all.extend(["-o", "json"]);
-        let out = self.kat(&all).output().expect("run kat");
-        (
-            out.status.code().unwrap_or(-1),
-            parse_events(&String::from_utf8_lossy(&out.stdout)),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        events_of(&self.kat(&all).output().expect("run kat"))
     }
 
     fn text(&self, args: &[&str]) -> (i32, String) {

@@ -58,13 +58,7 @@ impl Sandbox {
     pub fn run_json(&self, args: &[&str]) -> (i32, Vec<Value>, String) {
         let mut all = args.to_vec();
         all.extend(["-o", "json"]);
-        let out = self.run(&all);
-        let events = parse_events(&String::from_utf8_lossy(&out.stdout));
-        (
-            out.status.code().unwrap_or(-1),
-            events,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        events_of(&self.run(&all))
     }
 
     /// Starts `kat <args> -o json` and streams its events.
@@ -152,6 +146,37 @@ impl Running {
         }
         (status.code(), self.seen)
     }
+}
+
+/// A finished `kat ... -o json`: exit code, parsed events, stderr.
+pub fn events_of(out: &Output) -> (i32, Vec<Value>, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        parse_events(&String::from_utf8_lossy(&out.stdout)),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `kubectl --kubeconfig <kubeconfig> <args>` (the `kubectl` on PATH), asserting success; its
+/// trimmed stdout.
+pub fn kubectl_at(kubeconfig: &Path, args: &[&str]) -> String {
+    kubectl_with("kubectl", kubeconfig, args)
+}
+
+/// [`kubectl_at`] with a given kubectl executable.
+pub fn kubectl_with(exe: &str, kubeconfig: &Path, args: &[&str]) -> String {
+    let out = Command::new(exe)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 pub fn parse_events(stdout: &str) -> Vec<Value> {

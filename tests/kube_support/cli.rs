@@ -3,7 +3,6 @@
 //! that need it.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::common::*;
 use crate::kube_support;
@@ -13,18 +12,7 @@ pub fn kubeconfig() -> String {
 }
 
 pub fn kubectl(args: &[&str]) -> String {
-    let out = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig())
-        .args(args)
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    kubectl_at(Path::new(&kubeconfig()), args)
 }
 
 /// kat.yaml for the testbed; `blueprint` is a name, a path, or None (given by flag instead).

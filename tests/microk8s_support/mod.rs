@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{json, Value};
 
-use crate::common::{parse_events, Sandbox};
+use crate::common::{events_of, kubectl_with, Sandbox};
 
 /// The fake's addons put cluster-wide objects on the shared testbed (the registry's ConfigMap,
 /// the IngressClasses): one such test at a time.
@@ -42,18 +42,7 @@ pub fn kubectl_path() -> String {
 }
 
 pub fn kubectl(args: &[&str]) -> String {
-    let out = Command::new(kubectl_path())
-        .arg("--kubeconfig")
-        .arg(testbed_kubeconfig())
-        .args(args)
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    kubectl_with(&kubectl_path(), &testbed_kubeconfig(), args)
 }
 
 /// A machine with (or without) microk8s, as the fake keeps it.
@@ -218,12 +207,7 @@ pub fn kat(sb: &Sandbox, host: &FakeHost, args: &[&str]) -> (i32, Vec<Value>, St
     for (k, v) in host.vars() {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run kat");
-    (
-        out.status.code().unwrap_or(-1),
-        parse_events(&String::from_utf8_lossy(&out.stdout)),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    events_of(&cmd.output().expect("run kat"))
 }
 
 /// Runs kat and asserts exit 0.
