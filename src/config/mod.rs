@@ -2,12 +2,14 @@
 
 mod duration;
 mod error;
+mod fleet;
 mod load;
 mod locate;
 mod model;
 mod shorthand;
 
 pub use error::{ConfigError, Located};
+pub use fleet::{FleetConfig, FleetShape};
 pub use load::{load_file, parse_str, ConfigSource};
 pub use locate::locate;
 pub use model::*;

@@ -53,6 +53,9 @@ pub struct KatConfig {
     pub state: StateConfig,
     #[serde(default)]
     pub kubeconfig: KubeconfigMergeConfig,
+    /// Many environments from this one configuration (a workshop, a CI matrix). Default: one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<super::fleet::FleetConfig>,
 }
 
 /// What `up` does with the environment's kubeconfig, as kind, eksctl and `az aks
