@@ -254,7 +254,7 @@ impl Mirror {
         let at = if top {
             target.clone()
         } else {
-            target.clone_with_digest(digest.to_string())
+            by_digest_as_tag(target, digest)
         };
         let content_type = parsed
             .media_type()
@@ -404,4 +404,99 @@ impl Mirror {
         self.cache.write(digest, &bytes)?;
         Ok(bytes.to_vec())
     }
+}
+
+/// `target` by `digest`, spelled as a tag: oci-client 0.18's `push_manifest_raw` panics when a
+/// registry answers a push by digest without a `Location` header (ECR does): its fallback strips
+/// the tag (or `latest`) from the URL, which ends with the digest. A reference whose "tag" is the
+/// digest gives the same `PUT /v2/<repo>/manifests/sha256:…` and a URL that fallback can strip.
+fn by_digest_as_tag(target: &Reference, digest: &str) -> Reference {
+    Reference::with_tag(
+        target.registry().to_string(),
+        target.repository().to_string(),
+        digest.to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A registry that answers every request `201 Created` with no `Location` (as ECR answers
+    /// a manifest push), and counts the request lines it got.
+    fn no_location_registry() -> (String, std::sync::mpsc::Receiver<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let mut conn = conn;
+                let mut buf = vec![0u8; 64 * 1024];
+                let n = conn.read(&mut buf).unwrap_or(0);
+                let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                let _ = tx.send(text.lines().next().unwrap_or_default().to_string());
+                let _ = conn.write_all(
+                    b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        (host, rx)
+    }
+
+    fn client(host: &str) -> Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Client::new(ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(vec![host.to_string()]),
+            ..Default::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn a_push_by_digest_without_location_succeeds_through_the_digest_as_tag() {
+        let (host, rx) = no_location_registry();
+        let body = br#"{"schemaVersion":2}"#.to_vec();
+        let digest = crate::addons::sha256(&body);
+        let target = Reference::with_tag(host.clone(), "kat-x/app".into(), "kat".into());
+        let c = client(&host);
+        let at = by_digest_as_tag(&target, &digest);
+        let url = c
+            .push_manifest_raw(&at, body.clone(), OCI_MANIFEST_TYPE.parse().unwrap())
+            .await
+            .expect("no panic, no error");
+        assert!(url.ends_with(&format!("/manifests/{digest}")), "{url}");
+        let line = rx.recv().unwrap();
+        assert_eq!(
+            line,
+            format!("PUT /v2/kat-x/app/manifests/{digest} HTTP/1.1")
+        );
+    }
+
+    /// The bug the workaround is for: when this stops panicking (an oci-client upgrade), the
+    /// workaround can go.
+    #[tokio::test]
+    async fn oci_client_panics_on_a_push_by_digest_without_location() {
+        use futures::FutureExt;
+        let (host, _rx) = no_location_registry();
+        let body = br#"{"schemaVersion":2}"#.to_vec();
+        let digest = crate::addons::sha256(&body);
+        let at = Reference::with_digest(host.clone(), "kat-x/app".into(), digest);
+        let c = client(&host);
+        let pushed = std::panic::AssertUnwindSafe(c.push_manifest_raw(
+            &at,
+            body,
+            OCI_MANIFEST_TYPE.parse().unwrap(),
+        ))
+        .catch_unwind()
+        .await;
+        let panic = pushed.expect_err("oci-client no longer panics: drop by_digest_as_tag");
+        let said = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        assert!(said.contains("always ends with the image tag"), "{said}");
+    }
+
+    const OCI_MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 }

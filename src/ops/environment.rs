@@ -272,8 +272,8 @@ fn images_stage(
 ) -> Option<Arc<ImagesStage>> {
     let cfg = &settings.config.registry;
     let made = cfg.enabled && provider.component(Role::Registry).is_some();
-    // Where kat cannot push by itself yet (ECR's and ACR's tokens are not asked for), the mirror
-    // runs only when asked for, with a `docker login` done by hand.
+    // Where kat cannot push by itself (a provider that answers no registry credentials), the
+    // mirror runs only when asked for, with a `docker login` done by hand.
     let by_default = made && provider.capabilities().registry_push;
     let mirror = cfg.mirror.unwrap_or(by_default) && (made || cfg.url.is_some());
     if !mirror || provider.capabilities().simulated {
