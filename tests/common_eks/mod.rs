@@ -41,6 +41,7 @@ pub fn region_of(env: &str) -> &'static str {
         "faults40" => "ap-northeast-3",
         "zones" => "ap-south-2",
         "faults0" => "ap-southeast-3",
+        "ecrpush" => "af-south-1",
         _ => "eu-north-1",
     }
 }

@@ -9,6 +9,7 @@ mod clients;
 mod cluster;
 mod credentials;
 mod database;
+mod ecr_auth;
 mod environments;
 mod error;
 mod extras;

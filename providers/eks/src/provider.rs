@@ -75,7 +75,8 @@ impl Provider for EksProvider {
             autoscaler: AutoscalerKind::ClusterAutoscaler,
             load_balancer: LoadBalancerKind::AwsNlb,
             registry: true,
-            registry_push: false,
+            // GetAuthorizationToken: see `registry_credentials`.
+            registry_push: true,
             single_node: false,
             simulated: false,
         }
@@ -146,6 +147,16 @@ impl Provider for EksProvider {
 
     fn kubeconfig_token_lifetime(&self) -> Option<std::time::Duration> {
         Some(crate::token::LIFETIME)
+    }
+
+    async fn registry_credentials(
+        &self,
+        registry: &str,
+    ) -> Result<Option<(String, String)>, ProviderError> {
+        self.shared
+            .ecr_tokens
+            .credentials(&self.shared, registry)
+            .await
     }
 
     async fn secret_value(&self, secret: &SecretRef) -> Result<String, ProviderError> {

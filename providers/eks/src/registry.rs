@@ -169,6 +169,10 @@ impl Converge for Registry {
                 url = uri.split('/').next().unwrap_or_default().to_string();
             }
         }
+        // Tests: a local registry standing in for ECR (see `ecr_auth::ENDPOINT_OVERRIDE`).
+        if let Some(stand_in) = crate::ecr_auth::endpoint_override() {
+            url = stand_in;
+        }
         let mut o = Outputs::new();
         let prefix = format!("{url}/{}", self.s.names.cluster());
         o.put(&REGISTRY_URL, &url)

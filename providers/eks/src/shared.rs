@@ -14,6 +14,8 @@ use crate::names::Names;
 pub struct Shared {
     pub req: ProviderRequest,
     pub names: Names,
+    /// ECR's push token, asked for once and renewed before its end.
+    pub ecr_tokens: crate::ecr_auth::Tokens,
     aws: OnceCell<Arc<Aws>>,
 }
 
@@ -29,6 +31,7 @@ impl Shared {
         Shared {
             req,
             names,
+            ecr_tokens: Default::default(),
             aws: OnceCell::new(),
         }
     }

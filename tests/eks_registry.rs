@@ -1,0 +1,153 @@
+//! ECR push credentials: `kat up --provider eks` (moto) mirrors the blueprint's published image
+//! into "ECR" with the token GetAuthorizationToken answers (`AWS:<token>`), by default. moto's
+//! registry endpoint cannot take a push, so a local docker-registry behind htpasswd stands in
+//! for it (`KAT_EKS_REGISTRY_ENDPOINT`): it accepts exactly `AWS:<the token moto answers>`, so the
+//! push succeeds only with the credentials kat asked AWS for. The Kubernetes stages run on the
+//! testbed (`provider.eks.api_access`).
+#![cfg(feature = "eks")]
+
+mod common;
+mod common_eks;
+#[path = "kube_support/mod.rs"]
+mod kube_support;
+
+use base64::Engine;
+use common::registry::{push_image, Registry};
+use common::*;
+use common_eks::*;
+
+const BLUEPRINT: &str = "name: ecrtest\ndescription: one Deployment whose image comes from a registry of the test\nsource: https://example.invalid/ecrtest\nnamespace: NS\ncomponents:\n  - name: web\n    description: a web server\n    image: web\n    port: 8080\nimages:\n  web: { ref: \"SOURCE/team/web:1.0\" }\n";
+const NAMESPACE: &str =
+    "{% import \"kat/k8s.j2\" as k -%}\n{{ k.namespace(blueprint.name, namespace) }}\n";
+const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {{ namespace }}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: {{ images.web }}\n";
+
+fn run(
+    t: &Eks,
+    stand_in: &Registry,
+    dirs: &[&tempfile::TempDir; 2],
+    args: &[&str],
+) -> (i32, Vec<serde_json::Value>, String) {
+    let mut all = args.to_vec();
+    all.extend(["-o", "json"]);
+    let out = t
+        .cmd(&all)
+        .env("KAT_EKS_REGISTRY_ENDPOINT", &stand_in.host)
+        // No `docker login`: the only credentials are the provider's.
+        .env("DOCKER_CONFIG", dirs[0].path())
+        .env("KAT_CACHE_DIR", dirs[1].path())
+        .output()
+        .expect("run kat");
+    events_of(&out)
+}
+
+#[test]
+fn eks_mirrors_into_its_registry_with_the_token_ecr_answers() {
+    let env = "ecrpush";
+    let ns = "ecrpush-web";
+    let access = format!(
+        "    api_access:\n      kubeconfig: {}\n",
+        kube_support::kubeconfig().display()
+    );
+    let t = Eks::new(env, &access);
+    // What ECR (moto) answers this account: the stand-in accepts exactly that.
+    let answer =
+        t.rt.block_on(t.aws.ecr.get_authorization_token().send())
+            .expect("GetAuthorizationToken");
+    let data = &answer.authorization_data()[0];
+    assert!(data.proxy_endpoint().unwrap().starts_with("https://"));
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(data.authorization_token().unwrap())
+        .unwrap();
+    let decoded = String::from_utf8(decoded).unwrap();
+    let (user, password) = decoded.split_once(':').unwrap();
+    assert_eq!(user, "AWS");
+    let stand_in = Registry::start(Some((user, password)));
+    let source = Registry::start(None);
+    let image = push_image(&source, "team/web", "1.0", &[(51, 120_000), (52, 60_000)]);
+
+    let bp = t.sb.path().join("bp");
+    std::fs::create_dir_all(bp.join("templates")).unwrap();
+    std::fs::write(
+        bp.join("blueprint.yaml"),
+        BLUEPRINT.replace("SOURCE", &source.host).replace("NS", ns),
+    )
+    .unwrap();
+    std::fs::write(bp.join("templates/00-namespace.yaml"), NAMESPACE).unwrap();
+    std::fs::write(bp.join("templates/web.yaml"), DEPLOYMENT).unwrap();
+    t.sb.write_config(&config(env, &format!("{access}blueprint:\n  name: ./bp\n")));
+    let dirs = [&tempfile::tempdir().unwrap(), &tempfile::tempdir().unwrap()];
+
+    let cleanup = || {
+        let _ = kubectl_at(
+            &kube_support::kubeconfig(),
+            &["delete", "ns", ns, "--ignore-not-found", "--wait=false"],
+        );
+    };
+    let (code, events, stderr) = run(&t, &stand_in, &dirs, &["up"]);
+    if code != 0 {
+        cleanup();
+    }
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    assert_eq!(
+        result_of(&events, "images"),
+        "changed",
+        "mirrored by default on eks"
+    );
+    let repo = format!("kat-{env}/team/web");
+    assert_eq!(
+        stand_in.manifest(&repo, &image.digest).as_deref(),
+        Some(image.manifest.as_slice()),
+        "the manifest arrived byte for byte"
+    );
+    assert!(
+        stand_in.blob_puts() >= 3,
+        "config and two layers were pushed"
+    );
+    let deployed = kubectl_at(
+        &kube_support::kubeconfig(),
+        &[
+            "-n",
+            ns,
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ],
+    );
+    assert_eq!(
+        deployed.trim(),
+        format!("{}/{repo}@{}", stand_in.host, image.digest)
+    );
+    // The token is in no output and no file kat wrote.
+    let said = serde_json::to_string(&events).unwrap() + &stderr;
+    assert!(!said.contains(password));
+    assert!(!all_text(&t.sb.path().join(".kat")).contains(password));
+
+    let (code, events, stderr) = run(&t, &stand_in, &dirs, &["up"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        summary(&events)["result"],
+        "no-changes",
+        "{:#?}",
+        summary(&events)
+    );
+
+    let (code, events, stderr) = run(&t, &stand_in, &dirs, &["down"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    t.assert_nothing_left();
+}
+
+/// Every file under `dir`, as text (lossy), for a search for a leaked token.
+fn all_text(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.push_str(&all_text(&p));
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            out.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    out
+}
