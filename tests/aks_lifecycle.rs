@@ -82,7 +82,8 @@ fn ratings_up_twice_then_stateless_down_leaves_nothing() {
     let url = fixtures.serve("/ingress-nginx.yaml", INGRESS_NGINX);
     let t = Aks::new(
         "azlife",
-        &format!("blueprint: ratings\naddons:\n  ingress-nginx: {{enabled: true, url: \"{url}\", settings: {{host: ratings.example.test}}}}\ntimeouts:\n  default: 2m\n"),
+        // The fake ACR takes no push: the mirror into ACR is tested in aks_registry.rs.
+        &format!("registry:\n  mirror: false\nblueprint: ratings\naddons:\n  ingress-nginx: {{enabled: true, url: \"{url}\", settings: {{host: ratings.example.test}}}}\ntimeouts:\n  default: 2m\n"),
     );
     let (code, events, stderr, _) = t.measured("kat up (aks, ratings, fake ARM)", &["up"]);
     assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
@@ -262,7 +263,7 @@ fn managed_database_password_goes_from_key_vault_to_the_secret_only() {
     use base64::Engine;
     let t = Aks::new(
         "azdb",
-        "database:\n  mode: managed\nblueprint:\n  name: nanomon\n",
+        "database:\n  mode: managed\nregistry:\n  mirror: false\nblueprint:\n  name: nanomon\n",
     );
     let (code, events, stderr, _) =
         t.measured("kat up (aks, nanomon, managed PostgreSQL)", &["up"]);

@@ -21,6 +21,16 @@ use super::error::ImagesError;
 #[async_trait]
 pub trait RegistryCredentials: Send + Sync {
     async fn credentials(&self, registry: &str) -> Result<Option<RegistryAuth>, ImagesError>;
+
+    /// For one repository: registries whose tokens are scoped to a repository (ACR) answer
+    /// here; the others as for the whole registry.
+    async fn for_repository(
+        &self,
+        registry: &str,
+        _repository: &str,
+    ) -> Result<Option<RegistryAuth>, ImagesError> {
+        self.credentials(registry).await
+    }
 }
 
 /// A provider's answer for its own registry ([`kat_provider::Provider::registry_credentials`]).
@@ -31,11 +41,28 @@ impl RegistryCredentials for ProviderCredentials {
     async fn credentials(&self, registry: &str) -> Result<Option<RegistryAuth>, ImagesError> {
         match self.0.registry_credentials(registry).await {
             Ok(answer) => Ok(answer.map(|(u, p)| RegistryAuth::Basic(u, p))),
-            Err(e) => Err(ImagesError::Provider {
-                registry: registry.to_string(),
-                message: e.to_string(),
-            }),
+            Err(e) => Err(provider_error(registry, e)),
         }
+    }
+
+    /// A repository-scoped Bearer (ACR) before the registry's user and password (ECR).
+    async fn for_repository(
+        &self,
+        registry: &str,
+        repository: &str,
+    ) -> Result<Option<RegistryAuth>, ImagesError> {
+        match self.0.registry_token(registry, repository).await {
+            Ok(Some(token)) => Ok(Some(RegistryAuth::Bearer(token))),
+            Ok(None) => self.credentials(registry).await,
+            Err(e) => Err(provider_error(registry, e)),
+        }
+    }
+}
+
+fn provider_error(registry: &str, e: kat_provider::ProviderError) -> ImagesError {
+    ImagesError::Provider {
+        registry: registry.to_string(),
+        message: e.to_string(),
     }
 }
 
@@ -252,6 +279,20 @@ impl Credentials {
     pub async fn for_registry(&self, registry: &str) -> Result<RegistryAuth, ImagesError> {
         for s in &self.sources {
             if let Some(auth) = s.credentials(registry).await? {
+                return Ok(auth);
+            }
+        }
+        Ok(RegistryAuth::Anonymous)
+    }
+
+    /// [`Credentials::for_registry`] for one repository (ACR's tokens are per repository).
+    pub async fn for_repository(
+        &self,
+        registry: &str,
+        repository: &str,
+    ) -> Result<RegistryAuth, ImagesError> {
+        for s in &self.sources {
+            if let Some(auth) = s.for_repository(registry, repository).await? {
                 return Ok(auth);
             }
         }

@@ -88,8 +88,14 @@ impl Http {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
+        // JSON unless the caller says otherwise (ACR's token endpoints take a form).
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            req = req.header("content-type", "application/json");
+        }
         let req = req
-            .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|e| AksError::Transport {
                 url: redact(url),

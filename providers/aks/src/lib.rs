@@ -3,6 +3,7 @@
 //! `kat:environment` tag, so it needs no local state. ARM is reached through kat's own small
 //! client (src/arm.rs); only the credentials come from the Azure SDK (azure_identity).
 
+mod acr_auth;
 mod arm;
 mod cluster;
 mod credential;

@@ -65,6 +65,7 @@ impl AksProvider {
             req,
             version: OnceCell::new(),
             tenant: OnceCell::new(),
+            acr: Default::default(),
         };
         Ok(AksProvider { s: Arc::new(s) })
     }
@@ -96,7 +97,8 @@ impl Provider for AksProvider {
             autoscaler: AutoscalerKind::NodePoolBuiltin,
             load_balancer: LoadBalancerKind::AzureLoadBalancer,
             registry: true,
-            registry_push: false,
+            // ACR's token exchange: see `registry_token`.
+            registry_push: true,
             single_node: false,
             simulated: false,
         }
@@ -157,6 +159,34 @@ impl Provider for AksProvider {
 
     async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError> {
         crate::sweep::sweep(&self.s, &budget(cx)).await
+    }
+
+    /// The refresh token as a password (what `az acr login` hands docker): for clients that
+    /// do the Bearer challenge themselves (a BuildKit push).
+    async fn registry_credentials(
+        &self,
+        registry: &str,
+    ) -> Result<Option<(String, String)>, ProviderError> {
+        if !crate::acr_auth::is_acr_host(registry, &self.s.arm.base) {
+            return Ok(None);
+        }
+        let token = self.s.acr.refresh_token(&self.s, registry).await?;
+        Ok(Some((crate::acr_auth::REFRESH_TOKEN_USER.into(), token)))
+    }
+
+    async fn registry_token(
+        &self,
+        registry: &str,
+        repository: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        if !crate::acr_auth::is_acr_host(registry, &self.s.arm.base) {
+            return Ok(None);
+        }
+        self.s
+            .acr
+            .access_token(&self.s, registry, repository)
+            .await
+            .map(Some)
     }
 
     async fn secret_value(&self, secret: &SecretRef) -> Result<String, ProviderError> {

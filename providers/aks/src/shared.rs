@@ -16,6 +16,8 @@ pub struct Shared {
     pub version: OnceCell<String>,
     /// The subscription's tenant (Key Vault needs it).
     pub tenant: OnceCell<String>,
+    /// ACR refresh and access tokens, asked for once and renewed before their end.
+    pub acr: crate::acr_auth::AcrTokens,
 }
 
 pub const API_GROUPS: &str = "2021-04-01";

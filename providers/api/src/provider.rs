@@ -214,4 +214,16 @@ pub trait Provider: Send + Sync {
     ) -> Result<Option<(String, String)>, ProviderError> {
         Ok(None)
     }
+
+    /// A Bearer token for pulling from and pushing to one repository of the registry this
+    /// provider made (ACR: its refresh token exchanged for a repository-scoped access token).
+    /// `None`: not a registry of this provider's, or one it answers with
+    /// [`Provider::registry_credentials`] instead. Never logged or recorded.
+    async fn registry_token(
+        &self,
+        _registry: &str,
+        _repository: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
 }

@@ -3,7 +3,7 @@
 
   python3 server.py --port 0 --kubeconfig PATH [--subscription S] [--location L ...]
       [--unregistered NS ...] [--latency-scale F] [--polls N] [--principal-delay N]
-      [--taken-registry NAME ...] [--state-file F] [--verbose]
+      [--taken-registry NAME ...] [--login-server HOST:PORT] [--state-file F] [--verbose]
 
 Prints `listening on http://127.0.0.1:<port>` as its first stdout line, then serves until
 killed. Python 3.11 standard library only. The contract it follows: the aks contract notes;
@@ -44,6 +44,9 @@ def parse_args(argv):
                    "before it has propagated")
     p.add_argument("--taken-registry", action="append",
                    help="a registry name taken elsewhere in Azure (repeat)")
+    p.add_argument("--login-server",
+                   help="the loginServer every registry answers (a fake ACR login server, "
+                   "fake_acr.py), instead of <name>.azurecr.io")
     p.add_argument("--state-file")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)

@@ -34,6 +34,7 @@ class State:
         self.principal_attempts = {}  # principal id -> PUTs refused so far
         self.principals = set()  # object ids the directory knows (identities made by the fake)
         self.registry_names_taken = {n.lower() for n in args.taken_registry}
+        self.login_server = getattr(args, "login_server", None)
         self.server_names_reserved = set()
         self.deleted_vaults = {}  # name -> deleted vault record
         self.secrets = {}  # (vault name, secret name) -> secret bundle

@@ -68,7 +68,7 @@ def validate(state, req, body, existing):
 def build(state, req, body, existing, stored):
     props = stored["properties"]
     stored["sku"] = {"name": body["sku"]["name"], "tier": body["sku"]["name"]}
-    props["loginServer"] = f"{req.name.lower()}.azurecr.io"
+    props["loginServer"] = state.login_server or f"{req.name.lower()}.azurecr.io"
     props["creationDate"] = (existing or {}).get("body", {}).get("properties", {}).get(
         "creationDate") or lro.now_iso()
     props.setdefault("adminUserEnabled", False)
