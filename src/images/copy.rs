@@ -97,7 +97,7 @@ impl Mirror {
         op: RegistryOperation,
     ) -> Result<RegistryAuth, ImagesError> {
         let registry = host(r).to_string();
-        let auth = self.creds.for_registry(&registry).await?;
+        let auth = self.creds.for_repository(&registry, r.repository()).await?;
         let key = (
             registry.clone(),
             r.repository().to_string(),
@@ -192,6 +192,41 @@ impl Mirror {
             bytes_sent: counters.bytes_sent.into_inner(),
             manifests_pushed: counters.manifests_pushed.into_inner(),
         })
+    }
+
+    /// `source` at `digest` into the cache only (manifests, every index entry, every blob), named
+    /// in its `index.json`: what `kat fetch --bundle` carries. Returns the bytes of its blobs.
+    pub async fn pull(&self, source: &Reference, digest: &str) -> Result<u64, ImagesError> {
+        let bytes = self.manifest(source, digest).await?;
+        let parsed = manifest::parse(&source.whole(), digest, &bytes)?;
+        let (children, total) = self.outline(source, &parsed).await?;
+        let mut blobs: Vec<Descriptor> = Vec::new();
+        if let Parsed::Image { blobs: b, .. } = &parsed {
+            blobs.extend(b.iter().cloned());
+        }
+        for (child_digest, child_bytes) in &children {
+            if let Parsed::Image { blobs: b, .. } =
+                manifest::parse(&source.whole(), child_digest, child_bytes)?
+            {
+                blobs.extend(b);
+            }
+        }
+        // Platforms of an index share layers: each blob once (two pulls of one blob would
+        // race for its partial file).
+        blobs.sort_by(|a, b| a.digest.cmp(&b.digest));
+        blobs.dedup_by(|a, b| a.digest == b.digest);
+        let pulls: Vec<_> = blobs.iter().map(|b| self.fetch_blob(source, b)).collect();
+        futures::stream::iter(pulls)
+            .buffer_unordered(CONCURRENT_BLOBS)
+            .try_collect::<Vec<()>>()
+            .await?;
+        self.cache.name(
+            &source.whole(),
+            digest,
+            parsed.media_type(),
+            bytes.len() as u64,
+        )?;
+        Ok(total)
     }
 
     /// An index's child manifests (fetched), and the bytes of every blob of the whole image.

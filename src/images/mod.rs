@@ -18,3 +18,6 @@ pub use error::ImagesError;
 pub use manifest::{ACCEPTED, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 pub use pins::{pin, pin_from, published, Pin};
 pub use rewrite::rewrite;
+
+/// Where `kat fetch --bundle DIR` puts images: an OCI image layout, `DIR/images`.
+pub const BUNDLE_DIR: &str = "images";

@@ -12,6 +12,7 @@ use super::error::KatError;
 use super::init_defaults;
 use super::providers::create_provider;
 use super::settings::Settings;
+use crate::addons::FetchMode;
 use crate::addons::{
     AddonSource, AddonTarget, BlueprintRef, CapsFn, Exposure, Fetcher, LockFile, ADDONS,
 };
@@ -287,8 +288,13 @@ fn images_stage(
         images,
         lock_file: settings.lock_file.clone(),
         own_registry: cfg.url.clone(),
-        cache_dir: super::settings::image_cache_dir(),
+        // Offline, the bundle is the cache: every blob and manifest is read from there.
+        cache_dir: match &settings.fetch {
+            FetchMode::Offline { bundle } => bundle.join(crate::images::BUNDLE_DIR),
+            FetchMode::Online { .. } => super::settings::image_cache_dir(),
+        },
         provider: provider.clone(),
+        offline: matches!(settings.fetch, FetchMode::Offline { .. }),
     }))
 }
 

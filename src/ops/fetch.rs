@@ -8,8 +8,9 @@ use std::path::Path;
 use super::environment::Environment;
 use super::error::{Exit, KatError};
 use crate::addons::{images_of, FetchMode, Fetcher, LockFile};
+use crate::images::{self, reference, Cache, Credentials, Mirror};
 
-pub fn fetch_bundle(env: &Environment, bundle: &Path) -> Result<Exit, KatError> {
+pub async fn fetch_bundle(env: &Environment, bundle: &Path) -> Result<Exit, KatError> {
     let settings = &env.settings;
     let cache = match &settings.fetch {
         FetchMode::Online { cache } => cache.clone(),
@@ -40,15 +41,67 @@ pub fn fetch_bundle(env: &Environment, bundle: &Path) -> Result<Exit, KatError> 
         println!("{id:<20} {}", artifact.url);
         count += 1;
     }
+    let carried = bundle_images(env, bundle).await?;
     let list: String = images.iter().map(|i| format!("{i}\n")).collect();
     let path = bundle.join("images.txt");
     kat_provider::fsutil::write_atomic(&path, list.as_bytes(), 0o644)
         .map_err(|e| KatError::Failure(format!("cannot write {}: {e}", path.display())))?;
     println!(
-        "\n{count} artifact(s) and the list of {} image(s) in {}; use them with `kat up --offline --bundle {}`",
+        "\n{count} artifact(s), {carried} blueprint image(s) and the list of {} addon image(s) in {}; use them with `kat up --offline --bundle {}`",
         images.len(),
         bundle.display(),
         bundle.display()
     );
     Ok(Exit::Ok)
+}
+
+/// The blueprint's published images, each at the digest kat.lock pins (pinned now if new), pulled
+/// whole into `DIR/images` (an OCI image layout: manifests, every index entry, every blob), so
+/// `up --offline --bundle DIR` mirrors them into the environment's registry with no source
+/// registry asked.
+async fn bundle_images(env: &Environment, bundle: &Path) -> Result<usize, KatError> {
+    let Some(bp) = &env.blueprint else {
+        return Ok(0);
+    };
+    let sources = images::published(&bp.blueprint);
+    if sources.is_empty() {
+        return Ok(0);
+    }
+    let fail = |e: images::ImagesError| KatError::Failure(e.to_string());
+    let mut hosts = Vec::new();
+    for (_, s) in &sources {
+        hosts.push(reference::host(&reference::parse(s).map_err(fail)?).to_string());
+    }
+    let cache = Cache::open(&bundle.join(images::BUNDLE_DIR)).map_err(fail)?;
+    let mirror = Mirror::new(
+        cache,
+        Credentials::with_docker_config(None).map_err(fail)?,
+        &hosts,
+    );
+    let lock_file = &env.settings.lock_file;
+    let mut pins = LockFile::load(lock_file)?.images;
+    let mut pinned_new = false;
+    for (_, source) in &sources {
+        let src = reference::parse(source).map_err(fail)?;
+        let pin = images::pin(&mirror, &src, pins.get(source).map(String::as_str))
+            .await
+            .map_err(fail)?;
+        if let Some(w) = pin.warning(source) {
+            eprintln!("warning: {w}");
+        }
+        if let images::Pin::New(d) = &pin {
+            pins.insert(source.clone(), d.clone());
+            pinned_new = true;
+        }
+        let bytes = mirror.pull(&src, pin.digest()).await.map_err(fail)?;
+        println!(
+            "{source:<40} {} ({:.1} MB)",
+            pin.digest(),
+            bytes as f64 / 1e6
+        );
+    }
+    if pinned_new {
+        LockFile::save_images(lock_file, &pins)?;
+    }
+    Ok(sources.len())
 }

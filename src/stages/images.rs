@@ -26,6 +26,9 @@ pub struct ImagesStage {
     pub cache_dir: PathBuf,
     /// Answers for the registry it made (ECR, ACR), before the Docker config is asked.
     pub provider: Arc<dyn kat_provider::Provider>,
+    /// `up --offline --bundle DIR`: `cache_dir` is the bundle's, every image is taken at the
+    /// digest kat.lock pins, and no source registry is asked.
+    pub offline: bool,
 }
 
 fn failed(e: ImagesError) -> ProviderError {
@@ -58,6 +61,28 @@ impl ImagesStage {
         ))
     }
 
+    /// The digest to copy: offline, kat.lock's (the bundle holds exactly those); else as
+    /// [`images::pin`] decides.
+    async fn pin(
+        &self,
+        mirror: &Mirror,
+        source: &str,
+        src: &oci_client::Reference,
+        locked: &BTreeMap<String, String>,
+    ) -> Result<Pin, ProviderError> {
+        if self.offline {
+            return locked.get(source).map(|d| Pin::Locked(d.clone())).ok_or_else(|| {
+                ProviderError::Other(format!(
+                    "image {source} is not pinned in {}: offline, kat takes images only at pinned digests from the bundle; run `kat fetch --bundle DIR` with a network first",
+                    self.lock_file.display()
+                ))
+            });
+        }
+        images::pin(mirror, src, locked.get(source).map(String::as_str))
+            .await
+            .map_err(failed)
+    }
+
     fn locked(&self) -> Result<BTreeMap<String, String>, ProviderError> {
         LockFile::load(&self.lock_file)
             .map(|l| l.images)
@@ -83,9 +108,7 @@ impl Stage for ImagesStage {
         let mut changes = Vec::new();
         for (_, source) in &self.images {
             let src = reference::parse(source).map_err(failed)?;
-            let pin = images::pin(&mirror, &src, locked.get(source).map(String::as_str))
-                .await
-                .map_err(failed)?;
+            let pin = self.pin(&mirror, source, &src, &locked).await?;
             let target = reference::target_of(&src, &registry);
             if !mirror
                 .present(&target, pin.digest())
@@ -115,9 +138,7 @@ impl Stage for ImagesStage {
         for (_, source) in &self.images {
             cx.check(&format!("copying {source}"))?;
             let src = reference::parse(source).map_err(failed)?;
-            let pin = images::pin(&mirror, &src, locked.get(source).map(String::as_str))
-                .await
-                .map_err(failed)?;
+            let pin = self.pin(&mirror, source, &src, &locked).await?;
             if let Some(w) = pin.warning(source) {
                 cx.warn(w);
             }
@@ -188,6 +209,9 @@ impl Stage for ImagesStage {
             // A moved tag changes nothing here, but is said on every run until the pin moves.
             // A source that cannot be asked (offline) is no drift either.
             let src = reference::parse(source).map_err(failed)?;
+            if self.offline {
+                continue;
+            }
             if let Ok(now) = mirror.resolve(&src).await {
                 if let Some(w) = images::pin_from(Some(digest), now).warning(source) {
                     cx.warn(w);

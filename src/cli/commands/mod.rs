@@ -29,7 +29,7 @@ pub async fn run(cli: Cli) -> Result<Exit, KatError> {
         Command::Output { name } => status::output(g, name.as_deref()),
         Command::Init { force } => schema::init(g, *force),
         Command::Providers => providers::run(g),
-        Command::Fetch => status::fetch(g),
+        Command::Fetch => status::fetch(g).await,
         Command::Blueprints => blueprints::list(g),
         Command::Images => status::images(g).await,
         Command::Lock { update_images } => status::lock(g, *update_images).await,

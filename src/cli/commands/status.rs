@@ -24,7 +24,7 @@ fn document(mode: OutputMode) -> Document {
     }
 }
 
-pub fn fetch(g: &GlobalArgs) -> Result<Exit, KatError> {
+pub async fn fetch(g: &GlobalArgs) -> Result<Exit, KatError> {
     let Some(bundle) = g.bundle.clone() else {
         return Err(KatError::Usage(
             "`kat fetch` needs --bundle DIR (where to write the bundle)".into(),
@@ -32,7 +32,7 @@ pub fn fetch(g: &GlobalArgs) -> Result<Exit, KatError> {
     };
     let settings = ops::resolve(&g.overrides())?;
     let env = Environment::open(settings, None, ui::reporter(g.output, g.verbosity()))?;
-    ops::fetch_bundle(&env, &bundle)
+    ops::fetch_bundle(&env, &bundle).await
 }
 
 pub async fn images(g: &GlobalArgs) -> Result<Exit, KatError> {

@@ -1,0 +1,154 @@
+//! `kat fetch --bundle DIR` carries the blueprint's images (an OCI layout under `DIR/images`,
+//! pinned in kat.lock), and `kat up --offline --bundle DIR` mirrors them into the environment's
+//! registry with the source registry gone (its docker-registry killed by PID between the two).
+//! The testbed runs the Deployment; two real registries on loopback.
+
+mod common;
+#[path = "kube_support/mod.rs"]
+mod kube_support;
+
+use base64::Engine;
+use common::registry::{push_index, Registry};
+use common::*;
+
+const BLUEPRINT: &str = "name: bundletest\ndescription: one Deployment whose image comes from a registry of the test\nsource: https://example.invalid/bundletest\nnamespace: NS\ncomponents:\n  - name: web\n    description: a web server\n    image: web\n    port: 8080\nimages:\n  web: { ref: \"SOURCE/team/web:2.0\" }\n";
+const NAMESPACE: &str =
+    "{% import \"kat/k8s.j2\" as k -%}\n{{ k.namespace(blueprint.name, namespace) }}\n";
+const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {{ namespace }}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: {{ images.web }}\n";
+
+#[test]
+fn the_bundle_carries_the_images_and_up_offline_needs_no_source_registry() {
+    let source = Registry::start(None);
+    let target = Registry::start(Some(("kat", "pw-for-bundle")));
+    // A multi-arch index: the bundle must carry every entry, not one platform.
+    let (index, children) = push_index(&source, "team/web", "2.0");
+
+    let env_name = "img-bundle";
+    let ns = "img-bundle-web";
+    let sb = Sandbox::new("");
+    let bp = sb.path().join("bp");
+    std::fs::create_dir_all(bp.join("templates")).unwrap();
+    std::fs::write(
+        bp.join("blueprint.yaml"),
+        BLUEPRINT.replace("SOURCE", &source.host).replace("NS", ns),
+    )
+    .unwrap();
+    std::fs::write(bp.join("templates/00-namespace.yaml"), NAMESPACE).unwrap();
+    std::fs::write(bp.join("templates/web.yaml"), DEPLOYMENT).unwrap();
+    sb.write_config(&format!(
+        "environment: {env_name}\nprovider:\n  name: kubeconfig\n  kubeconfig:\n    path: {}\nregistry:\n  url: {}\n  mirror: true\nblueprint:\n  name: ./bp\n",
+        kube_support::kubeconfig().display(),
+        target.host
+    ));
+    let docker = tempfile::tempdir().unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("kat:pw-for-bundle");
+    std::fs::write(
+        docker.path().join("config.json"),
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "{auth}"}}}}}}"#,
+            target.host
+        ),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let bundle = tempfile::tempdir().unwrap();
+    let kat = |args: &[&str]| {
+        let mut c = sb.cmd(args);
+        c.env("DOCKER_CONFIG", docker.path())
+            .env("KAT_CACHE_DIR", cache.path());
+        c.output().expect("run kat")
+    };
+    let bundle_arg = bundle.path().display().to_string();
+
+    let out = kat(&["fetch", "--bundle", &bundle_arg]);
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    let source_ref = format!("{}/team/web:2.0", source.host);
+    let lock: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(sb.path().join("kat.lock")).unwrap())
+            .unwrap();
+    assert_eq!(
+        lock["images"][&source_ref],
+        index.digest.as_str(),
+        "pinned by fetch"
+    );
+    let layout = bundle.path().join("images");
+    let blob = |d: &str| {
+        layout
+            .join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    assert_eq!(std::fs::read(blob(&index.digest)).unwrap(), index.manifest);
+    for child in &children {
+        assert_eq!(std::fs::read(blob(&child.digest)).unwrap(), child.manifest);
+    }
+    for b in &index.blobs {
+        assert!(blob(b).is_file(), "blob {b} in the bundle");
+    }
+    let named: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    assert_eq!(named["manifests"][0]["digest"], index.digest.as_str());
+
+    // The network goes: the source registry is killed (by PID, on drop), the cache is empty.
+    let source_host = source.host.clone();
+    drop(source);
+    assert!(
+        std::net::TcpStream::connect(&source_host).is_err(),
+        "the source registry is gone"
+    );
+    let bundle_args = ["up", "--offline", "--bundle", &bundle_arg, "-o", "json"];
+    let (code, events, stderr) = events_of(&kat(&bundle_args));
+    if code != 0 {
+        let _ = kubectl_at(
+            &kube_support::kubeconfig(),
+            &["delete", "ns", ns, "--ignore-not-found", "--wait=false"],
+        );
+    }
+    assert_eq!(code, 0, "{stderr}\n{events:#?}");
+    assert_eq!(result_of(&events, "images"), "changed");
+    assert_eq!(
+        target.manifest("team/web", &index.digest).as_deref(),
+        Some(index.manifest.as_slice()),
+        "the index arrived byte for byte from the bundle"
+    );
+    for child in &children {
+        assert_eq!(
+            target.manifest("team/web", &child.digest).as_deref(),
+            Some(child.manifest.as_slice())
+        );
+    }
+    let deployed = kubectl_at(
+        &kube_support::kubeconfig(),
+        &[
+            "-n",
+            ns,
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ],
+    );
+    assert_eq!(
+        deployed.trim(),
+        format!("{}/team/web@{}", target.host, index.digest)
+    );
+    let said = serde_json::to_string(&events).unwrap();
+    assert!(
+        !said.contains("could not check its tag"),
+        "offline, the source is not asked: {said}"
+    );
+
+    let (code, events, stderr) = events_of(&kat(&bundle_args));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        summary(&events)["result"],
+        "no-changes",
+        "{:#?}",
+        summary(&events)
+    );
+
+    let (code, _, stderr) = events_of(&kat(&["down", "-o", "json"]));
+    assert_eq!(code, 0, "{stderr}");
+}
