@@ -152,3 +152,150 @@ fn the_bundle_carries_the_images_and_up_offline_needs_no_source_registry() {
     let (code, _, stderr) = events_of(&kat(&["down", "-o", "json"]));
     assert_eq!(code, 0, "{stderr}");
 }
+
+const CHART_DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: metrics-server\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: bundled-ms}\n  template:\n    metadata:\n      labels: {app: bundled-ms}\n    spec:\n      containers:\n        - name: metrics-server\n          image: registry.example.test/metrics-server:v0.7.2\n          args: [\"--secure-port=10250\"]\n";
+
+/// A chart `.tgz` (`<name>/Chart.yaml`, `<name>/templates/deploy.yaml`) written with tar.
+fn package_chart(dir: &std::path::Path, name: &str, version: &str, deploy: &str) {
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join(name).join("templates")).unwrap();
+    std::fs::write(
+        src.join(name).join("Chart.yaml"),
+        format!("apiVersion: v2\nname: {name}\nversion: {version}\n"),
+    )
+    .unwrap();
+    std::fs::write(src.join(name).join("templates/deploy.yaml"), deploy).unwrap();
+    let out = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(dir.join(format!("{name}-{version}.tgz")))
+        .arg("-C")
+        .arg(&src)
+        .arg(name)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tar: {out:?}");
+}
+
+#[test]
+fn a_helm_chart_is_pinned_bundled_and_rendered_offline() {
+    let env_name = "chart-bundle";
+    let ns = "chart-bundle-ms";
+    let repo = tempfile::tempdir().unwrap();
+    package_chart(repo.path(), "metrics-server", "3.12.2", CHART_DEPLOYMENT);
+    let sb = Sandbox::new(&format!(
+        "environment: {env_name}\nprovider:\n  name: kubeconfig\n  kubeconfig:\n    path: {}\naddons:\n  metrics-server:\n    enabled: true\n    helm: {{repository: \"https://charts.example.test/ms\", chart: metrics-server, version: 3.12.2, namespace: {ns}}}\n",
+        kube_support::kubeconfig().display(),
+    ));
+    let cache = tempfile::tempdir().unwrap();
+    let bundle = tempfile::tempdir().unwrap();
+    let log = sb.path().join("helm.log");
+    let path = format!(
+        "{}:{}",
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/helm_support")
+            .display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let kat = |args: &[&str]| {
+        let mut c = sb.cmd(args);
+        c.env("PATH", &path)
+            .env("FAKE_HELM_REPO", repo.path())
+            .env("FAKE_HELM_LOG", &log)
+            .env("KAT_CACHE_DIR", cache.path());
+        c.output().expect("run kat")
+    };
+    let bundle_arg = bundle.path().display().to_string();
+
+    let out = kat(&["fetch", "--bundle", &bundle_arg]);
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("registry.example.test/metrics-server:v0.7.2") || {
+            let list = std::fs::read_to_string(bundle.path().join("images.txt")).unwrap();
+            list.contains("registry.example.test/metrics-server:v0.7.2")
+        },
+        "the chart's images are listed: {said}"
+    );
+    let chart_bytes = std::fs::read(repo.path().join("metrics-server-3.12.2.tgz")).unwrap();
+    let lock: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(sb.path().join("kat.lock")).unwrap())
+            .unwrap();
+    let key = "helm:https://charts.example.test/ms#metrics-server@3.12.2";
+    assert_eq!(
+        lock["artifacts"][key],
+        common::registry::sha256(&chart_bytes).as_str(),
+        "the chart's digest is pinned: {lock:#?}"
+    );
+    let bundled: Vec<_> = std::fs::read_dir(bundle.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "tgz"))
+        .collect();
+    assert_eq!(bundled.len(), 1, "{bundled:?}");
+    assert_eq!(std::fs::read(&bundled[0]).unwrap(), chart_bytes);
+
+    // The repository goes away; `up --offline` renders the bundled chart.
+    std::fs::remove_dir_all(repo.path().join("src")).unwrap();
+    std::fs::remove_file(repo.path().join("metrics-server-3.12.2.tgz")).unwrap();
+    let pulls_before = std::fs::read_to_string(&log)
+        .unwrap()
+        .matches("pull")
+        .count();
+    let (code, events, stderr) = events_of(&kat(&[
+        "up",
+        "--offline",
+        "--bundle",
+        &bundle_arg,
+        "-o",
+        "json",
+    ]));
+    let cleanup = || {
+        let _ = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(kube_support::kubeconfig())
+            .args(["delete", "ns", ns, "--ignore-not-found", "--wait=false"])
+            .status();
+    };
+    if code != 0 {
+        cleanup();
+    }
+    assert_eq!(code, 0, "{stderr}\n{events:#?}");
+    let pulls_after = std::fs::read_to_string(&log)
+        .unwrap()
+        .matches("pull")
+        .count();
+    assert_eq!(pulls_after, pulls_before, "offline, helm pulls nothing");
+    let image = kubectl_at(
+        &kube_support::kubeconfig(),
+        &[
+            "-n",
+            ns,
+            "get",
+            "deployment",
+            "metrics-server",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ],
+    );
+    assert_eq!(image.trim(), "registry.example.test/metrics-server:v0.7.2");
+
+    // A chart re-published under the same version is refused against the pin.
+    package_chart(
+        repo.path(),
+        "metrics-server",
+        "3.12.2",
+        &CHART_DEPLOYMENT.replace("v0.7.2", "v0.7.3"),
+    );
+    std::fs::remove_dir_all(cache.path()).unwrap();
+    let out = kat(&["up", "-o", "json"]);
+    let (code, events, stderr) = events_of(&out);
+    let said = serde_json::to_string(&events).unwrap() + &stderr;
+    assert_ne!(code, 0, "a changed chart is refused: {said}");
+    assert!(said.contains(key) && said.contains("kat.lock"), "{said}");
+
+    let (code, _, stderr) = events_of(&kat(&["down", "-o", "json"]));
+    cleanup();
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -26,8 +26,15 @@ pub struct Fetcher {
 pub fn file_for(dir: &Path, url: &str) -> PathBuf {
     let name = sha256(url.as_bytes());
     dir.join(name.trim_start_matches("sha256:"))
-        .with_extension("yaml")
+        .with_extension(if url.starts_with(CHART_PREFIX) {
+            "tgz"
+        } else {
+            "yaml"
+        })
 }
+
+/// kat.lock's key (and the bundle's name) for a Helm chart: `helm:<repository>#<chart>@<version>`.
+pub const CHART_PREFIX: &str = "helm:";
 
 impl Fetcher {
     pub fn new(mode: FetchMode, lock: LockFile) -> Self {
@@ -43,6 +50,15 @@ impl Fetcher {
 
     /// The artifact's bytes, verified against the lock (pinning them on first sight).
     pub fn get(&self, artifact: &Artifact) -> Result<Vec<u8>, AddonError> {
+        self.get_with(artifact, || download(artifact))
+    }
+
+    /// [`Fetcher::get`] with the download given (`helm pull` for a chart).
+    pub fn get_with(
+        &self,
+        artifact: &Artifact,
+        download: impl FnOnce() -> Result<Vec<u8>, AddonError>,
+    ) -> Result<Vec<u8>, AddonError> {
         let bytes = match &self.mode {
             FetchMode::Offline { bundle } => std::fs::read(file_for(bundle, &artifact.url))
                 .map_err(|_| AddonError::NotInBundle {
@@ -55,7 +71,7 @@ impl Fetcher {
                 match std::fs::read(&cached) {
                     Ok(bytes) => bytes,
                     Err(_) => {
-                        let bytes = download(artifact)?;
+                        let bytes = download()?;
                         // A cache write that fails only costs a download next time.
                         let _ = kat_provider::fsutil::write_atomic(&cached, &bytes, 0o644);
                         bytes

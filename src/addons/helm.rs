@@ -6,13 +6,86 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
+use super::catalog::Artifact;
 use super::error::AddonError;
+use super::fetch::{Fetcher, CHART_PREFIX};
 use crate::config::HelmChart;
 
-pub fn render(addon: &str, chart: &HelmChart, work: &Path) -> Result<String, AddonError> {
-    let helm = which("helm").ok_or_else(|| AddonError::HelmMissing {
+/// The chart as kat.lock pins it: `helm:<repository>#<chart>@<version>`.
+pub fn artifact(addon: &str, chart: &HelmChart) -> Artifact {
+    Artifact {
         addon: addon.into(),
-    })?;
+        url: format!(
+            "{CHART_PREFIX}{}#{}@{}",
+            chart.repository.trim_end_matches('/'),
+            chart.chart,
+            chart.version
+        ),
+    }
+}
+
+/// The chart's `.tgz`: from the bundle offline, else the cache or `helm pull`; its SHA-256
+/// checked against kat.lock (pinned on first sight), so a chart re-published under the same
+/// version is refused.
+pub fn chart_bytes(
+    addon: &str,
+    chart: &HelmChart,
+    fetcher: &Fetcher,
+    work: &Path,
+) -> Result<Vec<u8>, AddonError> {
+    fetcher.get_with(&artifact(addon, chart), || pull(addon, chart, work))
+}
+
+fn helm(addon: &str) -> Result<std::path::PathBuf, AddonError> {
+    which("helm").ok_or_else(|| AddonError::HelmMissing {
+        addon: addon.into(),
+    })
+}
+
+fn pull(addon: &str, chart: &HelmChart, work: &Path) -> Result<Vec<u8>, AddonError> {
+    let io = |path: &Path, e: std::io::Error| AddonError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let into = work.join(format!("{addon}-pull"));
+    let _ = std::fs::remove_dir_all(&into);
+    std::fs::create_dir_all(&into).map_err(|e| io(&into, e))?;
+    let out = Command::new(helm(addon)?)
+        .args(["pull", &chart.chart, "--repo", &chart.repository])
+        .args(["--version", &chart.version, "--destination"])
+        .arg(&into)
+        .output()
+        .map_err(|e| AddonError::Helm {
+            addon: addon.into(),
+            message: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(AddonError::Helm {
+            addon: addon.into(),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    let file = std::fs::read_dir(&into)
+        .map_err(|e| io(&into, e))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "tgz"))
+        .ok_or_else(|| AddonError::Helm {
+            addon: addon.into(),
+            message: format!("`helm pull` wrote no .tgz into {}", into.display()),
+        })?;
+    std::fs::read(&file).map_err(|e| io(&file, e))
+}
+
+/// `helm template` of the pinned chart (`chart_bytes`), written beside the values.
+pub fn render(
+    addon: &str,
+    chart: &HelmChart,
+    fetcher: &Fetcher,
+    work: &Path,
+) -> Result<String, AddonError> {
+    let helm = helm(addon)?;
+    let bytes = chart_bytes(addon, chart, fetcher, work)?;
     let values = work.join(format!("{addon}-values.json"));
     std::fs::create_dir_all(work)
         .and_then(|_| {
@@ -25,17 +98,16 @@ pub fn render(addon: &str, chart: &HelmChart, work: &Path) -> Result<String, Add
             path: values.clone(),
             message: e.to_string(),
         })?;
+    let tgz = work.join(format!("{addon}-chart.tgz"));
+    std::fs::write(&tgz, &bytes).map_err(|e| AddonError::Io {
+        path: tgz.clone(),
+        message: e.to_string(),
+    })?;
     let namespace = namespace(addon, chart);
     let out = Command::new(helm)
-        .args([
-            "template",
-            addon,
-            &chart.chart,
-            "--repo",
-            &chart.repository,
-            "--version",
-            &chart.version,
-        ])
+        .arg("template")
+        .arg(addon)
+        .arg(&tgz)
         .args(["--namespace", &namespace, "--include-crds", "--values"])
         .arg(&values)
         .output()

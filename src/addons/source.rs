@@ -190,6 +190,23 @@ impl AddonSource {
         }))
     }
 
+    /// `kat fetch`: a Helm chart addon's pinned `.tgz` copied into `bundle`, and the images its
+    /// rendering runs. `None`: not a chart.
+    pub fn bundle_chart(
+        &self,
+        fetcher: &Fetcher,
+        bundle: &std::path::Path,
+    ) -> Result<Option<Vec<String>>, AddonError> {
+        let Some(chart) = self.config.helm.as_ref().filter(|_| self.brought.is_none()) else {
+            return Ok(None);
+        };
+        let bytes = helm::chart_bytes(self.def.id, chart, fetcher, &self.work)?;
+        fetcher.store(&helm::artifact(self.def.id, chart), &bytes, bundle)?;
+        let text = helm::render(self.def.id, chart, fetcher, &self.work)?;
+        let objects = parse(self.def.id, &chart.chart, &text)?;
+        Ok(Some(super::images_of(objects.iter()).into_iter().collect()))
+    }
+
     /// The images of an addon kat renders without earlier stages' outputs (for `kat fetch`).
     pub fn rendered_images(&self) -> Result<Vec<String>, AddonError> {
         if self.def.id != "monitoring" || self.config.helm.is_some() || self.artifact()?.is_some() {
@@ -291,7 +308,7 @@ impl AddonSource {
         };
         let (text, origin) = match (&self.config.helm, self.artifact()?) {
             (Some(chart), _) => (
-                helm::render(self.def.id, chart, &self.work)?,
+                helm::render(self.def.id, chart, fetcher, &self.work)?,
                 format!("helm chart {}", chart.chart),
             ),
             (None, Some(artifact)) => {

@@ -26,9 +26,15 @@ pub async fn fetch_bundle(env: &Environment, bundle: &Path) -> Result<Exit, KatE
     let mut count = 0;
     for source in &env.addons {
         let id = source.def().id;
+        if let Some(chart_images) = source.bundle_chart(&fetcher, bundle)? {
+            images.extend(chart_images);
+            println!("{id:<20} helm chart, pinned in kat.lock");
+            count += 1;
+            continue;
+        }
         let Some(artifact) = source.artifact()? else {
             images.extend(source.rendered_images()?);
-            println!("{id:<20} rendered at `up` time (helm chart or kat's own manifest): nothing to bundle");
+            println!("{id:<20} kat's own manifests, rendered at `up` time: nothing to bundle");
             continue;
         };
         let bytes = fetcher.get(&artifact)?;
