@@ -8,6 +8,7 @@ mod common;
 mod kube_support;
 
 use base64::Engine;
+use common::charts::{fake_helm_path, metrics_server_deployment, package_chart};
 use common::registry::{push_index, Registry};
 use common::*;
 
@@ -153,35 +154,17 @@ fn the_bundle_carries_the_images_and_up_offline_needs_no_source_registry() {
     assert_eq!(code, 0, "{stderr}");
 }
 
-const CHART_DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: metrics-server\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: bundled-ms}\n  template:\n    metadata:\n      labels: {app: bundled-ms}\n    spec:\n      containers:\n        - name: metrics-server\n          image: registry.example.test/metrics-server:v0.7.2\n          args: [\"--secure-port=10250\"]\n";
-
-/// A chart `.tgz` (`<name>/Chart.yaml`, `<name>/templates/deploy.yaml`) written with tar.
-fn package_chart(dir: &std::path::Path, name: &str, version: &str, deploy: &str) {
-    let src = dir.join("src");
-    std::fs::create_dir_all(src.join(name).join("templates")).unwrap();
-    std::fs::write(
-        src.join(name).join("Chart.yaml"),
-        format!("apiVersion: v2\nname: {name}\nversion: {version}\n"),
-    )
-    .unwrap();
-    std::fs::write(src.join(name).join("templates/deploy.yaml"), deploy).unwrap();
-    let out = std::process::Command::new("tar")
-        .arg("-czf")
-        .arg(dir.join(format!("{name}-{version}.tgz")))
-        .arg("-C")
-        .arg(&src)
-        .arg(name)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "tar: {out:?}");
-}
-
 #[test]
 fn a_helm_chart_is_pinned_bundled_and_rendered_offline() {
     let env_name = "chart-bundle";
     let ns = "chart-bundle-ms";
     let repo = tempfile::tempdir().unwrap();
-    package_chart(repo.path(), "metrics-server", "3.12.2", CHART_DEPLOYMENT);
+    package_chart(
+        repo.path(),
+        "metrics-server",
+        "3.12.2",
+        &metrics_server_deployment("registry.example.test/metrics-server:v0.7.2"),
+    );
     let sb = Sandbox::new(&format!(
         "environment: {env_name}\nprovider:\n  name: kubeconfig\n  kubeconfig:\n    path: {}\naddons:\n  metrics-server:\n    enabled: true\n    helm: {{repository: \"https://charts.example.test/ms\", chart: metrics-server, version: 3.12.2, namespace: {ns}}}\n",
         kube_support::kubeconfig().display(),
@@ -189,13 +172,7 @@ fn a_helm_chart_is_pinned_bundled_and_rendered_offline() {
     let cache = tempfile::tempdir().unwrap();
     let bundle = tempfile::tempdir().unwrap();
     let log = sb.path().join("helm.log");
-    let path = format!(
-        "{}:{}",
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/helm_support")
-            .display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = fake_helm_path();
     let kat = |args: &[&str]| {
         let mut c = sb.cmd(args);
         c.env("PATH", &path)
@@ -286,7 +263,7 @@ fn a_helm_chart_is_pinned_bundled_and_rendered_offline() {
         repo.path(),
         "metrics-server",
         "3.12.2",
-        &CHART_DEPLOYMENT.replace("v0.7.2", "v0.7.3"),
+        &metrics_server_deployment("registry.example.test/metrics-server:v0.7.3"),
     );
     std::fs::remove_dir_all(cache.path()).unwrap();
     let out = kat(&["up", "-o", "json"]);

@@ -44,6 +44,8 @@ pub struct AddonSource {
     blueprint: Option<BlueprintRef>,
     /// The provider's cluster has this addon itself: kat applies nothing for it.
     brought: Option<BroughtAddon>,
+    /// `images.mirror_addons`: the containers run the copies the images stage made.
+    mirrored: bool,
 }
 
 /// Where the addon runs, for the stages kat renders and for messages.
@@ -84,7 +86,29 @@ impl AddonSource {
             exposure: target.exposure,
             blueprint: target.blueprint,
             brought: None,
+            mirrored: false,
         }
+    }
+
+    /// `images.mirror_addons`: the stage comes after the images stage and its containers run
+    /// the copies by digest.
+    pub fn with_mirrored_images(mut self) -> Self {
+        self.mirrored = true;
+        self
+    }
+
+    pub fn mirrors_images(&self) -> bool {
+        self.mirrored
+    }
+
+    /// Every container image the addon runs that kat can know before earlier stages ran:
+    /// its fetched file's or chart's, and those of the monitoring stack kat renders. (The
+    /// cluster autoscaler's image depends on the cluster's version: not mirrored.)
+    pub fn images(&self) -> Result<Vec<String>, AddonError> {
+        let mut found: std::collections::BTreeSet<String> =
+            super::images_of(self.prepare()?.iter().map(|m| &m.object));
+        found.extend(self.rendered_images()?);
+        Ok(found.into_iter().collect())
     }
 
     /// The cluster brings this addon (microk8s's `ingress` for ingress-nginx): nothing is
@@ -410,6 +434,11 @@ impl SetSource for AddonSource {
             self.rendered(cx)
                 .map_err(|e| ProviderError::Other(e.to_string()))?,
         );
+        if self.mirrored {
+            let mirrored: std::collections::BTreeMap<String, String> =
+                cx.input(crate::stages::IMAGES_STAGE, "images")?;
+            crate::images::rewrite(manifests.iter_mut().map(|m| &mut m.object), &mirrored);
+        }
         Ok(ManifestSet {
             name: self.def.id.to_string(),
             manifests,

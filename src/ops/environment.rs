@@ -57,11 +57,13 @@ impl Environment {
             .and_then(|j| j.snapshot().created_at)
             .unwrap_or_else(|| humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
         let blueprint = load_blueprint(&settings)?;
-        let registry = registry_repositories(
+        // Repositories for mirrored images are asked for when the mirror runs: by default where
+        // the provider can push by itself (ECR, ACR), known once it is made (below).
+        let mut registry = registry_repositories(
             blueprint.as_ref(),
             settings.config.registry.mirror == Some(true),
         );
-        let make = |settings: &Settings| {
+        let make = |settings: &Settings, registry: &Vec<String>| {
             let cfg = &settings.config;
             let request = ProviderRequest {
                 env: settings.env.clone(),
@@ -98,10 +100,16 @@ impl Environment {
                 other => other.into(),
             })
         };
-        let mut provider = make(&settings)?;
+        let mut provider = make(&settings, &registry)?;
         let set_aside = init_defaults::set_aside(&mut settings, &provider.capabilities());
-        if set_aside.request_changed {
-            provider = make(&settings)?;
+        let mirror_by_default = settings.config.registry.mirror.is_none()
+            && provider.capabilities().registry_push
+            && !provider.capabilities().simulated;
+        if mirror_by_default {
+            registry = registry_repositories(blueprint.as_ref(), true);
+        }
+        if set_aside.request_changed || mirror_by_default {
+            provider = make(&settings, &registry)?;
         }
         for warning in set_aside.warnings {
             reporter.emit(crate::engine::Event::Warning {
@@ -151,7 +159,7 @@ impl Environment {
             apply_options,
         ));
         let addons = addon_sources(&settings, &provider, blueprint_ref)?;
-        let images = images_stage(&settings, blueprint.as_deref(), &provider);
+        let images = images_stage(&settings, blueprint.as_deref(), &addons, &provider)?;
         let graph = build_graph(&GraphInputs {
             config: cfg,
             provider: provider.clone(),
@@ -238,7 +246,11 @@ fn addon_sources(
                 exposure: exposure.clone(),
                 blueprint: blueprint.clone(),
             };
-            let source = AddonSource::new(def, cfg, live.clone(), fetcher.clone(), work, target);
+            let mut source =
+                AddonSource::new(def, cfg, live.clone(), fetcher.clone(), work, target);
+            if settings.config.images.mirror_addons && !caps.simulated {
+                source = source.with_mirrored_images();
+            }
             Arc::new(match provider.brings_addon(def.id) {
                 Some(brought) => source.brought_by_cluster(brought),
                 None => source,
@@ -269,22 +281,41 @@ fn tags(settings: &Settings, created_at: &str) -> BTreeMap<String, String> {
 fn images_stage(
     settings: &Settings,
     blueprint: Option<&BlueprintSource>,
+    addons: &[Arc<AddonSource>],
     provider: &Arc<dyn Provider>,
-) -> Option<Arc<ImagesStage>> {
+) -> Result<Option<Arc<ImagesStage>>, KatError> {
     let cfg = &settings.config.registry;
     let made = cfg.enabled && provider.component(Role::Registry).is_some();
     // Where kat cannot push by itself (a provider that answers no registry credentials), the
     // mirror runs only when asked for, with a `docker login` done by hand.
     let by_default = made && provider.capabilities().registry_push;
     let mirror = cfg.mirror.unwrap_or(by_default) && (made || cfg.url.is_some());
+    let mirrored_addons: Vec<&Arc<AddonSource>> =
+        addons.iter().filter(|a| a.mirrors_images()).collect();
+    if !mirrored_addons.is_empty() && !mirror {
+        return Err(KatError::Config(settings.source.error_at(
+            "images.mirror_addons",
+            "addon images can only be mirrored when the mirror runs: set `registry.mirror: true` (with `registry.url` where kat makes no registry)",
+        )));
+    }
     if !mirror || provider.capabilities().simulated {
-        return None;
+        return Ok(None);
     }
-    let images = crate::images::published(&blueprint?.blueprint);
+    let mut images = blueprint
+        .map(|b| crate::images::published(&b.blueprint))
+        .unwrap_or_default();
+    for addon in mirrored_addons {
+        let found = addon.images().map_err(|e| settings.addon_error(e))?;
+        for image in found {
+            if !images.iter().any(|(_, s)| *s == image) {
+                images.push((format!("addon/{}", addon.def().id), image));
+            }
+        }
+    }
     if images.is_empty() {
-        return None;
+        return Ok(None);
     }
-    Some(Arc::new(ImagesStage {
+    Ok(Some(Arc::new(ImagesStage {
         images,
         lock_file: settings.lock_file.clone(),
         own_registry: cfg.url.clone(),
@@ -295,7 +326,7 @@ fn images_stage(
         },
         provider: provider.clone(),
         offline: matches!(settings.fetch, FetchMode::Offline { .. }),
-    }))
+    })))
 }
 
 /// One registry repository per image the blueprint builds or mirrors. Mirrored images' are

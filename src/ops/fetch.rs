@@ -53,7 +53,7 @@ pub async fn fetch_bundle(env: &Environment, bundle: &Path) -> Result<Exit, KatE
     kat_provider::fsutil::write_atomic(&path, list.as_bytes(), 0o644)
         .map_err(|e| KatError::Failure(format!("cannot write {}: {e}", path.display())))?;
     println!(
-        "\n{count} artifact(s), {carried} blueprint image(s) and the list of {} addon image(s) in {}; use them with `kat up --offline --bundle {}`",
+        "\n{count} artifact(s), {carried} image(s) and the list of {} addon image(s) in {}; use them with `kat up --offline --bundle {}`",
         images.len(),
         bundle.display(),
         bundle.display()
@@ -61,15 +61,25 @@ pub async fn fetch_bundle(env: &Environment, bundle: &Path) -> Result<Exit, KatE
     Ok(Exit::Ok)
 }
 
-/// The blueprint's published images, each at the digest kat.lock pins (pinned now if new), pulled
+/// The blueprint's published images (and the addons' with `images.mirror_addons`), each at the
+/// digest kat.lock pins (pinned now if new), pulled
 /// whole into `DIR/images` (an OCI image layout: manifests, every index entry, every blob), so
 /// `up --offline --bundle DIR` mirrors them into the environment's registry with no source
 /// registry asked.
 async fn bundle_images(env: &Environment, bundle: &Path) -> Result<usize, KatError> {
-    let Some(bp) = &env.blueprint else {
-        return Ok(0);
-    };
-    let sources = images::published(&bp.blueprint);
+    let mut sources = env
+        .blueprint
+        .as_ref()
+        .map(|bp| images::published(&bp.blueprint))
+        .unwrap_or_default();
+    // With `images.mirror_addons`, the addons' images travel too.
+    for addon in env.addons.iter().filter(|a| a.mirrors_images()) {
+        for image in addon.images()? {
+            if !sources.iter().any(|(_, s)| *s == image) {
+                sources.push((format!("addon/{}", addon.def().id), image));
+            }
+        }
+    }
     if sources.is_empty() {
         return Ok(0);
     }

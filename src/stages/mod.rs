@@ -141,6 +141,9 @@ pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
         let addon = source.def();
         let mut deps = platform();
         deps.extend(addon.after.iter().map(|s| s.to_string()));
+        if source.mirrors_images() && inputs.images.is_some() {
+            deps.push(IMAGES_STAGE.to_string());
+        }
         let stage = WorkloadStage::new(addon.id, source.clone(), inputs.access.clone());
         present.push(node(addon.id, deps, addon.title, Arc::new(stage), timeouts));
         if addon.before_blueprint {
@@ -151,7 +154,7 @@ pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
         present.push(node(
             IMAGES_STAGE,
             vec!["registry".to_string()],
-            "images: the blueprint's images copied into the registry by digest",
+            "images: the blueprint's (and addons') images copied into the registry by digest",
             stage.clone(),
             timeouts,
         ));

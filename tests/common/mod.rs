@@ -2,6 +2,7 @@
 //! the simulated cloud.
 #![allow(dead_code)]
 
+pub mod charts;
 pub mod http;
 pub mod registry;
 pub mod screen;
