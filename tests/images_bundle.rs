@@ -61,6 +61,24 @@ fn the_bundle_carries_the_images_and_up_offline_needs_no_source_registry() {
     };
     let bundle_arg = bundle.path().display().to_string();
 
+    // Offline before any fetch: nothing is pinned, and the error says what to run.
+    let empty = tempfile::tempdir().unwrap();
+    let empty_arg = empty.path().display().to_string();
+    let (code, events, stderr) = events_of(&kat(&[
+        "up",
+        "--offline",
+        "--bundle",
+        &empty_arg,
+        "-o",
+        "json",
+    ]));
+    let said = serde_json::to_string(&events).unwrap() + &stderr;
+    assert_ne!(code, 0, "{said}");
+    assert!(
+        said.contains("is not pinned in") && said.contains("kat fetch --bundle"),
+        "{said}"
+    );
+
     let out = kat(&["fetch", "--bundle", &bundle_arg]);
     let said =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);

@@ -66,7 +66,12 @@ pub async fn fetch_bundle(env: &Environment, bundle: &Path) -> Result<Exit, KatE
 /// whole into `DIR/images` (an OCI image layout: manifests, every index entry, every blob), so
 /// `up --offline --bundle DIR` mirrors them into the environment's registry with no source
 /// registry asked.
+/// Only when the environment mirrors (its graph has the images stage): otherwise the cluster
+/// pulls from the sources and `up --offline` has no use for them.
 async fn bundle_images(env: &Environment, bundle: &Path) -> Result<usize, KatError> {
+    if env.engine.graph.get(crate::stages::IMAGES_STAGE).is_none() {
+        return Ok(0);
+    }
     let mut sources = env
         .blueprint
         .as_ref()
