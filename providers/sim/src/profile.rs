@@ -117,7 +117,7 @@ impl Profile {
                     "`{op}` must be a duration such as `3s` or `15m`"
                 )));
             };
-            let d = humantime::parse_duration(&text)
+            let d = humantime::parse_duration(text)
                 .map_err(|e| invalid(format!("`{op}: {text}`: {e}")))?;
             ops.insert(op, d);
         }
