@@ -16,7 +16,7 @@ mod settings;
 mod signal;
 mod status;
 
-pub use environment::Environment;
+pub use environment::{whoami, Environment};
 pub use error::{Exit, KatError};
 pub use fetch::fetch_bundle;
 pub use images::{images, update_image_pins};

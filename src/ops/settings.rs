@@ -51,6 +51,9 @@ pub struct Settings {
     pub force_foreign: bool,
     /// `down --purge`: the provider also removes what it installed on the machine.
     pub purge: bool,
+    /// Who the credential is (`kat:owner` of a new environment), when the command asked the
+    /// provider ([`super::environment::whoami`]); the journal's, once recorded, wins.
+    pub owner: Option<String>,
 }
 
 pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
@@ -130,6 +133,7 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
         adopt: o.adopt,
         force_foreign: o.force_foreign,
         purge: o.purge,
+        owner: None,
         fetch,
         config,
         source,

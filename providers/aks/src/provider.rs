@@ -110,6 +110,18 @@ impl Provider for AksProvider {
         crate::preflight::version(&self.s, &cx).await.map(|_| ())
     }
 
+    /// The token's user (`upn`, `unique_name`), else its application (`appid`) or object id.
+    async fn owner(&self, _cx: &OpContext) -> Option<String> {
+        let token = self
+            .s
+            .arm
+            .creds
+            .token(crate::credential::ARM_SCOPE)
+            .await
+            .ok()?;
+        crate::credential::owner(&token)
+    }
+
     async fn preflight_down(&self, cx: &OpContext) -> Result<(), ProviderError> {
         crate::preflight::subscription(&self.s, &budget(cx)).await
     }

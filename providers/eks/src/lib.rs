@@ -14,6 +14,7 @@ mod error;
 mod extras;
 mod identity;
 mod kubeconfig;
+mod limiter;
 mod names;
 mod network;
 mod nodegroup;

@@ -245,6 +245,13 @@ impl Provider for SimProvider {
         Ok(())
     }
 
+    /// The simulated account is this machine's: its owner is the OS user.
+    async fn owner(&self, _cx: &OpContext) -> Option<String> {
+        ["USER", "USERNAME", "LOGNAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+    }
+
     fn component(&self, role: Role) -> Option<Arc<dyn Component>> {
         match role {
             Role::Kubeconfig => Some(Arc::new(SimKubeconfig {
