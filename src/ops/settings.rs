@@ -30,6 +30,8 @@ pub struct Overrides {
     pub values: Vec<(String, serde_json::Value)>,
     /// `up --ttl`: over kat.yaml's `ttl`.
     pub ttl: Option<std::time::Duration>,
+    /// `reap --subscription`: over `provider.aks.subscription`.
+    pub subscription: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +80,9 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
         ))
     })?;
     config.provider.name = Some(provider);
+    if let Some(s) = &o.subscription {
+        config.provider.aks.subscription = Some(s.clone());
+    }
     if let Some(r) = &o.region {
         config.provider.region = Some(r.clone());
     }

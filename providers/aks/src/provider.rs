@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use kat_provider::{
     AutoscalerKind, Capabilities, Component, DatabaseMode, KubeAccess, Leftover, LoadBalancerKind,
     ManagedDatabase, OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role, SecretRef,
+    TaggedEnvironment,
 };
 use tokio::sync::OnceCell;
 
@@ -56,11 +57,12 @@ impl AksProvider {
         let names = Names::new(&req.env, req.config.aks.resource_group.as_deref());
         let s = Shared {
             names,
-            subscription,
+            subscription: subscription.clone(),
             arm: Arm {
                 creds: Arc::new(Credentials::new(http.clone())),
                 http,
                 base,
+                subscription,
             },
             req,
             version: OnceCell::new(),
@@ -165,6 +167,10 @@ impl Provider for AksProvider {
 
     async fn kube_access(&self, kubeconfig: &Outputs) -> Result<KubeAccess, ProviderError> {
         crate::kubeconfig::access(&self.s, kubeconfig).await
+    }
+
+    async fn environments(&self, cx: &OpContext) -> Result<Vec<TaggedEnvironment>, ProviderError> {
+        crate::environments::environments(&self.s, &budget(cx)).await
     }
 
     async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError> {

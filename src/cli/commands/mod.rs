@@ -38,6 +38,7 @@ pub async fn run(cli: Cli) -> Result<Exit, KatError> {
         Command::Reap {
             older_than,
             dry_run,
+            subscription,
         } => {
             if g.output == OutputMode::Yaml {
                 return Err(KatError::Usage(
@@ -52,7 +53,9 @@ pub async fn run(cli: Cli) -> Result<Exit, KatError> {
                 json,
             };
             let (mode, verbosity) = (g.output, g.verbosity());
-            crate::ops::reap(&g.overrides(), &args, || {
+            let mut overrides = g.overrides();
+            overrides.subscription.clone_from(subscription);
+            crate::ops::reap(&overrides, &args, || {
                 if json {
                     std::sync::Arc::new(crate::ops::Quiet)
                 } else {
