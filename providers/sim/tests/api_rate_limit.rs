@@ -85,6 +85,13 @@ async fn a_fleet_under_the_limiter_is_never_throttled() {
         "the account throttled calls the limiter let through"
     );
     let stats = Limiter::global().stats();
+    eprintln!(
+        "MEASURE {ENVIRONMENTS} environments: {} calls through the limiter, {} held back ({:?} in all), {} throttled",
+        stats.calls,
+        stats.waited,
+        stats.wait_total,
+        kat_provider_sim::throttles()
+    );
     assert!(
         stats.waited > 0,
         "the limiter never held a call back, so the test did not reach the limit: {stats:?}"
