@@ -104,6 +104,8 @@ fn reap_removes_only_the_expired_kat_environments() {
         "{listing}"
     );
     assert!(line("reap-keep").ends_with("keep"), "{listing}");
+    // The owner is the caller's ARN (STS GetCallerIdentity at the first `up`).
+    assert!(line("reap-keep").contains("arn:aws:"), "{listing}");
     assert!(!listing.contains("reap-theirs"), "not kat's: {listing}");
     assert_eq!(
         vpcs_of(&t, "reap-old").len(),

@@ -133,3 +133,110 @@ fn reap_removes_only_expired_kat_environments_found_by_tags() {
     // Reaped environments leave no directory behind (reap had no record of them).
     assert!(!sb.path().join(".kat/stale").exists());
 }
+
+/// The environment's resources carry who made it (the OS user on the simulated cloud), and
+/// `kat reap -o json` lists it with the rest, as one document.
+#[test]
+fn reap_lists_the_owner_and_speaks_json() {
+    let sb = Sandbox::new(CONFIG);
+    let out = sb
+        .cmd(&["up", "--env", "ci-7", "--ttl", "1s"])
+        .env("USER", "ci-runner")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let world = sb.world("ci-7");
+    let tags = tags_of(&world);
+    assert!(!tags.is_empty());
+    assert!(
+        tags.iter().all(|t| t["kat:owner"] == "ci-runner"),
+        "{tags:?}"
+    );
+    // Another person's `up` keeps the owner the journal recorded.
+    let out = sb
+        .cmd(&["up", "--env", "ci-7", "--ttl", "1s"])
+        .env("USER", "someone-else")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(tags_of(&sb.world("ci-7"))
+        .iter()
+        .all(|t| t["kat:owner"] == "ci-runner"));
+    std::fs::remove_dir_all(sb.path().join(".kat/ci-7")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let out = sb.run(&["reap", "--provider", "sim", "--dry-run", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("one JSON document: {e}: {out:?}"));
+    assert_eq!(doc["dry_run"], true);
+    let e = &doc["environments"][0];
+    assert_eq!(e["env"], "ci-7", "{doc}");
+    assert_eq!(e["owner"], "ci-runner", "{doc}");
+    assert_eq!(e["outcome"], "would-reap", "{doc}");
+    assert!(
+        e["reason"].as_str().unwrap().starts_with("expired"),
+        "{doc}"
+    );
+    assert!(e["age_seconds"].as_u64().is_some(), "{doc}");
+
+    let out = sb.run(&["reap", "--provider", "sim", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["environments"][0]["outcome"], "reaped", "{doc}");
+    assert_eq!(doc["failed"], serde_json::json!([]));
+    assert!(
+        tags_of(&sb.world("ci-7")).is_empty(),
+        "{}",
+        sb.world("ci-7")
+    );
+}
+
+/// A teardown the cloud refuses: reap names what it could not remove and exits 1, so the
+/// scheduled job that runs it fails visibly; what had not expired is still kept.
+#[test]
+fn reap_exits_1_naming_what_it_could_not_remove() {
+    let sb = Sandbox::new(CONFIG);
+    for (env, ttl) in [("stuck", "1s"), ("fine", "8h")] {
+        let out = sb.run(&["up", "--env", env, "--ttl", ttl]);
+        assert_eq!(out.status.code(), Some(0), "{env}: {out:?}");
+        std::fs::remove_dir_all(sb.path().join(".kat").join(env)).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // The simulated cloud now refuses to delete node groups.
+    sb.write_config(&CONFIG.replace(
+        "    scale: 0.001\n",
+        "    scale: 0.001\n    fail: [nodegroup.delete]\n",
+    ));
+    let out = sb.run(&["reap", "--provider", "sim", "-o", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr.contains("could not remove stuck"),
+        "the message names the environment: {stderr}"
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["failed"], serde_json::json!(["stuck"]), "{doc}");
+    let entry = |env: &str| {
+        doc["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["env"] == env)
+            .unwrap_or_else(|| panic!("{env} listed: {doc}"))
+            .clone()
+    };
+    assert_eq!(entry("stuck")["outcome"], "failed", "{doc}");
+    assert!(
+        entry("stuck")["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{doc}"
+    );
+    assert_eq!(entry("fine")["outcome"], "kept", "{doc}");
+    assert!(
+        !tags_of(&sb.world("stuck")).is_empty(),
+        "what could not be removed is still there"
+    );
+    assert!(!tags_of(&sb.world("fine")).is_empty());
+}

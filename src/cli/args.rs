@@ -125,6 +125,7 @@ impl GlobalArgs {
             purge: false,
             values: self.set.clone(),
             ttl: None,
+            subscription: None,
         }
     }
 }
@@ -199,6 +200,10 @@ pub enum Command {
         /// List what would be reaped and touch nothing
         #[arg(long)]
         dry_run: bool,
+        /// The Azure subscription to look in (aks) [default: `provider.aks.subscription`, else
+        /// AZURE_SUBSCRIPTION_ID]
+        #[arg(long, value_name = "ID")]
+        subscription: Option<String>,
     },
     /// Draw the environment's last `up` or `down` as a self-contained HTML page (a timeline of its
     /// stages, the critical path, waits and retries, the summary); prints the file's path

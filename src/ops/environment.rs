@@ -37,6 +37,8 @@ pub struct Environment {
     pub fresh: bool,
     /// `kat:created-at`: the journal's, else now (this is the first `up`).
     pub created_at: String,
+    /// `kat:owner`: the journal's, else who the credential is (asked by `up`), if known.
+    pub owner: Option<String>,
     /// Keeps the run's timeline as the events pass, for `last-run.json` and `kat report`.
     pub recorder: Arc<Recorder>,
     pub _lock: Option<EnvLock>,
@@ -52,10 +54,16 @@ impl Environment {
         let recorder = Arc::new(Recorder::new(reporter));
         let reporter: Arc<dyn Reporter> = recorder.clone();
         let fresh = !settings.state_dir.exists();
-        let created_at = Journal::open(&settings.state_dir, &settings.env)
+        let recorded = Journal::open(&settings.state_dir, &settings.env)
             .ok()
-            .and_then(|j| j.snapshot().created_at)
+            .map(|j| j.snapshot());
+        let created_at = recorded
+            .as_ref()
+            .and_then(|s| s.created_at.clone())
             .unwrap_or_else(|| humantime::format_rfc3339_seconds(SystemTime::now()).to_string());
+        let owner = recorded
+            .and_then(|s| s.owner)
+            .or_else(|| settings.owner.clone());
         let blueprint = load_blueprint(&settings)?;
         // Repositories for mirrored images are asked for when the mirror runs: by default where
         // the provider can push by itself (ECR, ACR), known once it is made (below).
@@ -71,7 +79,7 @@ impl Environment {
                 state_dir: settings.state_dir.clone(),
                 database: cfg.database.clone(),
                 registry: cfg.registry.enabled.then(|| registry.clone()),
-                tags: tags(settings, &created_at),
+                tags: tags(settings, &created_at, owner.as_deref()),
                 addons: ADDONS
                     .iter()
                     .filter(|def| cfg.addons.get(def.id).enabled)
@@ -183,7 +191,7 @@ impl Environment {
             reporter,
             cancel: CancellationToken::new(),
             env: settings.env.clone(),
-            tags: tags(&settings, &created_at),
+            tags: tags(&settings, &created_at, owner.as_deref()),
         };
         Ok(Environment {
             settings,
@@ -194,6 +202,7 @@ impl Environment {
             engine,
             fresh,
             created_at,
+            owner,
             recorder,
             _lock: lock,
         })
@@ -259,14 +268,44 @@ fn addon_sources(
         .collect())
 }
 
-fn tags(settings: &Settings, created_at: &str) -> BTreeMap<String, String> {
+/// Who the credential is, for a new environment's `kat:owner`: asked of the provider only when
+/// the journal has no owner yet (the first `up`), and never an error (an owner is best effort;
+/// the preflight that follows reports what is wrong with the credential).
+pub async fn whoami(settings: &Settings) -> Option<String> {
+    let recorded = Journal::open(&settings.state_dir, &settings.env)
+        .ok()
+        .and_then(|j| j.snapshot().owner);
+    if recorded.is_some() {
+        return recorded;
+    }
+    let cfg = &settings.config;
+    let request = ProviderRequest {
+        env: settings.env.clone(),
+        config: cfg.provider.clone(),
+        state_dir: settings.state_dir.clone(),
+        database: cfg.database.clone(),
+        registry: None,
+        tags: BTreeMap::new(),
+        addons: Vec::new(),
+        own_addons: Vec::new(),
+        purge: false,
+    };
+    let provider = create_provider(settings.provider, request).ok()?;
+    let cx = kat_provider::OpContext::detached(&settings.env, "preflight");
+    provider.owner(&cx).await
+}
+
+fn tags(settings: &Settings, created_at: &str, owner: Option<&str>) -> BTreeMap<String, String> {
     use kat_provider::environments::{
-        CREATED_AT_TAG, ENVIRONMENT_TAG, EXPIRES_AT_TAG, MANAGED_TAG,
+        CREATED_AT_TAG, ENVIRONMENT_TAG, EXPIRES_AT_TAG, MANAGED_TAG, OWNER_TAG,
     };
     let mut tags = settings.config.tags.clone();
     tags.insert(ENVIRONMENT_TAG.into(), settings.env.clone());
     tags.insert(MANAGED_TAG.into(), "true".into());
     tags.insert(CREATED_AT_TAG.into(), created_at.to_string());
+    if let Some(owner) = owner {
+        tags.insert(OWNER_TAG.into(), owner.to_string());
+    }
     let created = humantime::parse_rfc3339_weak(created_at).unwrap_or_else(|_| SystemTime::now());
     if let Some(ttl) = settings.config.ttl {
         let expires = humantime::format_rfc3339_seconds(created + ttl);

@@ -16,7 +16,7 @@ mod settings;
 mod signal;
 mod status;
 
-pub use environment::Environment;
+pub use environment::{whoami, Environment};
 pub use error::{Exit, KatError};
 pub use fetch::fetch_bundle;
 pub use images::{images, update_image_pins};
@@ -24,7 +24,7 @@ pub use kubeconfig_merge::{merge_into, remove_from, user_kubeconfig};
 pub use output::output;
 pub use plan::{plan, PlanArgs};
 pub use providers::{built_in, create_provider, list_providers};
-pub use reap::{expired, reap, ReapArgs};
+pub use reap::{expired, reap, Quiet, ReapArgs, Reaped, REAP_SCHEMA_VERSION};
 pub use report::{report, ReportFormat};
 pub use run::{down, forget, up, RunArgs};
 pub use settings::{resolve, Overrides, Settings};

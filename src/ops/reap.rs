@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use kat_provider::{OpContext, TaggedEnvironment};
+use serde::Serialize;
 
 use super::environment::Environment;
 use super::error::{Exit, KatError};
@@ -20,6 +21,8 @@ pub struct ReapArgs {
     pub dry_run: bool,
     /// Ask before tearing anything down (a person at a terminal without `--yes`).
     pub confirm: bool,
+    /// `-o json`: one document on stdout instead of the table and the teardowns' output.
+    pub json: bool,
 }
 
 /// Why an environment goes, or `None` when it stays.
@@ -49,6 +52,33 @@ fn age_ms(from: SystemTime, now: SystemTime) -> u64 {
     now.duration_since(from).unwrap_or_default().as_millis() as u64
 }
 
+/// The shape of `kat reap -o json`'s document; raised when a field changes meaning or goes.
+pub const REAP_SCHEMA_VERSION: u32 = 1;
+
+/// One environment of the listing and what became of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reaped {
+    #[serde(flatten)]
+    pub found: TaggedEnvironment,
+    /// Seconds since `kat:created-at`, when it is known.
+    pub age_seconds: Option<u64>,
+    /// Why it goes (`expired 2h ago`, `older than 6h`), `None` when it stays.
+    pub reason: Option<String>,
+    /// `kept`, `would-reap` (a dry run), `reaped`, `failed`, or `not-confirmed`.
+    pub outcome: &'static str,
+    /// What stopped its teardown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A reporter that shows nothing: with `-o json` the document says how each teardown ended, and
+/// their event streams would break it.
+pub struct Quiet;
+
+impl Reporter for Quiet {
+    fn emit(&self, _event: crate::engine::Event) {}
+}
+
 pub async fn reap(
     overrides: &Overrides,
     args: &ReapArgs,
@@ -64,21 +94,90 @@ pub async fn reap(
     let found = lister.provider.environments(&cx).await?;
     drop(lister);
     let now = SystemTime::now();
+    let mut rows: Vec<Reaped> = found
+        .into_iter()
+        .map(|e| {
+            let created = e
+                .created_at
+                .as_deref()
+                .and_then(|s| humantime::parse_rfc3339_weak(s).ok());
+            let reason = expired(&e, now, args.older_than);
+            let outcome = match (&reason, args.dry_run) {
+                (None, _) => "kept",
+                (Some(_), true) => "would-reap",
+                (Some(_), false) => "reaped",
+            };
+            Reaped {
+                age_seconds: created.map(|c| age_ms(c, now) / 1000),
+                found: e,
+                reason,
+                outcome,
+                error: None,
+            }
+        })
+        .collect();
+    if !args.json {
+        print_table(&rows, args.dry_run, provider_name);
+    }
+    let doomed: Vec<String> = rows
+        .iter()
+        .filter(|r| r.outcome == "reaped")
+        .map(|r| r.found.env.clone())
+        .collect();
+    let mut exit = Exit::Ok;
+    if !doomed.is_empty() && args.confirm && !confirmed(&doomed) {
+        eprintln!("nothing was changed");
+        for r in rows.iter_mut().filter(|r| r.outcome == "reaped") {
+            r.outcome = "not-confirmed";
+        }
+        exit = Exit::Usage;
+    } else {
+        for r in rows.iter_mut().filter(|r| r.outcome == "reaped") {
+            if let Some(error) = tear_down(overrides, &r.found.env, &reporter).await {
+                r.outcome = "failed";
+                r.error = Some(error);
+            }
+        }
+        let failed: Vec<String> = rows
+            .iter()
+            .filter(|r| r.outcome == "failed")
+            .map(|r| format!("{} ({})", r.found.env, r.error.as_deref().unwrap_or("")))
+            .collect();
+        if !failed.is_empty() {
+            eprintln!(
+                "error: could not remove {}; `kat down --env NAME --provider {provider_name}` says what is left",
+                failed.join("; ")
+            );
+            exit = Exit::Failed;
+        } else if !doomed.is_empty() && !args.json {
+            println!("reaped {}", doomed.join(", "));
+        }
+    }
+    if args.json {
+        let doc = serde_json::json!({
+            "schema_version": REAP_SCHEMA_VERSION,
+            "provider": provider_name.as_str(),
+            "dry_run": args.dry_run,
+            "environments": rows,
+            "failed": rows.iter().filter(|r| r.outcome == "failed").map(|r| &r.found.env).collect::<Vec<_>>(),
+        });
+        println!("{doc}");
+    }
+    Ok(exit)
+}
+
+fn print_table(rows: &[Reaped], dry_run: bool, provider: kat_provider::ProviderName) {
     println!(
         "{:<24} {:>9} {:<32} {:<22} ACTION",
         "ENVIRONMENT", "AGE", "OWNER", "EXPIRES"
     );
-    let mut doomed = Vec::new();
-    for e in &found {
-        let created = e
-            .created_at
-            .as_deref()
-            .and_then(|s| humantime::parse_rfc3339_weak(s).ok());
-        let age = created
-            .map(|c| format_duration(age_ms(c, now)))
+    for r in rows {
+        let e = &r.found;
+        let age = r
+            .age_seconds
+            .map(|s| format_duration(s * 1000))
             .unwrap_or_else(|| "?".into());
-        let why = expired(e, now, args.older_than);
-        let action = match (&why, args.dry_run) {
+        let action = match (&r.reason, dry_run) {
             (Some(why), true) => format!("would reap ({why})"),
             (Some(why), false) => format!("reap ({why})"),
             (None, _) => "keep".to_string(),
@@ -90,48 +189,30 @@ pub async fn reap(
             e.owner.as_deref().unwrap_or("-"),
             e.expires_at.as_deref().unwrap_or("never"),
         );
-        if why.is_some() {
-            doomed.push(e.env.clone());
-        }
     }
-    if found.is_empty() {
-        println!("(no environment tagged by kat on {provider_name})");
+    if rows.is_empty() {
+        println!("(no environment tagged by kat on {provider})");
     }
-    if args.dry_run || doomed.is_empty() {
-        return Ok(Exit::Ok);
+}
+
+/// The stateless `down` of one environment; what stopped it, if anything did.
+async fn tear_down(
+    overrides: &Overrides,
+    name: &str,
+    reporter: &impl Fn() -> std::sync::Arc<dyn Reporter>,
+) -> Option<String> {
+    let mut o = overrides.clone();
+    o.env = Some(name.to_string());
+    let result = async {
+        let settings = resolve(&o)?;
+        let env = Environment::open(settings, Some("down"), reporter())?;
+        down(&env, &RunArgs::default()).await
     }
-    if args.confirm && !confirmed(&doomed) {
-        eprintln!("nothing was changed");
-        return Ok(Exit::Usage);
-    }
-    let mut failed = Vec::new();
-    for name in &doomed {
-        let mut o = overrides.clone();
-        o.env = Some(name.clone());
-        let result = async {
-            let settings = resolve(&o)?;
-            let env = Environment::open(settings, Some("down"), reporter())?;
-            down(&env, &RunArgs::default()).await
-        }
-        .await;
-        match result {
-            Ok(Exit::Ok) => {}
-            Ok(other) => failed.push(format!(
-                "{name} (`kat down` ended with exit {})",
-                other.code()
-            )),
-            Err(e) => failed.push(format!("{name}: {e}")),
-        }
-    }
-    if failed.is_empty() {
-        println!("reaped {}", doomed.join(", "));
-        Ok(Exit::Ok)
-    } else {
-        eprintln!(
-            "error: could not remove {}; `kat down --env NAME --provider {provider_name}` says what is left",
-            failed.join("; ")
-        );
-        Ok(Exit::Failed)
+    .await;
+    match result {
+        Ok(Exit::Ok) => None,
+        Ok(other) => Some(format!("`kat down` ended with exit {}", other.code())),
+        Err(e) => Some(e.to_string()),
     }
 }
 

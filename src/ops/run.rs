@@ -77,6 +77,9 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         if dir == Direction::Up {
             s.config_digest = Some(env.config_digest());
             s.created_at.get_or_insert_with(|| env.created_at.clone());
+            if s.owner.is_none() {
+                s.owner.clone_from(&env.owner);
+            }
         }
         s.runs.push(RunRecord {
             command: command.into(),
@@ -134,6 +137,7 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
             .update(|s| {
                 s.stages.clear();
                 s.created_at = None;
+                s.owner = None;
             })
             .map_err(io_failure(&env.engine))?;
     }

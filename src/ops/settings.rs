@@ -30,6 +30,8 @@ pub struct Overrides {
     pub values: Vec<(String, serde_json::Value)>,
     /// `up --ttl`: over kat.yaml's `ttl`.
     pub ttl: Option<std::time::Duration>,
+    /// `reap --subscription`: over `provider.aks.subscription`.
+    pub subscription: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +53,9 @@ pub struct Settings {
     pub force_foreign: bool,
     /// `down --purge`: the provider also removes what it installed on the machine.
     pub purge: bool,
+    /// Who the credential is (`kat:owner` of a new environment), when the command asked the
+    /// provider ([`super::environment::whoami`]); the journal's, once recorded, wins.
+    pub owner: Option<String>,
 }
 
 pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
@@ -75,6 +80,9 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
         ))
     })?;
     config.provider.name = Some(provider);
+    if let Some(s) = &o.subscription {
+        config.provider.aks.subscription = Some(s.clone());
+    }
     if let Some(r) = &o.region {
         config.provider.region = Some(r.clone());
     }
@@ -130,6 +138,7 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
         adopt: o.adopt,
         force_foreign: o.force_foreign,
         purge: o.purge,
+        owner: None,
         fetch,
         config,
         source,

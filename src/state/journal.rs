@@ -69,6 +69,10 @@ pub struct StateFile {
     /// kept so later runs tag the same time. Cleared when a `down` removes everything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
+    /// Who ran the first `up` (from the credential): its resources' `kat:owner`, kept like
+    /// `created_at` so that another person's `up` does not retag them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     #[serde(default)]
     pub stages: BTreeMap<String, StageRecord>,
     /// The most recent runs, newest last.
@@ -84,6 +88,7 @@ impl StateFile {
             provider: None,
             config_digest: None,
             created_at: None,
+            owner: None,
             stages: BTreeMap::new(),
             runs: Vec::new(),
         }

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use kat_provider::ratelimit::{LimitKey, Limiter, Rate};
 use kat_provider::wait::Backoff;
 use kat_provider::{OpContext, ProviderError};
 
@@ -38,6 +39,40 @@ pub struct Arm {
     pub http: Http,
     pub base: String,
     pub creds: Arc<Credentials>,
+    /// The subscription whose ARM request buckets every request to `base` draws from.
+    pub subscription: String,
+}
+
+/// ARM's documented token buckets per subscription and region instance ("Understand how Azure
+/// Resource Manager throttles requests"): reads 25 a second with a bucket of 250, writes and
+/// deletes 10 a second with 200. kat's limiter takes the same figures for the whole process, so
+/// a fleet of environments in one subscription stays under them together.
+const ARM_RATES: [(&str, f64, f64); 3] = [
+    ("management.read", 25.0, 250.0),
+    ("management.write", 10.0, 200.0),
+    ("management.delete", 10.0, 200.0),
+];
+
+/// The bucket of kat's limiter an ARM request with `method` takes its token from.
+pub fn limit_key(subscription: &str, method: &str) -> LimitKey {
+    let kind = match method {
+        "GET" | "HEAD" => "management.read",
+        "DELETE" => "management.delete",
+        _ => "management.write",
+    };
+    LimitKey::new("aks", kind, subscription)
+}
+
+fn ensure_rate(key: &LimitKey) {
+    let limiter = Limiter::global();
+    if limiter.rate(key).is_some() {
+        return;
+    }
+    if let Some((_, per_second, burst)) = ARM_RATES.iter().find(|(k, _, _)| *k == key.service) {
+        if let Some(rate) = Rate::new(*per_second, *burst) {
+            limiter.set_rate(key, rate);
+        }
+    }
 }
 
 /// Percent-encoding for a query value (`$filter=tagName eq 'x'`).
@@ -133,8 +168,18 @@ impl Arm {
         resource: &str,
     ) -> R<Answer> {
         let operation = format!("{method} {resource}");
+        // ARM throttles per subscription; other hosts (Key Vault's data plane) by their own rules.
+        let limit = url
+            .starts_with(&self.base)
+            .then(|| limit_key(&self.subscription, method));
+        if let Some(key) = &limit {
+            ensure_rate(key);
+        }
         let mut n = 0;
         loop {
+            if let Some(key) = &limit {
+                Limiter::global().acquire(cx, key).await?;
+            }
             let token = self.creds.token(scope).await?;
             let headers = [("authorization", format!("Bearer {token}"))];
             let bytes = body.map(|b| serde_json::to_vec(b).expect("json"));
@@ -150,7 +195,15 @@ impl Arm {
             if !err.is_transient() || n + 1 >= ATTEMPTS {
                 return Err(err);
             }
-            let pause = wait.unwrap_or_else(|| RETRY.interval(n));
+            // ARM's Retry-After when it gave one; else throttling waits a random part of the
+            // backoff (full jitter), so a fleet throttled together does not return together.
+            let pause = wait.unwrap_or_else(|| {
+                if err.status() == Some(429) {
+                    RETRY.full_jitter(n)
+                } else {
+                    RETRY.interval(n)
+                }
+            });
             cx.step(format!(
                 "{operation}: {err}; retrying in {}s",
                 pause.as_secs()

@@ -263,6 +263,14 @@ pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Who a token was issued to, as a person would recognise it: a user's principal name, else a
+/// service principal's application id, else the object id.
+pub fn owner(token: &str) -> Option<String> {
+    ["upn", "unique_name", "appid", "oid"]
+        .iter()
+        .find_map(|c| claim(token, c).filter(|v| !v.is_empty()))
+}
+
 /// A claim of a JWT access token (the caller's object id `oid`, its tenant `tid`), without
 /// verifying it: kat only learns who it is, Azure checks the token.
 pub fn claim(token: &str, name: &str) -> Option<String> {
@@ -273,4 +281,29 @@ pub fn claim(token: &str, name: &str) -> Option<String> {
         .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     v.get(name)?.as_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+
+    use super::*;
+
+    fn token(claims: serde_json::Value) -> String {
+        let b = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        format!(
+            "{}.{}.sig",
+            b(b"{\"alg\":\"none\"}"),
+            b(claims.to_string().as_bytes())
+        )
+    }
+
+    #[test]
+    fn the_owner_is_the_user_else_the_application() {
+        let user = token(serde_json::json!({"upn": "ann@example.com", "appid": "a1", "oid": "o1"}));
+        assert_eq!(owner(&user).as_deref(), Some("ann@example.com"));
+        let app = token(serde_json::json!({"appid": "a1", "oid": "o1"}));
+        assert_eq!(owner(&app).as_deref(), Some("a1"));
+        assert_eq!(owner("not-a-jwt"), None);
+    }
 }

@@ -147,4 +147,8 @@ impl kat_provider::converge::Transient for AksError {
     fn not_found(&self) -> bool {
         self.is_not_found()
     }
+
+    fn throttled(&self) -> bool {
+        self.status() == Some(429)
+    }
 }

@@ -8,6 +8,7 @@ mod arm;
 mod cluster;
 mod credential;
 mod database;
+mod environments;
 mod error;
 mod http;
 mod kubeconfig;

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use kat_provider::{
     AutoscalerKind, Capabilities, Component, DatabaseMode, KubeAccess, Leftover, LoadBalancerKind,
     ManagedDatabase, OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role, SecretRef,
+    TaggedEnvironment,
 };
 use tokio::sync::OnceCell;
 
@@ -56,11 +57,12 @@ impl AksProvider {
         let names = Names::new(&req.env, req.config.aks.resource_group.as_deref());
         let s = Shared {
             names,
-            subscription,
+            subscription: subscription.clone(),
             arm: Arm {
                 creds: Arc::new(Credentials::new(http.clone())),
                 http,
                 base,
+                subscription,
             },
             req,
             version: OnceCell::new(),
@@ -112,6 +114,18 @@ impl Provider for AksProvider {
         crate::preflight::version(&self.s, &cx).await.map(|_| ())
     }
 
+    /// The token's user (`upn`, `unique_name`), else its application (`appid`) or object id.
+    async fn owner(&self, _cx: &OpContext) -> Option<String> {
+        let token = self
+            .s
+            .arm
+            .creds
+            .token(crate::credential::ARM_SCOPE)
+            .await
+            .ok()?;
+        crate::credential::owner(&token)
+    }
+
     async fn preflight_down(&self, cx: &OpContext) -> Result<(), ProviderError> {
         crate::preflight::subscription(&self.s, &budget(cx)).await
     }
@@ -155,6 +169,10 @@ impl Provider for AksProvider {
 
     async fn kube_access(&self, kubeconfig: &Outputs) -> Result<KubeAccess, ProviderError> {
         crate::kubeconfig::access(&self.s, kubeconfig).await
+    }
+
+    async fn environments(&self, cx: &OpContext) -> Result<Vec<TaggedEnvironment>, ProviderError> {
+        crate::environments::environments(&self.s, &budget(cx)).await
     }
 
     async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError> {

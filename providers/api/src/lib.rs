@@ -17,6 +17,7 @@ pub mod error;
 pub mod fsutil;
 pub mod outputs;
 pub mod provider;
+pub mod ratelimit;
 pub mod wait;
 pub mod workloads;
 

@@ -135,6 +135,13 @@ pub trait Provider: Send + Sync {
     /// stage, so a missing credential fails in a second, not after the network was built.
     async fn preflight(&self, cx: &OpContext) -> Result<(), ProviderError>;
 
+    /// Who the credential is, for the `kat:owner` tag of a new environment (an ARN, a user
+    /// principal name, the OS user): best effort, `None` when the provider cannot tell cheaply.
+    async fn owner(&self, cx: &OpContext) -> Option<String> {
+        let _ = cx;
+        None
+    }
+
     /// Checks before `down`. Only what teardown needs (the provider can be reached): a `down`
     /// must work when what `up` would need (an installed tool) is already gone.
     async fn preflight_down(&self, cx: &OpContext) -> Result<(), ProviderError> {

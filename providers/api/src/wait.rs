@@ -31,6 +31,17 @@ impl Backoff {
         self.interval_at(n, rand::random::<f64>())
     }
 
+    /// "Full jitter" for throttling: a random pause from zero up to the n-th backoff, so callers
+    /// throttled at the same moment come back spread out rather than together.
+    pub fn full_jitter(&self, n: u32) -> Duration {
+        self.full_jitter_at(n, rand::random::<f64>())
+    }
+
+    pub fn full_jitter_at(&self, n: u32, unit: f64) -> Duration {
+        let base = self.first.as_secs_f64() * self.factor.powi(n as i32);
+        Duration::from_secs_f64(base.min(self.max.as_secs_f64()) * unit.clamp(0.0, 1.0))
+    }
+
     /// The n-th interval with the jitter fixed: `unit` in `0..1` places it in the ±20% band.
     pub fn interval_at(&self, n: u32, unit: f64) -> Duration {
         let base = self.first.as_secs_f64() * self.factor.powi(n as i32);
@@ -87,6 +98,19 @@ mod tests {
             (low - 0.64).abs() < 1e-6 && (high - 0.96).abs() < 1e-6,
             "{low} {high}"
         );
+    }
+
+    #[test]
+    fn full_jitter_spans_zero_to_the_capped_backoff() {
+        let b = Backoff {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(8),
+            factor: 2.0,
+        };
+        assert_eq!(b.full_jitter_at(2, 0.0), Duration::ZERO);
+        assert_eq!(b.full_jitter_at(2, 1.0), Duration::from_secs(4));
+        assert_eq!(b.full_jitter_at(10, 0.5), Duration::from_secs(4));
+        assert!(b.full_jitter(30) <= Duration::from_secs(8));
     }
 
     #[tokio::test(start_paused = true)]

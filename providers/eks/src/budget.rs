@@ -59,6 +59,11 @@ pub async fn scoped<F: Future>(cx: &OpContext, f: F) -> F::Output {
     STAGE.scope(stage, f).await
 }
 
+/// The running stage's context, when a request is made inside one.
+pub fn stage_context() -> Option<OpContext> {
+    STAGE.try_with(|s| s.cx.clone()).ok()
+}
+
 /// The converge kit's scope for eks components: every call of a stage inside [`scoped`].
 pub struct AwsScope;
 

@@ -30,12 +30,17 @@ pub fn is_read_only(operation: &str) -> bool {
 }
 
 impl CallLog {
+    /// The process's log: every set of clients the process builds (each environment of a fleet,
+    /// the credential's owner asked before `up`) counts into it, so the file holds the whole
+    /// process's calls rather than the last client's.
     pub fn from_env() -> Self {
-        CallLog {
+        static LOG: std::sync::OnceLock<CallLog> = std::sync::OnceLock::new();
+        LOG.get_or_init(|| CallLog {
             counts: Arc::default(),
             retries: Arc::default(),
             file: std::env::var_os("KAT_EKS_CALL_LOG").map(PathBuf::from),
-        }
+        })
+        .clone()
     }
 
     fn record(&self, service: &str, operation: &str, retry: bool) {

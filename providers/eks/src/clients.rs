@@ -24,10 +24,13 @@ pub struct Aws {
 
 /// Builds each service's config from the shared one plus the call counter.
 macro_rules! client {
-    ($krate:ident, $sdk:expr, $log:expr) => {
+    ($krate:ident, $sdk:expr, $log:expr, $region:expr) => {
         $krate::Client::from_conf(
             $krate::config::Builder::from($sdk)
                 .interceptor($log.clone())
+                .interceptor(crate::limiter::Classify {
+                    region: $region.clone(),
+                })
                 .interceptor(crate::budget::Budget)
                 .retry_classifier(crate::throttled::TooManyRequests)
                 .retry_partition(crate::budget::partition(stringify!($krate)))
@@ -42,7 +45,7 @@ fn loader() -> aws_config::ConfigLoader {
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(crate::limiter::limited(http))
         .retry_config(crate::budget::retry_config())
         .sleep_impl(crate::budget::StageSleep)
 }
@@ -75,18 +78,18 @@ impl Aws {
         let log = CallLog::from_env();
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         Aws {
-            region,
-            sts: client!(aws_sdk_sts, &sdk, log),
-            ec2: client!(aws_sdk_ec2, &sdk, log),
-            eks: client!(aws_sdk_eks, &sdk, log),
-            iam: client!(aws_sdk_iam, &sdk, log),
-            ecr: client!(aws_sdk_ecr, &sdk, log),
-            rds: client!(aws_sdk_rds, &sdk, log),
-            secrets: client!(aws_sdk_secretsmanager, &sdk, log),
-            elbv2: client!(aws_sdk_elasticloadbalancingv2, &sdk, log),
-            elb: client!(aws_sdk_elasticloadbalancing, &sdk, log),
-            logs: client!(aws_sdk_cloudwatchlogs, &sdk, log),
-            tagging: client!(aws_sdk_resourcegroupstagging, &sdk, log),
+            region: region.clone(),
+            sts: client!(aws_sdk_sts, &sdk, log, region),
+            ec2: client!(aws_sdk_ec2, &sdk, log, region),
+            eks: client!(aws_sdk_eks, &sdk, log, region),
+            iam: client!(aws_sdk_iam, &sdk, log, region),
+            ecr: client!(aws_sdk_ecr, &sdk, log, region),
+            rds: client!(aws_sdk_rds, &sdk, log, region),
+            secrets: client!(aws_sdk_secretsmanager, &sdk, log, region),
+            elbv2: client!(aws_sdk_elasticloadbalancingv2, &sdk, log, region),
+            elb: client!(aws_sdk_elasticloadbalancing, &sdk, log, region),
+            logs: client!(aws_sdk_cloudwatchlogs, &sdk, log, region),
+            tagging: client!(aws_sdk_resourcegroupstagging, &sdk, log, region),
             sdk,
         }
     }

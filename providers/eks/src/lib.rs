@@ -15,6 +15,7 @@ mod error;
 mod extras;
 mod identity;
 mod kubeconfig;
+mod limiter;
 mod names;
 mod network;
 mod nodegroup;

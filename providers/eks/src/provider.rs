@@ -94,6 +94,21 @@ impl Provider for EksProvider {
             .map(|_| ())
     }
 
+    /// The caller's ARN (STS GetCallerIdentity).
+    async fn owner(&self, cx: &OpContext) -> Option<String> {
+        let aws = self.shared.aws().await;
+        let mut cx = cx.clone();
+        if cx.deadline.is_none() {
+            cx.timeout = Some(crate::credentials::CHECK_BUDGET);
+            cx.deadline = Some(tokio::time::Instant::now() + crate::credentials::CHECK_BUDGET);
+        }
+        crate::budget::scoped(&cx, crate::credentials::caller(&aws))
+            .await
+            .ok()
+            .map(|c| c.arn)
+            .filter(|arn| !arn.is_empty())
+    }
+
     fn component(&self, role: Role) -> Option<Arc<dyn Component>> {
         let s = self.shared.clone();
         match role {

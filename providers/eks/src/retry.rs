@@ -39,6 +39,10 @@ impl Transient for EksError {
         matches!(self, EksError::Api { code, .. } if IN_USE.contains(&code.as_str()))
     }
 
+    fn throttled(&self) -> bool {
+        matches!(self, EksError::Api { code, .. } if is_throttle(Some(code)))
+    }
+
     fn not_found(&self) -> bool {
         matches!(self, EksError::Api { code, .. } if is_not_found(Some(code)))
     }

@@ -7,9 +7,12 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use kat_provider::ratelimit::Limiter;
+use kat_provider::wait::Backoff;
 use kat_provider::{Change, ChangeAction, OpContext, ProviderError};
 use serde_json::Value;
 
+use crate::account::{Account, Kind};
 use crate::faults::{Fault, Faults};
 use crate::profile::Profile;
 use crate::world::{now_ms, CallRecord, Status, World, WorldResource};
@@ -51,6 +54,19 @@ impl Want {
             ops,
         }
     }
+}
+
+/// A transient refusal's pause at real-world scale: 1 s, 2 s, 4 s … 30 s, drawn with full jitter.
+const RETRY: Backoff = Backoff {
+    first: Duration::from_secs(1),
+    max: Duration::from_secs(30),
+    factor: 2.0,
+};
+
+/// Operations on the cluster's workloads (`apply.X`, `delete.X`) go to the Kubernetes API, not the
+/// cloud's: the account's rate limit does not apply to them.
+fn cloud_api(op: &str) -> bool {
+    !(op.starts_with("apply.") || op.starts_with("delete."))
 }
 
 pub struct Cloud {
@@ -124,6 +140,7 @@ impl Cloud {
         want: &Want,
         tags: &BTreeMap<String, String>,
     ) -> Result<Option<Change>, ProviderError> {
+        self.describe(cx, &want.ops.create, &want.key).await?;
         // A deletion in progress (from an interrupted `down`) must end before re-creating.
         if let Some(r) = self.get(&want.key).filter(|r| r.status == Status::Deleting) {
             cx.step(format!("waiting for {} to finish deleting", want.key));
@@ -165,6 +182,7 @@ impl Cloud {
         key: &str,
         op: &str,
     ) -> Result<Option<Change>, ProviderError> {
+        self.describe(cx, op, key).await?;
         let Some(existing) = self.get(key) else {
             return Ok(None);
         };
@@ -201,9 +219,60 @@ impl Cloud {
         })
     }
 
-    /// Applies fault injection to one mutating call; returns its latency. A transient fault is
-    /// retried with exponential backoff (1 s, 2 s, 4 s … 30 s at real-world scale) until the
-    /// stage's deadline, each retry said in the progress line.
+    /// One describe call of `key` (before `op`), under the account's rate limit.
+    pub async fn describe(&self, cx: &OpContext, op: &str, key: &str) -> Result<(), ProviderError> {
+        if !cloud_api(op) {
+            return Ok(());
+        }
+        let mut retries = 0;
+        while !self.answered(cx, Kind::Read).await? {
+            retries += 1;
+            self.throttled(cx, &format!("describe {key}"), retries)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Takes a token of kat's limiter, then asks the account: `false` when it throttled.
+    async fn answered(&self, cx: &OpContext, kind: Kind) -> Result<bool, ProviderError> {
+        Limiter::global().acquire(cx, &kind.limit_key()).await?;
+        Ok(Account::global().answer(kind))
+    }
+
+    async fn throttled(
+        &self,
+        cx: &OpContext,
+        call: &str,
+        retries: u32,
+    ) -> Result<(), ProviderError> {
+        self.retry_after(
+            cx,
+            call,
+            "Throttling: Rate exceeded (the profile's api_rate_limit)",
+            retries,
+        )
+        .await
+    }
+
+    /// The pause after a transient refusal, said in the progress line.
+    async fn retry_after(
+        &self,
+        cx: &OpContext,
+        call: &str,
+        message: &str,
+        retries: u32,
+    ) -> Result<(), ProviderError> {
+        cx.step(format!("{call}: {message}; retry {retries}"));
+        cx.sleep(
+            self.profile.scaled(RETRY.full_jitter(retries - 1)),
+            &format!("{call} to be accepted ({retries} retries so far)"),
+        )
+        .await
+    }
+
+    /// Applies the rate limit and fault injection to one mutating call; returns its latency. A
+    /// transient fault or a throttle is retried with exponential backoff and full jitter until
+    /// the stage's deadline, each retry said in the progress line.
     async fn admit(
         &self,
         cx: &OpContext,
@@ -212,19 +281,19 @@ impl Cloud {
     ) -> Result<Option<Duration>, ProviderError> {
         let mut retries: u32 = 0;
         loop {
+            if cloud_api(op) && !self.answered(cx, Kind::Mutate).await? {
+                retries += 1;
+                self.throttled(cx, &format!("{op} {key}"), retries).await?;
+                continue;
+            }
             match self.faults.on_call(op) {
                 Fault::Fail(message) => return Err(ProviderError::api(op, key, message)),
                 Fault::Hang => return Ok(None),
                 Fault::None => return Ok(Some(self.profile.latency(op))),
                 Fault::Transient(message) => {
                     retries += 1;
-                    cx.step(format!("{op} {key}: {message}; retry {retries}"));
-                    let backoff = Duration::from_secs(1u64 << retries.min(6).saturating_sub(1));
-                    cx.sleep(
-                        self.profile.scaled(backoff.min(Duration::from_secs(30))),
-                        &format!("{op} {key} to be accepted ({retries} retries so far)"),
-                    )
-                    .await?;
+                    self.retry_after(cx, &format!("{op} {key}"), &message, retries)
+                        .await?;
                 }
             }
         }

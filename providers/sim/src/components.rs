@@ -121,8 +121,9 @@ impl Component for SimComponent {
         })
     }
 
-    async fn verify(&self, _cx: &OpContext, recorded: &Outputs) -> Result<Verified, ProviderError> {
+    async fn verify(&self, cx: &OpContext, recorded: &Outputs) -> Result<Verified, ProviderError> {
         for w in &self.wants {
+            self.cloud.describe(cx, &w.ops.create, &w.key).await?;
             match self.cloud.get(&w.key) {
                 None => return Ok(Verified::Drifted(format!("{} is gone", w.key))),
                 Some(r) if r.status != Status::Available => {

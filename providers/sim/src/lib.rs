@@ -3,6 +3,7 @@
 //! wall-clock), and faults can be injected: a failing operation, the N-th mutating call, a random
 //! error rate, an operation that never finishes. Tests and benchmarks drive the real engine with it.
 
+mod account;
 mod cloud;
 mod components;
 mod environments;
@@ -12,6 +13,7 @@ mod provider;
 mod workloads;
 mod world;
 
-pub use profile::{Profile, ProfileError};
+pub use account::throttles;
+pub use profile::{ApiRateLimit, Profile, ProfileError, API_RATE_LIMIT_KEY};
 pub use provider::SimProvider;
 pub use world::{CallRecord, World, WorldResource};

@@ -49,11 +49,27 @@ pub enum ProfileError {
     Invalid { origin: String, message: String },
 }
 
-/// Operation → latency at scale 1, and the scale to apply.
+/// The profile key of the simulated account's API rate limit.
+pub const API_RATE_LIMIT_KEY: &str = "api_rate_limit";
+
+/// Calls per second of simulated time the simulated account answers, per kind of call, as AWS
+/// limits describe/read calls apart from mutating ones (`api_rate_limit: {read: 20, mutate: 5}`).
+/// A kind left out is not limited.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiRateLimit {
+    #[serde(default)]
+    pub read: Option<f64>,
+    #[serde(default)]
+    pub mutate: Option<f64>,
+}
+
+/// Operation → latency at scale 1, the scale to apply, and the API rate limit if any.
 #[derive(Debug, Clone)]
 pub struct Profile {
     ops: BTreeMap<String, Duration>,
     scale: f64,
+    api_rate_limit: Option<ApiRateLimit>,
 }
 
 impl Profile {
@@ -74,11 +90,34 @@ impl Profile {
             origin: origin.to_string(),
             message,
         };
-        let raw: BTreeMap<String, String> =
+        let mut raw: BTreeMap<String, serde_yaml_ng::Value> =
             serde_yaml_ng::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let api_rate_limit = match raw.remove(API_RATE_LIMIT_KEY) {
+            None => None,
+            Some(v) => {
+                let limit: ApiRateLimit = serde_yaml_ng::from_value(v).map_err(|e| {
+                    invalid(format!(
+                        "`{API_RATE_LIMIT_KEY}`: {e}; write it as `{API_RATE_LIMIT_KEY}: {{read: 20, mutate: 5}}` (calls per simulated second)"
+                    ))
+                })?;
+                for (kind, v) in [("read", limit.read), ("mutate", limit.mutate)] {
+                    if v.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+                        return Err(invalid(format!(
+                            "`{API_RATE_LIMIT_KEY}.{kind}` must be a positive number of calls per second"
+                        )));
+                    }
+                }
+                Some(limit)
+            }
+        };
         let mut ops = BTreeMap::new();
-        for (op, text) in raw {
-            let d = humantime::parse_duration(&text)
+        for (op, value) in raw {
+            let Some(text) = value.as_str() else {
+                return Err(invalid(format!(
+                    "`{op}` must be a duration such as `3s` or `15m`"
+                )));
+            };
+            let d = humantime::parse_duration(text)
                 .map_err(|e| invalid(format!("`{op}: {text}`: {e}")))?;
             ops.insert(op, d);
         }
@@ -101,7 +140,20 @@ impl Profile {
                 "scale must be a positive number, not {scale}"
             )));
         }
-        Ok(Profile { ops, scale })
+        Ok(Profile {
+            ops,
+            scale,
+            api_rate_limit,
+        })
+    }
+
+    /// The API rate limit, in calls per wall-clock second (simulated time runs `1/scale` times
+    /// faster).
+    pub fn api_rate_limit(&self) -> Option<ApiRateLimit> {
+        self.api_rate_limit.map(|l| ApiRateLimit {
+            read: l.read.map(|r| r / self.scale),
+            mutate: l.mutate.map(|m| m / self.scale),
+        })
     }
 
     /// A real-world duration at this profile's scale.
@@ -132,6 +184,41 @@ mod tests {
         assert_eq!(p.latency("cluster.create"), Duration::from_millis(900));
         assert_eq!(p.latency("apply.blueprint"), Duration::from_millis(45));
         assert_eq!(p.latency("apply.unknown-addon"), Duration::from_millis(30));
+    }
+
+    fn with(extra: &str) -> String {
+        format!("{BUILTIN}\n{extra}\n")
+    }
+
+    #[test]
+    fn the_api_rate_limit_is_per_simulated_second() {
+        let p = Profile::parse(
+            &with("api_rate_limit: {read: 20, mutate: 5}"),
+            "mine.yaml",
+            0.01,
+        )
+        .unwrap();
+        let l = p.api_rate_limit().unwrap();
+        assert_eq!(l.read.map(f64::round), Some(2000.0));
+        assert_eq!(l.mutate.map(f64::round), Some(500.0));
+        assert!(Profile::builtin(1.0).api_rate_limit().is_none());
+    }
+
+    #[test]
+    fn a_bad_api_rate_limit_is_rejected_naming_the_key() {
+        for bad in [
+            "api_rate_limit: {read: 0}",
+            "api_rate_limit: {reads: 5}",
+            "api_rate_limit: 5",
+        ] {
+            let err = Profile::parse(&with(bad), "mine.yaml", 1.0)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("api_rate_limit") && err.contains("mine.yaml"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -44,6 +44,14 @@ impl SimProvider {
             None => Ok(Profile::builtin(cfg.scale)),
         }
         .map_err(|e| ProviderError::config("provider.sim.profile", e.to_string()))?;
+        if let Some(limit) = profile.api_rate_limit() {
+            crate::account::limit(
+                limit,
+                profile
+                    .scaled(std::time::Duration::from_secs(1))
+                    .as_secs_f64(),
+            );
+        }
         // The simulated cloud lives beside the environments' journals, not inside this one's: like a
         // real cloud, it outlives a deleted state directory (`kat down` must find it by tags).
         let world = cfg.world.clone().unwrap_or_else(|| {
@@ -235,6 +243,13 @@ impl Provider for SimProvider {
             });
         }
         Ok(())
+    }
+
+    /// The simulated account is this machine's: its owner is the OS user.
+    async fn owner(&self, _cx: &OpContext) -> Option<String> {
+        ["USER", "USERNAME", "LOGNAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
     }
 
     fn component(&self, role: Role) -> Option<Arc<dyn Component>> {

@@ -38,20 +38,29 @@ pub async fn run(cli: Cli) -> Result<Exit, KatError> {
         Command::Reap {
             older_than,
             dry_run,
+            subscription,
         } => {
-            if g.output != OutputMode::Text {
+            if g.output == OutputMode::Yaml {
                 return Err(KatError::Usage(
-                    "`kat reap` prints a table and each teardown's text; drop --output".into(),
+                    "`kat reap` prints a table, or one JSON document with -o json; not YAML".into(),
                 ));
             }
+            let json = g.output == OutputMode::Json;
             let args = crate::ops::ReapArgs {
                 older_than: *older_than,
                 dry_run: *dry_run,
                 confirm: !g.yes && std::io::IsTerminal::is_terminal(&std::io::stdin()),
+                json,
             };
             let (mode, verbosity) = (g.output, g.verbosity());
-            crate::ops::reap(&g.overrides(), &args, || {
-                crate::ui::reporter(mode, verbosity)
+            let mut overrides = g.overrides();
+            overrides.subscription.clone_from(subscription);
+            crate::ops::reap(&overrides, &args, || {
+                if json {
+                    std::sync::Arc::new(crate::ops::Quiet)
+                } else {
+                    crate::ui::reporter(mode, verbosity)
+                }
             })
             .await
         }

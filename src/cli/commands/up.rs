@@ -6,7 +6,8 @@ pub async fn run(g: &GlobalArgs, up: &UpFlags) -> Result<Exit, KatError> {
     let flags = &up.run;
     let mut overrides = g.overrides();
     overrides.ttl = up.ttl;
-    let settings = ops::resolve(&overrides)?;
+    let mut settings = ops::resolve(&overrides)?;
+    settings.owner = ops::whoami(&settings).await;
     let reporter = ui::reporter(g.output, g.verbosity());
     let lock = (!flags.dry_run).then_some("up");
     let env = Environment::open(settings, lock, reporter)?;

@@ -14,7 +14,7 @@ mod scope;
 pub use blocked::{blocked, delete_retried};
 pub use pass::{verdict, Pass};
 pub use retired::Retired;
-pub use retry::{retrying, RetryError, Transient, ATTEMPTS};
+pub use retry::{limited, retrying, RetryError, Transient, ATTEMPTS};
 pub use scope::{NoScope, Scope};
 
 use std::marker::PhantomData;

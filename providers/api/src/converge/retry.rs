@@ -1,7 +1,10 @@
 //! Requests a cloud refuses for a while: a delete whose dependents are still going (AWS's
 //! DependencyViolation while a NAT gateway's interface lingers, Azure's InUseSubnetCannotBeDeleted),
 //! throttling, an operation already in progress. Retried with backoff and jitter, bounded by an
-//! attempt budget, the stage deadline and Ctrl-C.
+//! attempt budget, the stage deadline and Ctrl-C. Throttling is retried with full jitter
+//! (a random pause from zero to the backoff), so environments throttled together spread out
+//! instead of coming back in step; [`limited`] also takes each attempt's token from the process's
+//! [`Limiter`] first.
 
 use std::fmt::Display;
 use std::future::Future;
@@ -9,7 +12,14 @@ use std::time::Duration;
 
 use crate::context::OpContext;
 use crate::error::ProviderError;
+use crate::ratelimit::{LimitKey, Limiter};
 use crate::wait::Backoff;
+
+const BACKOFF: Backoff = Backoff {
+    first: Duration::from_millis(500),
+    max: Duration::from_secs(20),
+    factor: 1.7,
+};
 
 /// How many attempts before a persisting refusal is reported (about six minutes in all).
 pub const ATTEMPTS: u32 = 24;
@@ -21,6 +31,11 @@ pub trait Transient: Display {
 
     /// The cloud refused because something still uses the resource.
     fn in_use(&self) -> bool {
+        false
+    }
+
+    /// The cloud said "too many requests": retried with full jitter.
+    fn throttled(&self) -> bool {
         false
     }
 
@@ -37,9 +52,34 @@ pub trait Transient: Display {
 
 /// Calls `call` until it succeeds or fails with a non-transient error. The last transient error
 /// is returned when the budget runs out, for the caller to name what blocks.
-pub async fn retrying<T, E, F, Fut>(
+pub async fn retrying<T, E, F, Fut>(cx: &OpContext, what: &str, call: F) -> Result<T, RetryError<E>>
+where
+    E: Transient,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    attempts(cx, what, None, call).await
+}
+
+/// [`retrying`], each attempt first taking a token of `key` from the process's [`Limiter`].
+pub async fn limited<T, E, F, Fut>(
+    cx: &OpContext,
+    key: &LimitKey,
+    what: &str,
+    call: F,
+) -> Result<T, RetryError<E>>
+where
+    E: Transient,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    attempts(cx, what, Some((Limiter::global(), key)), call).await
+}
+
+async fn attempts<T, E, F, Fut>(
     cx: &OpContext,
     what: &str,
+    limiter: Option<(&Limiter, &LimitKey)>,
     mut call: F,
 ) -> Result<T, RetryError<E>>
 where
@@ -47,18 +87,24 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let backoff = Backoff {
-        first: Duration::from_millis(500),
-        max: Duration::from_secs(20),
-        factor: 1.7,
-    };
     let mut n = 0;
     loop {
+        if let Some((limiter, key)) = limiter {
+            limiter
+                .acquire(cx, key)
+                .await
+                .map_err(RetryError::Stopped)?;
+        }
         match call().await {
             Ok(v) => return Ok(v),
             Err(e) if e.transient() && n + 1 < ATTEMPTS => {
                 cx.step(format!("{what}: {e}; retrying"));
-                match cx.sleep(backoff.interval(n), what).await {
+                let pause = if e.throttled() {
+                    BACKOFF.full_jitter(n)
+                } else {
+                    BACKOFF.interval(n)
+                };
+                match cx.sleep(pause, what).await {
                     Ok(()) => n += 1,
                     Err(ProviderError::Interrupted) => {
                         return Err(RetryError::Stopped(ProviderError::Interrupted))
@@ -129,6 +175,31 @@ mod tests {
         fn in_use(&self) -> bool {
             self.0 == "InUse"
         }
+        fn throttled(&self) -> bool {
+            self.0 == "Throttling"
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn limited_calls_take_a_token_before_each_attempt() {
+        use crate::ratelimit::Rate;
+        let key = LimitKey::new("test", "limited-retry", "r1");
+        Limiter::global().set_rate(&key, Rate::new(1.0, 1.0).unwrap());
+        let cx = OpContext::detached("e", "network");
+        let calls = AtomicU32::new(0);
+        let t0 = tokio::time::Instant::now();
+        let r = limited(&cx, &key, "x", || async {
+            if calls.fetch_add(1, Ordering::SeqCst) < 3 {
+                Err(Refusal("Throttling"))
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        assert!(r.is_ok());
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        // Four attempts at one token a second: at least three seconds, whatever the jitter.
+        assert!(t0.elapsed() >= Duration::from_secs(3), "{:?}", t0.elapsed());
     }
 
     #[tokio::test(start_paused = true)]
