@@ -91,7 +91,10 @@ fn namespaces_of(env: &str) -> Vec<String> {
 
 /// Every file kat wrote for the environment outside the handout (the journal, logs).
 fn files_outside_handout(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("state dir is readable").flatten() {
+    for entry in std::fs::read_dir(dir)
+        .expect("state dir is readable")
+        .flatten()
+    {
         let p = entry.path();
         if p.is_dir() {
             if p.file_name().is_some_and(|n| n != "handout") {
@@ -130,15 +133,29 @@ fn five_attendees_get_isolated_namespaces_and_kubeconfigs_limited_to_them() {
         assert_eq!(labels["kat.dev/attendee"], m.as_str());
         let deployments = names(&ns, "deployments");
         for d in ["api", "frontend", "runner"] {
-            assert!(deployments.contains(&d.to_string()), "{ns}: {deployments:?}");
+            assert!(
+                deployments.contains(&d.to_string()),
+                "{ns}: {deployments:?}"
+            );
         }
-        assert_eq!(names(&ns, "statefulsets"), vec!["postgres"], "{ns}: its own database");
+        assert_eq!(
+            names(&ns, "statefulsets"),
+            vec!["postgres"],
+            "{ns}: its own database"
+        );
         assert_eq!(names(&ns, "resourcequotas"), vec!["attendee"]);
         assert_eq!(names(&ns, "limitranges"), vec!["attendee"]);
         assert!(names(&ns, "networkpolicies").contains(&"attendee-isolation".to_string()));
         let hosts = kubectl_at(
             &admin(),
-            &["get", "ingress", "-n", &ns, "-o", "jsonpath={.items[*].spec.rules[*].host}"],
+            &[
+                "get",
+                "ingress",
+                "-n",
+                &ns,
+                "-o",
+                "jsonpath={.items[*].spec.rules[*].host}",
+            ],
         );
         assert_eq!(hosts, format!("{m}.ws.example.test"));
 
@@ -149,7 +166,10 @@ fn five_attendees_get_isolated_namespaces_and_kubeconfigs_limited_to_them() {
         assert_eq!(mode & 0o777, 0o600, "{}", kubeconfig.display());
         let parsed: Value =
             serde_yaml_ng::from_str(&std::fs::read_to_string(&kubeconfig).unwrap()).unwrap();
-        let token = parsed["users"][0]["user"]["token"].as_str().unwrap().to_string();
+        let token = parsed["users"][0]["user"]["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert!(token.len() > 20, "a real token");
         assert_eq!(parsed["contexts"][0]["context"]["namespace"], ns.as_str());
         tokens.push(token);
@@ -204,12 +224,24 @@ fn five_attendees_get_isolated_namespaces_and_kubeconfigs_limited_to_them() {
 
     let (code, events, stderr) = sb.run_json(&["up"]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(summary(&events)["result"], "no-changes", "{:#?}", summary(&events));
+    assert_eq!(
+        summary(&events)["result"],
+        "no-changes",
+        "{:#?}",
+        summary(&events)
+    );
 
     let (code, events, stderr) = sb.run_json(&["down"]);
     assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
-    assert_eq!(namespaces_of(&env), Vec::<String>::new(), "down waits for them to go");
-    assert!(!state_dir.join("handout").join("01").exists(), "the handout goes too");
+    assert_eq!(
+        namespaces_of(&env),
+        Vec::<String>::new(),
+        "down waits for them to go"
+    );
+    assert!(
+        !state_dir.join("handout").join("01").exists(),
+        "the handout goes too"
+    );
 }
 
 #[test]

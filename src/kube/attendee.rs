@@ -193,7 +193,10 @@ fn endpoint_of(
         .server
         .clone()
         .ok_or_else(|| format!("cluster `{}` has no server", ctx.cluster))?;
-    let ca_data = match (&cluster.certificate_authority_data, &cluster.certificate_authority) {
+    let ca_data = match (
+        &cluster.certificate_authority_data,
+        &cluster.certificate_authority,
+    ) {
         (Some(d), _) => Some(d.clone()),
         (None, Some(f)) => {
             // Relative CA paths are relative to the kubeconfig file, as kubectl reads them.

@@ -16,8 +16,9 @@ use kat_provider::{Provider, Role};
 
 pub use access::ClusterAccess;
 pub use attendee::{
-    check as check_attendees, is_attendee_stage, member_dir, members as attendees, namespace_of as attendee_namespace,
-    stage_id as attendee_stage, Member, ACCOUNT as ATTENDEE_ACCOUNT,
+    check as check_attendees, is_attendee_stage, member_dir, members as attendees,
+    namespace_of as attendee_namespace, stage_id as attendee_stage, Member,
+    ACCOUNT as ATTENDEE_ACCOUNT,
 };
 pub use blueprint::{database_mode, ingress_context, BlueprintSource, DATABASE_SECRET};
 pub use images::{ImagesStage, IMAGES_STAGE};
@@ -195,11 +196,8 @@ pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
             member: member.clone(),
             quota: inputs.config.fleet.as_ref().and_then(|f| f.quota.clone()),
         };
-        let stage = attendee::AttendeeStage::new(
-            source,
-            inputs.access.clone(),
-            inputs.state_dir.clone(),
-        );
+        let stage =
+            attendee::AttendeeStage::new(source, inputs.access.clone(), inputs.state_dir.clone());
         let title = format!("attendee {member}: namespace, access, quota and the application");
         present.push(node(&id, deps, &title, Arc::new(stage), timeouts));
         attendee_stages.push(id);

@@ -110,7 +110,9 @@ fn member_outputs(outputs: &mut Outputs, m: &Member) {
         .shown
         .insert("kubeconfig".into(), m.kubeconfig.display().to_string());
     for u in &m.urls {
-        outputs.shown.insert(format!("url {}", u.name), u.url.clone());
+        outputs
+            .shown
+            .insert(format!("url {}", u.name), u.url.clone());
     }
 }
 
@@ -171,7 +173,10 @@ impl Stage for AttendeeStage {
     async fn destroy(&self, cx: &OpContext, recorded: &Outputs) -> Result<Applied, ProviderError> {
         let applied = self.inner.destroy(cx, recorded).await?;
         handout::remove(&self.state_dir, &self.member).map_err(|e| {
-            ProviderError::Other(format!("cannot remove attendee {}'s handout: {e}", self.member))
+            ProviderError::Other(format!(
+                "cannot remove attendee {}'s handout: {e}",
+                self.member
+            ))
         })?;
         Ok(applied)
     }
@@ -199,9 +204,7 @@ pub fn check(
         return None;
     }
     let blueprint = blueprint?;
-    if blueprint.needs_database()
-        && config.database.mode == kat_provider::DatabaseMode::Managed
-    {
+    if blueprint.needs_database() && config.database.mode == kat_provider::DatabaseMode::Managed {
         return Some((
             "database.mode".into(),
             "a namespaces fleet cannot share one managed database between attendees".into(),

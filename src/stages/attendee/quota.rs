@@ -84,7 +84,9 @@ fn replicas_of(m: &Value, all: &[Value]) -> u64 {
     let name = m.pointer("/metadata/name").and_then(Value::as_str);
     let hpa = all.iter().find(|h| {
         h["kind"] == "HorizontalPodAutoscaler"
-            && h.pointer("/spec/scaleTargetRef/name").and_then(Value::as_str) == name
+            && h.pointer("/spec/scaleTargetRef/name")
+                .and_then(Value::as_str)
+                == name
             && h.pointer("/spec/scaleTargetRef/kind") == m.get("kind")
     });
     hpa.and_then(|h| h.pointer("/spec/maxReplicas"))
@@ -217,7 +219,12 @@ mod tests {
         };
         let q = quota_for(&[], Some(&o)).unwrap();
         assert_eq!(
-            (q.cpu.as_str(), q.memory.as_str(), q.pods, q.storage.as_str()),
+            (
+                q.cpu.as_str(),
+                q.memory.as_str(),
+                q.pods,
+                q.storage.as_str()
+            ),
             ("2", "1536Mi", 7, "2Gi")
         );
         let bad = FleetQuota {

@@ -61,22 +61,31 @@ pub fn objects(namespace: &str, member: &str, quota: &Quota) -> Vec<Value> {
 /// but not the quota, the limits, the network policies or RBAC (the `admin` and `edit`
 /// ClusterRoles would let them delete the NetworkPolicies that isolate them).
 fn role(namespace: &str) -> Value {
-    let all = json!(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]);
+    let all = json!([
+        "get",
+        "list",
+        "watch",
+        "create",
+        "update",
+        "patch",
+        "delete",
+        "deletecollection"
+    ]);
     let read = json!(["get", "list", "watch"]);
     json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-        "metadata": {"name": ACCOUNT, "namespace": namespace},
-        "rules": [
-            {"apiGroups": [""], "resources": ["pods", "pods/log", "pods/exec", "pods/portforward",
-                "pods/attach", "services", "endpoints", "configmaps", "secrets",
-                "persistentvolumeclaims"], "verbs": all},
-            {"apiGroups": [""], "resources": ["events", "serviceaccounts", "resourcequotas",
-                "limitranges", "namespaces"], "verbs": read},
-            {"apiGroups": ["apps", "batch", "autoscaling"], "resources": ["*"], "verbs": all},
-            {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": all},
-            {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": read},
-            {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": all},
-            {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": read},
-        ]})
+    "metadata": {"name": ACCOUNT, "namespace": namespace},
+    "rules": [
+        {"apiGroups": [""], "resources": ["pods", "pods/log", "pods/exec", "pods/portforward",
+            "pods/attach", "services", "endpoints", "configmaps", "secrets",
+            "persistentvolumeclaims"], "verbs": all},
+        {"apiGroups": [""], "resources": ["events", "serviceaccounts", "resourcequotas",
+            "limitranges", "namespaces"], "verbs": read},
+        {"apiGroups": ["apps", "batch", "autoscaling"], "resources": ["*"], "verbs": all},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": all},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": read},
+        {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": all},
+        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": read},
+    ]})
 }
 
 /// The sources every attendee pod admits: its own namespace, and the trusted ones (by their
@@ -128,7 +137,10 @@ mod tests {
         confine_policy(&mut p);
         assert_eq!(p["spec"]["ingress"][0]["from"], admitted());
         assert_eq!(p["spec"]["ingress"][0]["ports"][0]["port"], 80);
-        assert_eq!(p["spec"]["ingress"][1]["from"][0]["podSelector"]["matchLabels"]["a"], "b");
+        assert_eq!(
+            p["spec"]["ingress"][1]["from"][0]["podSelector"]["matchLabels"]["a"],
+            "b"
+        );
     }
 
     #[test]
