@@ -31,7 +31,7 @@ pub struct AttendeeReader {
 }
 
 /// One URL an attendee's app answers on.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NamedUrl {
     pub name: String,
     pub url: String,

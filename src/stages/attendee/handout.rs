@@ -5,14 +5,14 @@
 use std::path::{Path, PathBuf};
 
 use kat_provider::OpContext;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::kube::{AttendeeReader, NamedUrl};
 
 use super::tenancy::TOKEN_SECRET;
 
 /// One attendee, for the handout writer (`member.json` has this shape).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     /// `01` … `99`.
     pub member: String,
@@ -86,6 +86,21 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     f.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(fail)?;
     f.write_all(bytes).map_err(fail)
+}
+
+/// The attendees whose handout the last `up` wrote, in member order: what each `member.json`
+/// holds (URLs as the cluster's Ingresses had them then). For the fleet's shared handout writer.
+pub fn read_members(state_dir: &Path) -> Vec<Member> {
+    let Ok(entries) = std::fs::read_dir(state_dir.join("handout")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Member> = entries
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("member.json")).ok())
+        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+        .collect();
+    out.sort_by(|a, b| a.member.cmp(&b.member));
+    out
 }
 
 /// Removes the attendee's handout (at `down`).

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use kat_provider::{Applied, Change, OpContext, Outputs, ProviderError, Verified};
 use serde_json::Value;
 
-pub use handout::{member_dir, Member};
+pub use handout::{member_dir, read_members, Member};
 pub use source::AttendeeSource;
 pub use tenancy::ACCOUNT;
 

@@ -164,7 +164,7 @@ pub fn memory_bytes(q: &str) -> Option<u64> {
 
 /// The API server's canonical form: whole cores without a suffix, else millicores.
 fn cpu_text(millis: u64) -> String {
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         (millis / 1000).to_string()
     } else {
         format!("{millis}m")
@@ -174,7 +174,7 @@ fn cpu_text(millis: u64) -> String {
 /// The API server's canonical form: the largest binary suffix that divides exactly.
 fn memory_text(bytes: u64) -> String {
     for (suffix, unit) in [("Ti", 1u64 << 40), ("Gi", GI), ("Mi", MI), ("Ki", 1 << 10)] {
-        if bytes >= unit && bytes % unit == 0 {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
             return format!("{}{suffix}", bytes / unit);
         }
     }
