@@ -38,6 +38,13 @@ fn describe_missing(missing: &[Missing]) -> String {
 
 #[derive(Debug, Error)]
 pub enum BlueprintError {
+    #[error("blueprint `{blueprint}`: component `{component}` runs in its own namespace `{namespace}`, which every attendee of a namespaces fleet would share; remove its `namespace` key in blueprint.yaml, or use `fleet.shape: clusters`")]
+    OwnNamespace {
+        blueprint: String,
+        component: String,
+        namespace: String,
+    },
+
     #[error("no builtin blueprint `{name}`; builtin blueprints are: {known}. To load one from disk, pass a path (`./my-blueprint`)")]
     UnknownBuiltin { name: String, known: String },
 

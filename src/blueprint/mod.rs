@@ -111,6 +111,22 @@ impl Blueprint {
         out
     }
 
+    /// The same blueprint with every workload in `namespace` (a namespaces fleet's attendee).
+    /// A component that names its own namespace is refused: two attendees would share it.
+    pub fn in_namespace(&self, namespace: &str) -> Result<Blueprint, BlueprintError> {
+        let info = self.info();
+        if let Some(c) = info.components.iter().find(|c| c.namespace.is_some()) {
+            return Err(BlueprintError::OwnNamespace {
+                blueprint: info.name.clone(),
+                component: c.name.clone(),
+                namespace: info.namespace_of(c),
+            });
+        }
+        let mut sources = self.sources.clone();
+        sources.info.namespace = namespace.to_string();
+        Ok(Blueprint { sources })
+    }
+
     /// The rendered files, checked against every component's contract: a template that does
     /// not give the app what its source says it needs fails here, naming the component.
     pub fn render(&self, cx: &RenderContext) -> Result<Vec<RenderedFile>, BlueprintError> {

@@ -27,4 +27,27 @@ pub struct FleetConfig {
     /// Members share one network (VPC / virtual network) where the provider allows it.
     #[serde(default)]
     pub share_network: bool,
+    /// `namespaces` shape: each attendee namespace's ResourceQuota, over what kat sizes from the
+    /// blueprint's own requests and limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<FleetQuota>,
+}
+
+/// `fleet.quota`: Kubernetes quantities (`4`, `1500m`, `8Gi`) for each attendee namespace; a key
+/// left out keeps kat's size for the blueprint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FleetQuota {
+    /// CPU of all pods together (the quota on requests and on limits alike).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    /// Memory of all pods together (requests and limits alike).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// Pods at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<u32>,
+    /// Storage all volume claims may request together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
 }

@@ -9,7 +9,7 @@ mod model;
 mod shorthand;
 
 pub use error::{ConfigError, Located};
-pub use fleet::{FleetConfig, FleetShape};
+pub use fleet::{FleetConfig, FleetQuota, FleetShape};
 pub use load::{load_file, parse_str, ConfigSource};
 pub use locate::locate;
 pub use model::*;

@@ -144,7 +144,7 @@ fn choose_api_versions(serves_hpa_v2: bool, serves_pdb_v1: bool) -> ApiVersions 
 
 /// The explicit file, else kubectl's rules: the `KUBECONFIG` list merged (first value wins, files
 /// that do not exist skipped, as kubectl skips them), else `~/.kube/config`.
-fn read_kubeconfig(
+pub(crate) fn read_kubeconfig(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
 ) -> Result<Kubeconfig, KubeError> {

@@ -4,6 +4,7 @@
 //! `kat`, ordered in phases, waited for by watching, pruned and deleted by kat's labels.
 
 mod apply;
+mod attendee;
 mod client;
 mod delete;
 mod diagnose;
@@ -27,6 +28,7 @@ mod webhooks;
 mod workloads;
 
 pub use apply::CREATE_ONLY;
+pub use attendee::{AttendeeReader, NamedUrl};
 pub use client::{ApiVersions, ApplyOptions, KubeWorkloads};
 pub use error::{Conflict, KubeError};
 pub use inventory::ObjectRef;

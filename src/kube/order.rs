@@ -29,6 +29,13 @@ fn is_cluster_rbac(r: &ObjectRef) -> bool {
         && (r.kind == "ClusterRole" || r.kind == "ClusterRoleBinding")
 }
 
+/// Objects that must exist before the namespace's other objects: a ServiceAccount before the token
+/// Secret that names it (the token controller deletes a token Secret whose account it cannot
+/// find), a ResourceQuota's LimitRange before pods (a quota on limits rejects pods without them).
+fn is_namespace_guard(r: &ObjectRef) -> bool {
+    r.group().is_empty() && matches!(r.kind.as_str(), "ServiceAccount" | "LimitRange")
+}
+
 /// Deleted first, and waited for: they hold cloud resources (load balancers, disks) that would
 /// outlive the cluster if it went first.
 pub fn holds_cloud_resource(r: &ObjectRef, object: Option<&Value>) -> bool {
@@ -45,7 +52,7 @@ pub fn holds_cloud_resource(r: &ObjectRef, object: Option<&Value>) -> bool {
 pub fn phase(r: &ObjectRef, plural: &str, hooks: &[Webhook]) -> Phase {
     if is_namespace(r) || is_crd(r) {
         Phase::Foundation
-    } else if is_cluster_rbac(r) {
+    } else if is_cluster_rbac(r) || is_namespace_guard(r) {
         Phase::ClusterRbac
     } else if hooks.iter().any(|h| h.intercepts(r, plural)) {
         Phase::AfterWebhooks

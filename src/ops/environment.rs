@@ -168,13 +168,21 @@ impl Environment {
         ));
         let addons = addon_sources(&settings, &provider, blueprint_ref)?;
         let images = images_stage(&settings, blueprint.as_deref(), &addons, &provider)?;
+        // A namespaces fleet deploys the blueprint once per attendee instead.
+        let per_attendee = !crate::stages::attendees(cfg).is_empty();
         let graph = build_graph(&GraphInputs {
             config: cfg,
             provider: provider.clone(),
             access: access.clone(),
-            blueprint: blueprint.clone().map(|b| b as Arc<dyn SetSource>),
+            blueprint: blueprint
+                .clone()
+                .filter(|_| !per_attendee)
+                .map(|b| b as Arc<dyn SetSource>),
             addons: addons.clone(),
             images,
+            attendee_blueprint: blueprint.clone().filter(|_| per_attendee),
+            env: &settings.env,
+            state_dir: settings.state_dir.clone(),
         });
         graph
             .validate()
@@ -398,6 +406,7 @@ fn registry_repositories(blueprint: Option<&Blueprint>, mirror: bool) -> Vec<Str
 /// The configured blueprint, loaded and checked against the database mode.
 fn load_blueprint(settings: &Settings) -> Result<Option<Blueprint>, KatError> {
     let Some(cfg) = &settings.config.blueprint else {
+        check_attendees(settings, None)?;
         return Ok(None);
     };
     let blueprint =
@@ -414,7 +423,20 @@ fn load_blueprint(settings: &Settings) -> Result<Option<Blueprint>, KatError> {
             .with_help(format!("it supports: {}", crate::blueprint::joined(&modes)))
             .into());
     }
+    check_attendees(settings, Some(&blueprint))?;
     Ok(Some(blueprint))
+}
+
+/// A namespaces fleet's limits, refused at the key that asks for more.
+fn check_attendees(settings: &Settings, blueprint: Option<&Blueprint>) -> Result<(), KatError> {
+    match crate::stages::check_attendees(&settings.config, blueprint) {
+        Some((key, message, help)) => Err(settings
+            .source
+            .error_at(&key, message)
+            .with_help(help)
+            .into()),
+        None => Ok(()),
+    }
 }
 
 fn blueprint_source(

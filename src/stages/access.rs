@@ -71,6 +71,19 @@ impl ClusterAccess {
         }
     }
 
+    /// The kubeconfig file and context the stages connect with; None when the provider brings
+    /// its own workload target (the simulated cluster), which has no credentials to hand out.
+    pub async fn kubeconfig(
+        &self,
+        cx: &OpContext,
+    ) -> Result<Option<(Option<std::path::PathBuf>, Option<String>)>, ProviderError> {
+        let recorded = cx.upstream.get("kubeconfig").cloned().unwrap_or_default();
+        Ok(match self.provider.kube_access(&recorded).await? {
+            KubeAccess::Kubeconfig { path, context } => Some((path, context)),
+            KubeAccess::Workloads(_) => None,
+        })
+    }
+
     pub async fn get(&self, cx: &OpContext) -> Result<Arc<dyn Workloads>, ProviderError> {
         self.cell
             .get_or_try_init(|| async {

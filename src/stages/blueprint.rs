@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kat_provider::contract::REGISTRY_URL;
-use kat_provider::{ApiVersions, BroughtAddon, ManifestSet, OpContext, Provider, ProviderError};
+use kat_provider::{
+    ApiVersions, BroughtAddon, Manifest, ManifestSet, OpContext, Provider, ProviderError,
+};
 use serde_json::{json, Map, Value};
 
 use super::workload::SetSource;
@@ -159,6 +161,59 @@ impl BlueprintSource {
     }
 }
 
+impl BlueprintSource {
+    fn registry_for(&self, cx: &OpContext) -> Option<String> {
+        cx.read(&REGISTRY_URL)
+            .ok()
+            .or_else(|| self.registry_url.clone())
+    }
+
+    /// `blueprint` rendered with `render`, with published images pointed at their mirrored copies.
+    async fn manifests(
+        &self,
+        blueprint: &Blueprint,
+        render: &RenderContext,
+        cx: &OpContext,
+    ) -> Result<Vec<Manifest>, ProviderError> {
+        let invalid = |e: BlueprintError| ProviderError::config("blueprint", e.to_string());
+        let files = blueprint.render(render).map_err(invalid)?;
+        let mut manifests = parse_manifests(&files).map_err(invalid)?;
+        // Published images run from the environment's registry, by digest, once mirrored.
+        if let Ok(mirrored) =
+            cx.input::<std::collections::BTreeMap<String, String>>(super::IMAGES_STAGE, "images")
+        {
+            crate::images::rewrite(manifests.iter_mut().map(|m| &mut m.object), &mirrored);
+        }
+        Ok(manifests)
+    }
+
+    /// One attendee's copy of the application (a namespaces fleet): every workload in
+    /// `namespace`, its Ingress rules on `host`, as a multi-node cluster renders it (a single
+    /// node's fixed NodePorts would collide between attendees). In-cluster databases only: the
+    /// configuration check refuses a managed one before this runs.
+    pub(crate) async fn attendee_manifests(
+        &self,
+        namespace: &str,
+        host: Option<String>,
+        api: &ApiVersions,
+        cx: &OpContext,
+    ) -> Result<Vec<Manifest>, ProviderError> {
+        let blueprint = self
+            .blueprint
+            .in_namespace(namespace)
+            .map_err(|e| ProviderError::config("blueprint", e.to_string()))?;
+        let mut render = self.context(&cx.env, api, self.registry_for(cx));
+        render.cluster.single_node = false;
+        render.ingress.host = host;
+        self.manifests(&blueprint, &render, cx).await
+    }
+
+    /// The host the ingress controller answers on, as kat.yaml sets it.
+    pub(crate) fn ingress(&self) -> &IngressContext {
+        &self.ingress
+    }
+}
+
 #[async_trait]
 impl SetSource for BlueprintSource {
     fn desired(&self) -> Value {
@@ -172,19 +227,9 @@ impl SetSource for BlueprintSource {
     }
 
     async fn build(&self, api: &ApiVersions, cx: &OpContext) -> Result<ManifestSet, ProviderError> {
-        let registry = cx
-            .read(&REGISTRY_URL)
-            .ok()
-            .or_else(|| self.registry_url.clone());
-        let invalid = |e: BlueprintError| ProviderError::config("blueprint", e.to_string());
-        let files = self.render(&cx.env, api, registry).map_err(invalid)?;
-        let mut manifests = parse_manifests(&files).map_err(invalid)?;
-        // Published images run from the environment's registry, by digest, once mirrored.
-        if let Ok(mirrored) =
-            cx.input::<std::collections::BTreeMap<String, String>>(super::IMAGES_STAGE, "images")
-        {
-            crate::images::rewrite(manifests.iter_mut().map(|m| &mut m.object), &mirrored);
-        }
+        let registry = self.registry_for(cx);
+        let render = self.context(&cx.env, api, registry);
+        let mut manifests = self.manifests(&self.blueprint, &render, cx).await?;
         if self.database_mode == DatabaseMode::Managed {
             let provider = self.secrets.as_ref().ok_or_else(|| {
                 ProviderError::Other("no provider to read the database secret from".into())

@@ -3,6 +3,7 @@
 //! so every provider fits the same graph.
 
 mod access;
+mod attendee;
 mod blueprint;
 mod database_secret;
 mod images;
@@ -14,6 +15,11 @@ use std::sync::Arc;
 use kat_provider::{Provider, Role};
 
 pub use access::ClusterAccess;
+pub use attendee::{
+    check as check_attendees, is_attendee_stage, member_dir, members as attendees,
+    namespace_of as attendee_namespace, read_members as attendee_members,
+    stage_id as attendee_stage, Member, ACCOUNT as ATTENDEE_ACCOUNT,
+};
 pub use blueprint::{database_mode, ingress_context, BlueprintSource, DATABASE_SECRET};
 pub use images::{ImagesStage, IMAGES_STAGE};
 pub use retired::RETIRED_STAGE;
@@ -25,6 +31,7 @@ pub fn is_known_stage(id: &str) -> bool {
         || id == "blueprint"
         || id == IMAGES_STAGE
         || id == RETIRED_STAGE
+        || attendee::is_attendee_stage(id)
 }
 pub use workload::{SetSource, WorkloadStage};
 
@@ -109,6 +116,13 @@ pub struct GraphInputs<'a> {
     pub addons: Vec<Arc<AddonSource>>,
     /// The blueprint's published images, copied into the environment's registry.
     pub images: Option<Arc<ImagesStage>>,
+    /// A namespaces fleet's blueprint, deployed once per attendee instead of the `blueprint`
+    /// stage (which `blueprint` then leaves out).
+    pub attendee_blueprint: Option<Arc<BlueprintSource>>,
+    /// The environment's name (attendees' namespaces are `<env>-NN`).
+    pub env: &'a str,
+    /// `.kat/<env>`: where attendees' handouts are written.
+    pub state_dir: std::path::PathBuf,
 }
 
 pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
@@ -166,17 +180,37 @@ pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
         let title = "blueprint: the application";
         present.push(node(
             "blueprint",
-            blueprint_deps,
+            blueprint_deps.clone(),
             title,
             Arc::new(stage),
             timeouts,
         ));
+    }
+    let mut attendee_stages = Vec::new();
+    for member in attendee::members(inputs.config) {
+        let id = attendee::stage_id(&member);
+        let mut deps = blueprint_deps.clone();
+        if inputs.attendee_blueprint.is_some() {
+            deps.extend(["registry".to_string(), "database".to_string()]);
+        }
+        let source = attendee::AttendeeSource {
+            blueprint: inputs.attendee_blueprint.clone(),
+            namespace: attendee::namespace_of(inputs.env, &member),
+            member: member.clone(),
+            quota: inputs.config.fleet.as_ref().and_then(|f| f.quota.clone()),
+        };
+        let stage =
+            attendee::AttendeeStage::new(source, inputs.access.clone(), inputs.state_dir.clone());
+        let title = format!("attendee {member}: namespace, access, quota and the application");
+        present.push(node(&id, deps, &title, Arc::new(stage), timeouts));
+        attendee_stages.push(id);
     }
     let workload_stages: Vec<String> = inputs
         .addons
         .iter()
         .map(|a| a.def().id.to_string())
         .chain(inputs.blueprint.iter().map(|_| "blueprint".to_string()))
+        .chain(attendee_stages)
         .collect();
     present.push(node(
         RETIRED_STAGE,

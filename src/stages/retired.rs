@@ -42,9 +42,10 @@ impl RetiredStage {
     }
 }
 
-/// The ids a Kubernetes-layer stage can have: the blueprint and every addon kat knows.
+/// The ids a Kubernetes-layer stage can have: the blueprint, every addon kat knows, and a
+/// namespaces fleet's attendees.
 fn is_workload_stage(id: &str) -> bool {
-    id == "blueprint" || ADDONS.iter().any(|a| a.id == id)
+    id == "blueprint" || ADDONS.iter().any(|a| a.id == id) || super::is_attendee_stage(id)
 }
 
 #[async_trait]
