@@ -25,6 +25,9 @@ pub struct KatConfig {
     pub provider: ProviderConfig,
     #[serde(default)]
     pub registry: RegistryConfig,
+    /// How images are built from source (`build:` in a blueprint).
+    #[serde(default)]
+    pub images: super::images::ImagesConfig,
     #[serde(default)]
     pub database: DatabaseConfig,
     #[serde(default)]

@@ -151,6 +151,7 @@ impl Environment {
         ));
         let addons = addon_sources(&settings, &provider, blueprint_ref)?;
         let images = images_stage(&settings, blueprint.as_deref(), &provider);
+        let build = build_stage(&settings, blueprint.as_deref(), &provider)?;
         let graph = build_graph(&GraphInputs {
             config: cfg,
             provider: provider.clone(),
@@ -158,6 +159,7 @@ impl Environment {
             blueprint: blueprint.clone().map(|b| b as Arc<dyn SetSource>),
             addons: addons.clone(),
             images,
+            build,
         });
         graph
             .validate()
@@ -290,6 +292,52 @@ fn images_stage(
         cache_dir: super::settings::image_cache_dir(),
         provider: provider.clone(),
     }))
+}
+
+/// The `build` stage, when the blueprint builds images from source and the provider's cluster
+/// runs pods (the simulated ones do not: their blueprints render with a placeholder registry).
+fn build_stage(
+    settings: &Settings,
+    blueprint: Option<&BlueprintSource>,
+    provider: &Arc<dyn Provider>,
+) -> Result<Option<Arc<crate::stages::BuildStage>>, KatError> {
+    use crate::images::build::{BuildSource, BUILDER_IMAGE};
+    let Some(bp) = blueprint else {
+        return Ok(None);
+    };
+    if provider.capabilities().simulated {
+        return Ok(None);
+    }
+    let mut builds = Vec::new();
+    for (key, spec) in bp.blueprint.image_specs() {
+        let (Some(build), Some(reference)) = (&spec.build, &spec.reference) else {
+            continue;
+        };
+        // blueprint.yaml was validated when loaded; this cannot fail for a loaded blueprint.
+        let source = BuildSource::of(build, &spec.build_args)
+            .map_err(|e| KatError::Usage(format!("image `{key}`: {e}")))?;
+        builds.push(crate::stages::Built {
+            key: key.clone(),
+            reference: reference.clone(),
+            source,
+        });
+    }
+    if builds.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(crate::stages::BuildStage {
+        builds,
+        lock_file: settings.lock_file.clone(),
+        own_registry: settings.config.registry.url.clone(),
+        builder: settings
+            .config
+            .images
+            .builder
+            .clone()
+            .unwrap_or_else(|| BUILDER_IMAGE.to_string()),
+        cache_dir: super::settings::image_cache_dir(),
+        provider: provider.clone(),
+    })))
 }
 
 /// One registry repository per image the blueprint builds or mirrors. Mirrored images' are

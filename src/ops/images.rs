@@ -107,7 +107,7 @@ pub async fn images(env: &Environment, json_out: bool) -> Result<Exit, KatError>
         .blueprint
         .image_specs()
         .iter()
-        .filter_map(|(k, s)| s.build.clone().map(|b| (k.clone(), b)))
+        .filter_map(|(k, s)| s.build.as_ref().map(|b| (k.clone(), b.to_string())))
         .collect();
     if json_out {
         let mut out: Vec<_> = rows

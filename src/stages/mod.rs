@@ -4,6 +4,7 @@
 
 mod access;
 mod blueprint;
+mod build;
 mod database_secret;
 mod images;
 mod retired;
@@ -15,6 +16,7 @@ use kat_provider::{Provider, Role};
 
 pub use access::ClusterAccess;
 pub use blueprint::{database_mode, ingress_context, BlueprintSource, DATABASE_SECRET};
+pub use build::{BuildStage, Built, BUILD_STAGE};
 pub use images::{ImagesStage, IMAGES_STAGE};
 pub use retired::RETIRED_STAGE;
 
@@ -24,6 +26,7 @@ pub fn is_known_stage(id: &str) -> bool {
         || crate::addons::ADDONS.iter().any(|a| a.id == id)
         || id == "blueprint"
         || id == IMAGES_STAGE
+        || id == BUILD_STAGE
         || id == RETIRED_STAGE
 }
 pub use workload::{SetSource, WorkloadStage};
@@ -109,6 +112,8 @@ pub struct GraphInputs<'a> {
     pub addons: Vec<Arc<AddonSource>>,
     /// The blueprint's published images, copied into the environment's registry.
     pub images: Option<Arc<ImagesStage>>,
+    /// The blueprint's images built from source in the cluster.
+    pub build: Option<Arc<BuildStage>>,
 }
 
 pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
@@ -156,6 +161,18 @@ pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
             timeouts,
         ));
         blueprint_deps.push(IMAGES_STAGE.to_string());
+    }
+    if let Some(stage) = &inputs.build {
+        let mut deps = platform();
+        deps.push("registry".to_string());
+        present.push(node(
+            BUILD_STAGE,
+            deps,
+            "build: the blueprint's images built from source in the cluster (rootless BuildKit)",
+            stage.clone(),
+            timeouts,
+        ));
+        blueprint_deps.push(BUILD_STAGE.to_string());
     }
     if let Some(source) = &inputs.blueprint {
         blueprint_deps.extend(["registry".to_string(), "database".to_string()]);

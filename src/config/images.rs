@@ -1,0 +1,14 @@
+//! `images:` in kat.yaml: how kat builds images from source.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImagesConfig {
+    /// The rootless BuildKit image that builds `build:` images in the cluster. Default: the
+    /// `moby/buildkit` release kat is tested with; name a copy in a mirror for air-gapped
+    /// clusters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<String>,
+}
