@@ -218,9 +218,11 @@ impl BlueprintInfo {
         for (key, image) in &self.images {
             if let (Some(r), None) = (&image.reference, &image.value) {
                 match &image.unpinned {
-                    Some(why) if why.trim().is_empty() => return Err(format!(
+                    Some(why) if why.trim().is_empty() => {
+                        return Err(format!(
                         "image `{key}`: `unpinned` must say why the upstream tag cannot be pinned"
-                    )),
+                    ))
+                    }
                     Some(_) if r.contains("@sha256:") => {
                         return Err(format!(
                             "image `{key}` is pinned by digest: drop `unpinned`"
