@@ -16,8 +16,9 @@ use std::time::Duration;
 use base64::Engine;
 use common::registry::{push_image, Registry};
 use common::*;
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, Secret};
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::{ListParams, Patch, PatchParams, WatchEvent, WatchParams};
 use kube::Api;
 use serde_json::{json, Value};
 
@@ -60,37 +61,46 @@ impl Player {
                 let secret_api: Api<Secret> = Api::namespaced(client, "kat-build");
                 let lp = ListParams::default().labels(&format!("kat.dev/environment={env}"));
                 let mut done: Vec<String> = Vec::new();
+                // A watch, not a poll: the simulated kubelet completes a pod within half a
+                // second, and the test's node must act first.
                 while !st.load(Ordering::SeqCst) {
-                    let Ok(list) = pod_api.list(&lp).await else {
+                    let wp = WatchParams::default()
+                        .labels(&format!("kat.dev/environment={env}"))
+                        .timeout(1);
+                    let Ok(stream) = pod_api.watch(&wp, "0").await else {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     };
-                    for pod in list.items {
+                    let mut stream = Box::pin(stream);
+                    while let Some(Ok(WatchEvent::Added(pod) | WatchEvent::Modified(pod))) =
+                        stream.next().await
+                    {
                         let name = pod.metadata.name.clone().unwrap_or_default();
                         if done.contains(&name) {
                             continue;
                         }
                         done.push(name.clone());
+                        let t = "2026-01-01T00:00:00Z";
+                        let status = match &node {
+                            Node::Watch => None,
+                            Node::Complete(message) => Some(json!({"status": {"phase": "Succeeded", "containerStatuses": [{
+                                "name": "buildkitd", "ready": false, "restartCount": 0, "image": "b", "imageID": "b",
+                                "state": {"terminated": {"exitCode": 0, "reason": "Completed", "message": message, "startedAt": t, "finishedAt": t}}}]}})),
+                            Node::Hold => Some(json!({"status": {"phase": "Running", "containerStatuses": [{
+                                "name": "buildkitd", "ready": true, "restartCount": 0, "image": "b", "imageID": "b",
+                                "state": {"running": {"startedAt": t}}}]}})),
+                        };
+                        if let Some(status) = status {
+                            pod_api
+                                .patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
+                                .await
+                                .expect("the test's node acts before the simulated kubelet");
+                        }
                         p.lock().unwrap().push(serde_json::to_value(&pod).unwrap());
                         for sec in secret_api.list(&lp).await.unwrap().items {
                             s.lock().unwrap().push(serde_json::to_value(&sec).unwrap());
                         }
-                        let t = "2026-01-01T00:00:00Z";
-                        let status = match &node {
-                            Node::Watch => continue,
-                            Node::Complete(message) => json!({"status": {"phase": "Succeeded", "containerStatuses": [{
-                                "name": "buildkitd", "ready": false, "restartCount": 0, "image": "b", "imageID": "b",
-                                "state": {"terminated": {"exitCode": 0, "reason": "Completed", "message": message, "startedAt": t, "finishedAt": t}}}]}}),
-                            Node::Hold => json!({"status": {"phase": "Running", "containerStatuses": [{
-                                "name": "buildkitd", "ready": true, "restartCount": 0, "image": "b", "imageID": "b",
-                                "state": {"running": {"startedAt": t}}}]}}),
-                        };
-                        pod_api
-                            .patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
-                            .await
-                            .unwrap();
                     }
-                    tokio::time::sleep(Duration::from_millis(30)).await;
                 }
             })
         });
@@ -312,6 +322,20 @@ fn up_builds_in_a_job_runs_the_digest_and_does_not_rebuild_an_unchanged_source()
         summary(&events)
     );
     assert_eq!(player.pods().len(), 1, "no second build pod");
+    let (code, listed, stderr) = e.json(&["images"]);
+    assert_eq!(code, 0, "{stderr}");
+    let row = listed
+        .iter()
+        .flat_map(|v| v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]))
+        .find(|r| r["key"] == "api")
+        .unwrap_or_else(|| panic!("{listed:#?}"));
+    assert_eq!(row["git"], "https://example.invalid/api.git");
+    assert_eq!(row["ref"], "v1.0");
+    assert_eq!(row["digest"], image.digest.as_str());
+    assert!(
+        row["state"].as_str().unwrap().starts_with("built:"),
+        "{row}"
+    );
     drop(player);
     let (code, _, stderr) = e.json(&["down"]);
     assert_eq!(code, 0, "{stderr}");
