@@ -149,8 +149,14 @@ impl Env {
         .unwrap();
         std::fs::write(bp.join("templates/00-namespace.yaml"), NAMESPACE).unwrap();
         std::fs::write(bp.join("templates/api.yaml"), DEPLOYMENT).unwrap();
+        // A registry of the user's: building is asked for.
+        let images = if extra.contains("images:") {
+            ""
+        } else {
+            "images:\n  build: true\n"
+        };
         sb.write_config(&format!(
-            "environment: {name}\nprovider:\n  name: kubeconfig\n  kubeconfig:\n    path: {}\nregistry:\n  url: {}\nblueprint:\n  name: ./bp\n{extra}",
+            "environment: {name}\nprovider:\n  name: kubeconfig\n  kubeconfig:\n    path: {}\nregistry:\n  url: {}\nblueprint:\n  name: ./bp\n{images}{extra}",
             kube_support::kubeconfig().display(),
             registry.host
         ));
@@ -347,7 +353,7 @@ fn a_crashing_builder_fails_the_stage_naming_the_component_and_cause_and_leaves_
     let e = Env::new(
         &kube_support::unique("bld-crash"),
         &registry,
-        "images:\n  builder: example.invalid/crash-loop/buildkit:1\n",
+        "images:\n  build: true\n  builder: example.invalid/crash-loop/buildkit:1\n",
     );
     let player = Player::start(&e.name, Node::Watch);
     let (code, events, stderr) = e.json(&["up"]);

@@ -11,4 +11,9 @@ pub struct ImagesConfig {
     /// clusters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builder: Option<String>,
+    /// Build the blueprint's `build:` images in the cluster. Default: yes where kat made the
+    /// registry and can push to it by itself (as for `registry.mirror`), no for a registry of
+    /// yours (`registry.url`), where the images are then expected to be pushed already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<bool>,
 }

@@ -305,7 +305,11 @@ fn build_stage(
     let Some(bp) = blueprint else {
         return Ok(None);
     };
-    if provider.capabilities().simulated {
+    let cfg = &settings.config.registry;
+    let made = cfg.enabled && provider.component(Role::Registry).is_some();
+    let by_default = made && provider.capabilities().registry_push;
+    let wanted = settings.config.images.build.unwrap_or(by_default) && (made || cfg.url.is_some());
+    if !wanted || provider.capabilities().simulated {
         return Ok(None);
     }
     let mut builds = Vec::new();
