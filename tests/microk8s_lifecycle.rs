@@ -22,6 +22,9 @@ addons:
 # published postgres image is run from Docker Hub as named (tests/images_*.rs test the mirror).
 registry:
   mirror: false
+# Nor can its todo-api be built there (tests/images_build.rs tests the build).
+images:
+  build: false
 ";
 
 #[test]

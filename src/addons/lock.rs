@@ -18,6 +18,11 @@ pub struct LockFile {
     /// mirrored at. A tag that moves later does not move this: `kat lock --update-images` does.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub images: BTreeMap<String, String>,
+    /// Build source (git URL, ref, context, Dockerfile, arguments: see
+    /// [`crate::images::build::BuildSource::key`]) → the digest the build pushed. An unchanged
+    /// source is not built again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub builds: BTreeMap<String, String>,
     #[serde(skip)]
     path: PathBuf,
 }
@@ -67,7 +72,9 @@ impl LockFile {
     /// writes those, perhaps since this lock was loaded).
     pub fn save(&self) -> Result<(), AddonError> {
         let mut merged = self.clone();
-        merged.images = LockFile::load(&self.path)?.images;
+        let on_disk = LockFile::load(&self.path)?;
+        merged.images = on_disk.images;
+        merged.builds = on_disk.builds;
         merged.write()
     }
 
@@ -78,8 +85,16 @@ impl LockFile {
         merged.write()
     }
 
+    /// Records one build's digest, keeping everything else on disk (builds finish concurrently,
+    /// each writes its own entry).
+    pub fn save_build(path: &Path, key: &str, digest: &str) -> Result<(), AddonError> {
+        let mut merged = LockFile::load(path)?;
+        merged.builds.insert(key.to_string(), digest.to_string());
+        merged.write()
+    }
+
     fn write(&self) -> Result<(), AddonError> {
-        let mut text = String::from("# Written by kat: the SHA-256 of every addon artifact it installed\n# and the digest of every image it mirrored.\n# Commit it next to kat.yaml; a changed upstream file is then refused.\n");
+        let mut text = String::from("# Written by kat: the SHA-256 of every addon artifact it installed\n# and the digest of every image it mirrored or built.\n# Commit it next to kat.yaml; a changed upstream file is then refused.\n");
         text.push_str(&serde_yaml_ng::to_string(self).expect("lock serializes"));
         kat_provider::fsutil::write_atomic(&self.path, text.as_bytes(), 0o644).map_err(|e| {
             AddonError::Io {

@@ -25,7 +25,10 @@ pub use contract::check_contracts;
 pub use contract_spec::{Contract, DatabaseUse, EnvVar, Health, SchemaBy, Waiter, Write};
 pub use error::BlueprintError;
 pub use manifests::parse_manifests;
-pub use spec::{Autoscaling, BlueprintInfo, ComponentInfo, DatabaseInfo, ImageSpec, ValueSpec};
+pub use spec::{
+    Autoscaling, BlueprintInfo, BuildParts, BuildSpec, ComponentInfo, DatabaseInfo, ImageSpec,
+    ValueSpec,
+};
 
 /// One rendered template.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -104,7 +104,7 @@ fn resolve_images(
                     return Err(BlueprintError::NoRegistry {
                         blueprint: info.name.clone(),
                         image: key.clone(),
-                        source_url: source.clone(),
+                        source_url: source.to_string(),
                     })
                 }
             },

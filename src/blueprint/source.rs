@@ -102,8 +102,14 @@ fn from_files(label: &str, mut files: BTreeMap<String, String>) -> Result<Source
     let de = serde_yaml_ng::Deserializer::from_str(&yaml);
     let info: BlueprintInfo = serde_path_to_error::deserialize(de)
         .map_err(|e| BlueprintError::invalid(label, "blueprint.yaml", e.to_string()))?;
-    info.validate()
-        .map_err(|m| BlueprintError::invalid(&info.name, "blueprint.yaml", m))?;
+    info.validate().map_err(|m| {
+        // A refused build ref is pointed at by line: blueprint.yaml may build several images.
+        let file = crate::images::build::line_of_build(&yaml, &m)
+            .map_or("blueprint.yaml".to_string(), |n| {
+                format!("blueprint.yaml:{n}")
+            });
+        BlueprintError::invalid(&info.name, &file, m)
+    })?;
     let templates: BTreeMap<String, String> = files
         .into_iter()
         .filter_map(|(path, text)| Some((path.strip_prefix("templates/")?.to_string(), text)))

@@ -89,10 +89,11 @@ pub struct ImageSpec {
     /// `repository:tag`, pinned (never `latest`).
     #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-    /// Source to build from (a git URL with `#ref:dir`); the image is pushed to the environment's
-    /// registry, so its reference is prefixed with the registry.
+    /// Source to build from (a git URL with `#ref:dir`, or `{git, ref, context, dockerfile,
+    /// args}`); the image is built in the cluster and pushed to the environment's registry, so
+    /// its reference is prefixed with the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build: Option<String>,
+    pub build: Option<BuildSpec>,
     /// Build arguments the image needs (`--build-arg K=V`), such as a front end's API address
     /// that is baked into its bundle.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -104,6 +105,48 @@ pub struct ImageSpec {
     /// The image is not published: the named (required) value holds its reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+}
+
+/// Where a built image's source is: the short form `<git url>#<ref>[:<context>]`, or every part
+/// named. The ref is a commit or a tag; a branch (which moves) only with `branch: true`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BuildSpec {
+    Url(String),
+    Parts(BuildParts),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildParts {
+    pub git: String,
+    #[serde(rename = "ref")]
+    pub reference: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
+    /// The ref is a branch, rebuilt whenever kat is told to (`kat lock --update-images`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub branch: bool,
+}
+
+impl std::fmt::Display for BuildSpec {
+    /// The short form, for messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildSpec::Url(u) => f.write_str(u),
+            BuildSpec::Parts(p) => {
+                write!(f, "{}#{}", p.git, p.reference)?;
+                match &p.context {
+                    Some(c) => write!(f, ":{c}"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -173,17 +216,28 @@ impl BlueprintInfo {
             }
         }
         for (key, image) in &self.images {
-            match (&image.reference, &image.value) {
-                (Some(r), None) => match &image.unpinned {
+            if let (Some(r), None) = (&image.reference, &image.value) {
+                match &image.unpinned {
                     Some(why) if why.trim().is_empty() => {
-                        return Err(format!("image `{key}`: `unpinned` must say why the upstream tag cannot be pinned"))
+                        return Err(format!(
+                        "image `{key}`: `unpinned` must say why the upstream tag cannot be pinned"
+                    ))
                     }
                     Some(_) if r.contains("@sha256:") => {
-                        return Err(format!("image `{key}` is pinned by digest: drop `unpinned`"))
+                        return Err(format!(
+                            "image `{key}` is pinned by digest: drop `unpinned`"
+                        ))
                     }
                     Some(_) => {}
                     None => check_pinned(key, r)?,
-                },
+                }
+            }
+            if let Some(build) = &image.build {
+                crate::images::build::BuildSource::of(build, &image.build_args)
+                    .map_err(|e| format!("image `{key}`: {e}"))?;
+            }
+            match (&image.reference, &image.value) {
+                (Some(_), None) => {}
                 (None, Some(v)) => {
                     if !self.values.contains_key(v) {
                         return Err(format!(

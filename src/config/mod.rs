@@ -3,6 +3,7 @@
 mod duration;
 mod error;
 mod fleet;
+mod images;
 mod load;
 mod locate;
 mod model;
@@ -10,6 +11,7 @@ mod shorthand;
 
 pub use error::{ConfigError, Located};
 pub use fleet::{FleetConfig, FleetQuota, FleetShape};
+pub use images::ImagesConfig;
 pub use load::{load_file, parse_str, ConfigSource};
 pub use locate::locate;
 pub use model::*;

@@ -25,8 +25,9 @@ pub struct KatConfig {
     pub provider: ProviderConfig,
     #[serde(default)]
     pub registry: RegistryConfig,
-    #[serde(default, skip_serializing_if = "ImagesConfig::is_default")]
-    pub images: ImagesConfig,
+    /// Images: addons mirrored too, and how images are built from source (`build:`).
+    #[serde(default, skip_serializing_if = "super::images::ImagesConfig::is_default")]
+    pub images: super::images::ImagesConfig,
     #[serde(default)]
     pub database: DatabaseConfig,
     #[serde(default)]
@@ -79,22 +80,6 @@ fn default_true() -> bool {
 impl Default for KubeconfigMergeConfig {
     fn default() -> Self {
         KubeconfigMergeConfig { merge: true }
-    }
-}
-
-/// What the images stage copies besides the blueprint's images.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ImagesConfig {
-    /// Copy every addon's container images into the environment's registry too (by digest,
-    /// pinned in kat.lock) and run the addons from there. Needs the mirror (`registry.mirror`).
-    #[serde(default)]
-    pub mirror_addons: bool,
-}
-
-impl ImagesConfig {
-    fn is_default(&self) -> bool {
-        self == &ImagesConfig::default()
     }
 }
 

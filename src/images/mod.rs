@@ -2,6 +2,7 @@
 //! through a local OCI-layout cache, with the credentials each registry needs.
 
 mod auth;
+pub mod build;
 mod cache;
 mod copy;
 mod error;

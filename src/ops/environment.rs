@@ -168,6 +168,7 @@ impl Environment {
         ));
         let addons = addon_sources(&settings, &provider, blueprint_ref)?;
         let images = images_stage(&settings, blueprint.as_deref(), &addons, &provider)?;
+        let build = build_stage(&settings, blueprint.as_deref(), &provider)?;
         // A namespaces fleet deploys the blueprint once per attendee instead.
         let per_attendee = !crate::stages::attendees(cfg).is_empty();
         let graph = build_graph(&GraphInputs {
@@ -183,6 +184,7 @@ impl Environment {
             attendee_blueprint: blueprint.clone().filter(|_| per_attendee),
             env: &settings.env,
             state_dir: settings.state_dir.clone(),
+            build,
         });
         graph
             .validate()
@@ -373,6 +375,56 @@ fn images_stage(
         },
         provider: provider.clone(),
         offline: matches!(settings.fetch, FetchMode::Offline { .. }),
+    })))
+}
+
+/// The `build` stage, when the blueprint builds images from source and the provider's cluster
+/// runs pods (the simulated ones do not: their blueprints render with a placeholder registry).
+fn build_stage(
+    settings: &Settings,
+    blueprint: Option<&BlueprintSource>,
+    provider: &Arc<dyn Provider>,
+) -> Result<Option<Arc<crate::stages::BuildStage>>, KatError> {
+    use crate::images::build::{BuildSource, BUILDER_IMAGE};
+    let Some(bp) = blueprint else {
+        return Ok(None);
+    };
+    let cfg = &settings.config.registry;
+    let made = cfg.enabled && provider.component(Role::Registry).is_some();
+    let by_default = made && provider.capabilities().registry_push;
+    let wanted = settings.config.images.build.unwrap_or(by_default) && (made || cfg.url.is_some());
+    if !wanted || provider.capabilities().simulated {
+        return Ok(None);
+    }
+    let mut builds = Vec::new();
+    for (key, spec) in bp.blueprint.image_specs() {
+        let (Some(build), Some(reference)) = (&spec.build, &spec.reference) else {
+            continue;
+        };
+        // blueprint.yaml was validated when loaded; this cannot fail for a loaded blueprint.
+        let source = BuildSource::of(build, &spec.build_args)
+            .map_err(|e| KatError::Usage(format!("image `{key}`: {e}")))?;
+        builds.push(crate::stages::Built {
+            key: key.clone(),
+            reference: reference.clone(),
+            source,
+        });
+    }
+    if builds.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(crate::stages::BuildStage {
+        builds,
+        lock_file: settings.lock_file.clone(),
+        own_registry: settings.config.registry.url.clone(),
+        builder: settings
+            .config
+            .images
+            .builder
+            .clone()
+            .unwrap_or_else(|| BUILDER_IMAGE.to_string()),
+        cache_dir: super::settings::image_cache_dir(),
+        provider: provider.clone(),
     })))
 }
 

@@ -103,18 +103,13 @@ pub async fn images(env: &Environment, json_out: bool) -> Result<Exit, KatError>
             state,
         });
     }
-    let built: Vec<(String, String)> = bp
-        .blueprint
-        .image_specs()
-        .iter()
-        .filter_map(|(k, s)| s.build.clone().map(|b| (k.clone(), b)))
-        .collect();
+    let built = builds(env, &mirror).await;
     if json_out {
         let mut out: Vec<_> = rows
             .iter()
             .map(|r| json!({"key": r.key, "source": r.source, "locked": r.locked, "tag_now": r.now.as_ref().ok(), "state": r.state}))
             .collect();
-        out.extend(built.iter().map(|(k, b)| json!({"key": k, "build": b, "state": "built from source: not built by kat yet"})));
+        out.extend(built.iter().map(|b| json!({"key": b.key, "git": b.git, "ref": b.reference, "digest": b.digest, "state": b.state})));
         println!("{}", serde_json::Value::Array(out));
         return Ok(Exit::Ok);
     }
@@ -130,10 +125,92 @@ pub async fn images(env: &Environment, json_out: bool) -> Result<Exit, KatError>
             r.key, r.source, "", "", r.state
         );
     }
-    for (k, b) in &built {
-        println!("{k:<14} built from {b}\n{:<14} not built by kat yet (build from source is a later part of issue 14)\n", "");
+    for b in &built {
+        let digest = b.digest.as_deref().map_or("none yet".to_string(), short);
+        println!(
+            "{:<14} built from {} at {}\n{:<14} {digest}\n{:<14} {}\n",
+            b.key, b.git, b.reference, "", "", b.state
+        );
     }
     Ok(Exit::Ok)
+}
+
+/// One source-built image as `kat images` shows it.
+struct BuildRow {
+    key: String,
+    git: String,
+    reference: String,
+    digest: Option<String>,
+    state: String,
+}
+
+/// Each `build:` image: its kat.lock digest and whether the registry holds it. `stale`: the
+/// source changed (ref, context, Dockerfile or arguments) since the build the environment runs.
+async fn builds(env: &Environment, mirror: &Mirror) -> Vec<BuildRow> {
+    let Some(bp) = &env.blueprint else {
+        return Vec::new();
+    };
+    let locked = LockFile::load(&env.settings.lock_file)
+        .map(|l| l.builds)
+        .unwrap_or_default();
+    let snapshot = env.engine.journal.snapshot();
+    let output = |stage: &str, key: &str| {
+        snapshot
+            .stages
+            .get(stage)
+            .and_then(|r| r.outputs.get::<BTreeMap<String, String>>(key))
+            .unwrap_or_default()
+    };
+    let ran = output(crate::stages::BUILD_STAGE, "images");
+    let pull = snapshot
+        .stages
+        .get("registry")
+        .and_then(|r| r.outputs.get::<String>("url"))
+        .or_else(|| env.settings.config.registry.url.clone());
+    let mut rows = Vec::new();
+    for (key, spec) in bp.blueprint.image_specs() {
+        let (Some(build), Some(reference)) = (&spec.build, &spec.reference) else {
+            continue;
+        };
+        let Ok(source) = images::build::BuildSource::of(build, &spec.build_args) else {
+            continue;
+        };
+        let digest = locked.get(&source.key()).cloned();
+        let repo = reference
+            .rsplit_once(':')
+            .filter(|(_, t)| !t.contains('/'))
+            .map_or(reference.as_str(), |(r, _)| r);
+        let running = pull
+            .as_ref()
+            .and_then(|p| ran.get(&format!("{p}/{reference}")).cloned());
+        let state = match (&pull, &digest) {
+            (None, _) => "missing: no registry to build into".to_string(),
+            (Some(_), None) if running.is_some() => {
+                "stale: the source changed since the build the environment runs; `kat up` rebuilds"
+                    .to_string()
+            }
+            (Some(_), None) => "missing: `kat up` builds it".to_string(),
+            (Some(p), Some(d)) => {
+                let there = match reference::parse(&format!("{p}/{repo}:kat")) {
+                    Ok(target) => mirror.present(&target, d).await,
+                    Err(e) => Err(e),
+                };
+                match there {
+                    Ok(true) => format!("built: {p}/{repo}@{}", short(d)),
+                    Ok(false) => "missing: kat.lock pins it but the registry no longer holds it; `kat up` rebuilds".to_string(),
+                    Err(e) => format!("unknown: {e}"),
+                }
+            }
+        };
+        rows.push(BuildRow {
+            key: key.clone(),
+            git: source.git.clone(),
+            reference: source.reference.clone(),
+            digest,
+            state,
+        });
+    }
+    rows
 }
 
 pub async fn update_image_pins(env: &Environment) -> Result<Exit, KatError> {

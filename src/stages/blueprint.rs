@@ -178,11 +178,14 @@ impl BlueprintSource {
         let invalid = |e: BlueprintError| ProviderError::config("blueprint", e.to_string());
         let files = blueprint.render(render).map_err(invalid)?;
         let mut manifests = parse_manifests(&files).map_err(invalid)?;
-        // Published images run from the environment's registry, by digest, once mirrored.
-        if let Ok(mirrored) =
-            cx.input::<std::collections::BTreeMap<String, String>>(super::IMAGES_STAGE, "images")
-        {
-            crate::images::rewrite(manifests.iter_mut().map(|m| &mut m.object), &mirrored);
+        // Published images run from the environment's registry, by digest, once mirrored; built
+        // ones by the digest their build pushed.
+        for stage in [super::IMAGES_STAGE, super::BUILD_STAGE] {
+            if let Ok(by_digest) =
+                cx.input::<std::collections::BTreeMap<String, String>>(stage, "images")
+            {
+                crate::images::rewrite(manifests.iter_mut().map(|m| &mut m.object), &by_digest);
+            }
         }
         Ok(manifests)
     }

@@ -5,6 +5,7 @@
 mod access;
 mod attendee;
 mod blueprint;
+mod build;
 mod database_secret;
 mod images;
 mod retired;
@@ -21,6 +22,7 @@ pub use attendee::{
     stage_id as attendee_stage, Member, ACCOUNT as ATTENDEE_ACCOUNT,
 };
 pub use blueprint::{database_mode, ingress_context, BlueprintSource, DATABASE_SECRET};
+pub use build::{BuildStage, Built, BUILD_STAGE};
 pub use images::{ImagesStage, IMAGES_STAGE};
 pub use retired::RETIRED_STAGE;
 
@@ -30,6 +32,7 @@ pub fn is_known_stage(id: &str) -> bool {
         || crate::addons::ADDONS.iter().any(|a| a.id == id)
         || id == "blueprint"
         || id == IMAGES_STAGE
+        || id == BUILD_STAGE
         || id == RETIRED_STAGE
         || attendee::is_attendee_stage(id)
 }
@@ -123,6 +126,8 @@ pub struct GraphInputs<'a> {
     pub env: &'a str,
     /// `.kat/<env>`: where attendees' handouts are written.
     pub state_dir: std::path::PathBuf,
+    /// The blueprint's images built from source in the cluster.
+    pub build: Option<Arc<BuildStage>>,
 }
 
 pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
@@ -173,6 +178,18 @@ pub fn build_graph(inputs: &GraphInputs<'_>) -> StageGraph {
             timeouts,
         ));
         blueprint_deps.push(IMAGES_STAGE.to_string());
+    }
+    if let Some(stage) = &inputs.build {
+        let mut deps = platform();
+        deps.push("registry".to_string());
+        present.push(node(
+            BUILD_STAGE,
+            deps,
+            "build: the blueprint's images built from source in the cluster (rootless BuildKit)",
+            stage.clone(),
+            timeouts,
+        ));
+        blueprint_deps.push(BUILD_STAGE.to_string());
     }
     if let Some(source) = &inputs.blueprint {
         blueprint_deps.extend(["registry".to_string(), "database".to_string()]);
