@@ -28,6 +28,8 @@ pub struct RunArgs {
     pub json: bool,
     /// `--report[=FILE]`: write the run's report page; `Some(None)`: to `.kat/<env>/report.html`.
     pub report: Option<Option<PathBuf>>,
+    /// A fleet's shared `--jobs` bound (see `RunOptions::shared_jobs`).
+    pub shared_jobs: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 pub async fn up(env: &Environment, args: &RunArgs) -> Result<Exit, KatError> {
@@ -113,6 +115,7 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
     let opts = RunOptions {
         jobs: args.jobs,
         deadline: args.timeout.map(|t| Instant::now() + t),
+        shared_jobs: args.shared_jobs.clone(),
     };
     let report = match dir {
         Direction::Up => engine.up(&selected, &opts).await,

@@ -7,6 +7,14 @@ pub async fn run(g: &GlobalArgs, up: &UpFlags) -> Result<Exit, KatError> {
     let mut overrides = g.overrides();
     overrides.ttl = up.ttl;
     let settings = ops::resolve(&overrides)?;
+    if let Some(members) = ops::fleet::members_for_up(&settings, up.count)? {
+        let args = ops::fleet::FleetArgs {
+            run: run_args(g, flags),
+            output: g.output,
+            verbosity: g.verbosity(),
+        };
+        return ops::fleet::up(&settings, members, &args).await;
+    }
     let reporter = ui::reporter(g.output, g.verbosity());
     let lock = (!flags.dry_run).then_some("up");
     let env = Environment::open(settings, lock, reporter)?;
@@ -21,5 +29,6 @@ pub(super) fn run_args(g: &GlobalArgs, flags: &RunFlags) -> RunArgs {
         jobs: flags.jobs,
         json: g.output == OutputMode::Json,
         report: flags.report.clone(),
+        shared_jobs: None,
     }
 }
