@@ -12,7 +12,11 @@ pub async fn run(g: &GlobalArgs, down: &DownFlags) -> Result<Exit, KatError> {
     let settings = ops::resolve(&overrides)?;
     if let Some(members) = ops::fleet::members_known(&settings)? {
         let members = ops::fleet::only(&settings, members, down.member.as_deref())?;
-        if !flags.dry_run && !g.yes && std::io::stdin().is_terminal() && !confirm_fleet(&settings, &members) {
+        if !flags.dry_run
+            && !g.yes
+            && std::io::stdin().is_terminal()
+            && !confirm_fleet(&settings, &members)
+        {
             eprintln!("nothing was changed");
             return Ok(Exit::Usage);
         }

@@ -113,7 +113,9 @@ fn readme(f: &MemberFile) -> String {
         f.member
     );
     if let Some(k) = &f.kubeconfig {
-        s.push_str(&format!("  {k}      your credentials (keep them to yourself)\n"));
+        s.push_str(&format!(
+            "  {k}      your credentials (keep them to yourself)\n"
+        ));
     }
     s.push_str("  member.json     the same facts for scripts\n\nSign in:\n");
     for c in &f.sign_in {
@@ -222,7 +224,10 @@ mod tests {
         };
         let at = write_member(d.path(), &entry).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(at.join("kubeconfig")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(at.join("kubeconfig"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let index = std::fs::read_to_string(write_index(d.path(), "demo").unwrap()).unwrap();
         assert!(index.contains("demo-03") && index.contains("http://10.0.0.3"));

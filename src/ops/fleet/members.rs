@@ -97,10 +97,16 @@ pub fn expand(settings: &Settings, count: Option<u8>) -> Result<Option<Vec<Membe
     let Some(n) = count.or(fleet.map(|f| f.count)) else {
         return Ok(None);
     };
-    let key = if count.is_some() { "--count" } else { "fleet.count" };
+    let key = if count.is_some() {
+        "--count"
+    } else {
+        "fleet.count"
+    };
     check_size(settings, n as usize, key)?;
     Ok(Some(
-        (1..=n as usize).map(|i| member(settings, i, None)).collect(),
+        (1..=n as usize)
+            .map(|i| member(settings, i, None))
+            .collect(),
     ))
 }
 
@@ -153,10 +159,7 @@ fn member(settings: &Settings, index: usize, host: Option<String>) -> Member {
 
 /// Settings for the members recorded in `fleet.json` (a `down` or `status` that must not depend on
 /// kat.yaml still describing the fleet).
-pub fn recorded(
-    settings: &Settings,
-    names: &[(String, Option<String>)],
-) -> Vec<Member> {
+pub fn recorded(settings: &Settings, names: &[(String, Option<String>)]) -> Vec<Member> {
     names
         .iter()
         .enumerate()
@@ -196,4 +199,75 @@ pub fn select<'a>(members: &'a [Member], env: &str, wanted: &str) -> Result<&'a 
                 .join(", ")
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{resolve, Overrides};
+
+    fn settings(yaml: &str) -> Result<Settings, ConfigError> {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("kat.yaml");
+        std::fs::write(&p, yaml).unwrap();
+        resolve(&Overrides {
+            config: Some(p),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn microk8s_hosts_make_one_member_per_host() {
+        let s = settings("environment: ws\nprovider:\n  name: microk8s\n  microk8s:\n    hosts: [kat@a, kat@b]\n").unwrap();
+        let m = expand(&s, None).unwrap().unwrap();
+        let got: Vec<(String, Option<String>)> = m
+            .iter()
+            .map(|m| {
+                (
+                    m.name.clone(),
+                    m.settings.config.provider.microk8s.host.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("ws-01".to_string(), Some("kat@a".to_string())),
+                ("ws-02".to_string(), Some("kat@b".to_string()))
+            ]
+        );
+        assert!(m
+            .iter()
+            .all(|m| m.settings.config.provider.microk8s.hosts.is_empty()
+                && m.settings.config.fleet.is_none()
+                && m.settings.state_dir.ends_with(&m.name)));
+    }
+
+    #[test]
+    fn hosts_and_a_different_count_name_both_keys() {
+        let s = settings("environment: ws\nprovider:\n  name: microk8s\n  microk8s:\n    hosts: [kat@a, kat@b]\nfleet:\n  count: 3\n").unwrap();
+        let e = expand(&s, None).unwrap_err().to_string();
+        let full = format!("{e:?} {e}");
+        assert!(
+            full.contains("fleet.count") && full.contains("line 7"),
+            "{full}"
+        );
+        assert!(full.contains("hosts"), "{full}");
+    }
+
+    #[test]
+    fn the_namespaces_shape_is_one_environment_and_count_names_members() {
+        let s = settings(
+            "environment: ws\nprovider:\n  name: sim\nfleet:\n  count: 4\n  shape: namespaces\n",
+        )
+        .unwrap();
+        assert!(expand(&s, None).unwrap().is_none());
+        let s = settings("environment: ws\nprovider:\n  name: sim\nfleet:\n  count: 4\n").unwrap();
+        let m = expand(&s, None).unwrap().unwrap();
+        assert_eq!(m.last().unwrap().name, "ws-04");
+        assert_eq!(expand(&s, Some(12)).unwrap().unwrap().len(), 12);
+        assert_eq!(select(&m, "ws", "03").unwrap().name, "ws-03");
+        assert_eq!(select(&m, "ws", "ws-02").unwrap().name, "ws-02");
+        assert!(select(&m, "ws", "09").is_err());
+    }
 }

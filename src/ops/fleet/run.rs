@@ -45,11 +45,8 @@ pub fn members_for_up(
 pub fn members_known(settings: &Settings) -> Result<Option<Vec<Member>>, KatError> {
     match record::load(&settings.state_dir).map_err(KatError::Failure)? {
         Some(r) => {
-            let names: Vec<(String, Option<String>)> = r
-                .members
-                .into_iter()
-                .map(|m| (m.name, m.host))
-                .collect();
+            let names: Vec<(String, Option<String>)> =
+                r.members.into_iter().map(|m| (m.name, m.host)).collect();
             Ok(Some(members::recorded(settings, &names)))
         }
         None => Ok(members::expand(settings, None)?),
@@ -245,7 +242,8 @@ fn forget_members(
     let Some(mut rec) = record::load(dir).map_err(KatError::Failure)? else {
         return Ok(());
     };
-    rec.members.retain(|r| !gone.iter().any(|m| m.name == r.name));
+    rec.members
+        .retain(|r| !gone.iter().any(|m| m.name == r.name));
     if rec.members.is_empty() {
         handout::remove(dir, None).map_err(KatError::Failure)?;
         record::remove(dir).map_err(KatError::Failure)?;
@@ -277,7 +275,11 @@ fn summarise(
     started: Instant,
     notes: &[String],
 ) {
-    let states = view.states.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let states = view
+        .states
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     let command = if dir == Dir::Up { "up" } else { "down" };
     let ok: Vec<&str> = members
         .iter()

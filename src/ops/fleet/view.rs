@@ -123,7 +123,9 @@ impl FleetView {
             };
             bar.set_message(format!("{at:<18} {}/{}", s.done, s.total));
         }
-        let (done, all): (usize, usize) = states.values().fold((0, 0), |(d, a), s| (d + s.done, a + s.total));
+        let (done, all): (usize, usize) = states
+            .values()
+            .fold((0, 0), |(d, a), s| (d + s.done, a + s.total));
         let finished = states.values().filter(|s| s.result.is_some()).count();
         let failed = states
             .values()
@@ -205,9 +207,10 @@ impl Reporter for MemberReporter {
             }
             Mode::Tty { .. } => {
                 match &event {
-                    Event::StageFailed { stage, error, .. } => self
-                        .view
-                        .say(&self.name, &format!("{stage} FAILED: {}", first_line(error))),
+                    Event::StageFailed { stage, error, .. } => self.view.say(
+                        &self.name,
+                        &format!("{stage} FAILED: {}", first_line(error)),
+                    ),
                     Event::Warning { message, .. } => {
                         self.view.say(&self.name, &format!("warning: {message}"))
                     }
