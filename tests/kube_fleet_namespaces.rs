@@ -160,6 +160,11 @@ fn five_attendees_get_isolated_namespaces_and_kubeconfigs_limited_to_them() {
         assert_eq!(hosts, format!("{m}.ws.example.test"));
 
         let dir = state_dir.join("handout").join(m);
+        let index = std::fs::read_to_string(state_dir.join("handout/index.html")).unwrap();
+        assert!(
+            index.contains(&format!("<a href=\"{m}/kubeconfig\">")),
+            "the handout's index links attendee {m}'s kubeconfig: {index}"
+        );
         let kubeconfig = dir.join("kubeconfig");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&kubeconfig).unwrap().permissions().mode();

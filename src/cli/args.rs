@@ -145,7 +145,11 @@ pub enum Command {
         destroy: bool,
     },
     /// The environment's stages and outputs, checked live (`-o json|yaml` for scripts)
-    Status,
+    Status {
+        /// A fleet: only this member (`07` or `demo-07`)
+        #[arg(long, value_name = "MEMBER")]
+        member: Option<String>,
+    },
     /// One recorded output, raw, for scripts: `kat output kubeconfig.path` (all of them without
     /// NAME; `-o json|yaml` for a document)
     Output {
@@ -260,6 +264,9 @@ pub struct UpFlags {
     /// and `kat reap` removes it after [default: `ttl` in kat.yaml, else never]
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION", help_heading = "Run")]
     pub ttl: Option<Duration>,
+    /// Make a fleet of N environments `<env>-01` … `<env>-NN` (1–99) [default: `fleet.count`]
+    #[arg(long, value_name = "N", help_heading = "Run", value_parser = clap::value_parser!(u8).range(1..=99))]
+    pub count: Option<u8>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -274,6 +281,9 @@ pub struct DownFlags {
     /// (microk8s: `snap remove microk8s --purge`); said before it is done
     #[arg(long, help_heading = "Run")]
     pub purge: bool,
+    /// A fleet: tear down only this member (`07` or `demo-07`)
+    #[arg(long, value_name = "MEMBER", help_heading = "Run")]
+    pub member: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

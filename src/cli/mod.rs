@@ -24,10 +24,15 @@ pub fn main() -> ExitCode {
     };
     let verbosity = cli.global.verbosity();
     ui::init_logging(verbosity);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if matches!(cli.command, Command::Up(_) | Command::Down(_)) {
+        // Journal writes fsync on the worker that runs the stage: with a worker per core, a
+        // fleet's twenty members queue behind each other's fsyncs (measured: 4.9 s against 3.0 s
+        // for a sim fleet of 20 on 2 cores). Idle workers cost nothing.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        builder.worker_threads(cores.max(16));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -123,6 +123,9 @@ pub fn now() -> String {
 pub struct EventLine {
     #[schemars(schema_with = "schema_version")]
     pub schema_version: u32,
+    /// The fleet member (`demo-07`) the event is about; absent outside a fleet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
     #[serde(flatten)]
     pub event: Event,
 }
@@ -131,6 +134,7 @@ impl EventLine {
     pub fn new(event: Event) -> Self {
         EventLine {
             schema_version: EVENTS_SCHEMA_VERSION,
+            member: None,
             event,
         }
     }

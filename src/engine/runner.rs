@@ -28,6 +28,9 @@ pub struct RunOptions {
     pub jobs: usize,
     /// `--timeout`: the whole run's budget.
     pub deadline: Option<Instant>,
+    /// A fleet's `--jobs`: one bound shared by every member's run, so N members never run N×jobs
+    /// stages at once. A stage takes a permit before it starts and holds it until it ends.
+    pub shared_jobs: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 #[derive(Debug, Clone)]
@@ -202,7 +205,13 @@ impl Engine {
                             recorded,
                             cx,
                         };
+                        let shared = opts.shared_jobs.clone();
                         running.spawn(async move {
+                            // Closed only if the fleet is gone; then the stage runs unbounded.
+                            let _permit = match shared {
+                                Some(s) => s.acquire_owned().await.ok(),
+                                None => None,
+                            };
                             match dir {
                                 Direction::Up => task.apply().await,
                                 Direction::Down => task.destroy().await,

@@ -3,6 +3,7 @@
 mod environment;
 mod error;
 mod fetch;
+pub mod fleet;
 mod images;
 mod init_defaults;
 mod kubeconfig_merge;

@@ -28,6 +28,8 @@ pub struct RunArgs {
     pub json: bool,
     /// `--report[=FILE]`: write the run's report page; `Some(None)`: to `.kat/<env>/report.html`.
     pub report: Option<Option<PathBuf>>,
+    /// A fleet's shared `--jobs` bound (see `RunOptions::shared_jobs`).
+    pub shared_jobs: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 pub async fn up(env: &Environment, args: &RunArgs) -> Result<Exit, KatError> {
@@ -116,6 +118,7 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
     let opts = RunOptions {
         jobs: args.jobs,
         deadline: args.timeout.map(|t| Instant::now() + t),
+        shared_jobs: args.shared_jobs.clone(),
     };
     let report = match dir {
         Direction::Up => engine.up(&selected, &opts).await,
@@ -170,6 +173,16 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
         }
         _ => None,
     };
+    // A namespaces fleet's attendee stages wrote their handout entries; the index lists them all.
+    if dir == Direction::Up && !crate::stages::attendees(&env.settings.config).is_empty() {
+        let title = format!("kat {}: attendees", env.settings.env);
+        if let Err(e) = super::fleet::handout::write_index(&env.settings.state_dir, &title) {
+            engine.reporter.emit(Event::Warning {
+                ts: now(),
+                message: format!("could not write the handout's index: {e}"),
+            });
+        }
+    }
     // A `down` that leaves nothing of an environment kat had no record of also leaves no record:
     // a mistyped `--env` must not create a directory.
     if dir == Direction::Down && env.fresh && exit == Exit::Ok && !args.selection.is_partial() {

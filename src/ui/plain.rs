@@ -10,11 +10,24 @@ use super::Verbosity;
 /// No terminal, or `CI` set: one timestamped line per event on stderr, the summary on stdout.
 pub struct PlainReporter {
     verbosity: Verbosity,
+    /// `[demo-07] ` before every line of a fleet member; its summary is one line (the fleet
+    /// prints the summary).
+    prefix: String,
 }
 
 impl PlainReporter {
     pub fn new(verbosity: Verbosity) -> Self {
-        PlainReporter { verbosity }
+        PlainReporter {
+            verbosity,
+            prefix: String::new(),
+        }
+    }
+
+    pub fn for_member(verbosity: Verbosity, member: &str) -> Self {
+        PlainReporter {
+            verbosity,
+            prefix: format!("[{member}] "),
+        }
     }
 }
 
@@ -79,6 +92,16 @@ impl Reporter for PlainReporter {
                 describe(*result, &[])
             )),
             Event::Warning { ts, message } => Some(format!("{ts} warning: {message}")),
+            Event::Summary {
+                ts,
+                command,
+                result,
+                duration_ms,
+                ..
+            } if !self.prefix.is_empty() => Some(format!(
+                "{ts} {command}: {result} in {}",
+                format_duration(*duration_ms)
+            )),
             Event::Summary { .. } => {
                 let mut out = std::io::stdout().lock();
                 let _ = out.write_all(render_summary(&event).as_bytes());
@@ -87,7 +110,7 @@ impl Reporter for PlainReporter {
             _ => None,
         };
         if let Some(line) = line {
-            let _ = writeln!(std::io::stderr().lock(), "{line}");
+            let _ = writeln!(std::io::stderr().lock(), "{}{line}", self.prefix);
         }
     }
 }

@@ -252,6 +252,10 @@ pub struct Microk8sConfig {
     /// user's agent, or `key`). Empty: this machine.
     #[serde(default)]
     pub host: Option<String>,
+    /// A workshop: one environment per host (`<env>-01` for the first, …), each built like
+    /// `host`, concurrently, with a handout per host. Replaces `fleet.count`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
     /// SSH port of `host`. Empty: ssh's own default (22, or what ~/.ssh/config says).
     #[serde(default)]
     pub port: Option<u16>,
@@ -307,6 +311,7 @@ impl Default for Microk8sConfig {
     fn default() -> Self {
         Microk8sConfig {
             host: None,
+            hosts: Vec::new(),
             port: None,
             key: None,
             known_hosts: None,
@@ -428,6 +433,10 @@ pub struct SimConfig {
     /// Operations that never finish (a stuck cloud call), so the stage timeout must catch them.
     #[serde(default)]
     pub hang: Vec<String>,
+    /// Environments the injected faults (`fail`, `fail_at`, `hang`, `error_rate`) apply to.
+    /// Empty: every environment; a fleet test names one member (`demo-07`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults_in: Vec<String>,
     /// Seed for `error_rate`, so a run's transient errors can be replayed.
     #[serde(default)]
     pub seed: u64,
@@ -450,6 +459,7 @@ impl Default for SimConfig {
             fail_at: None,
             fail: Vec::new(),
             hang: Vec::new(),
+            faults_in: Vec::new(),
             seed: 0,
             world: None,
         }

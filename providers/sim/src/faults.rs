@@ -25,7 +25,22 @@ pub struct Faults {
 }
 
 impl Faults {
-    pub fn new(cfg: &SimConfig) -> Faults {
+    /// `env` is the environment this provider builds: faults `provider.sim.faults_in` does not
+    /// name it for are off.
+    pub fn new(cfg: &SimConfig, env: &str) -> Faults {
+        if !cfg.faults_in.is_empty() && !cfg.faults_in.iter().any(|e| e == env) {
+            return Faults::new(
+                &SimConfig {
+                    fail: Vec::new(),
+                    hang: Vec::new(),
+                    fail_at: None,
+                    error_rate: 0.0,
+                    faults_in: Vec::new(),
+                    ..cfg.clone()
+                },
+                env,
+            );
+        }
         Faults {
             fail: cfg.fail.iter().cloned().collect(),
             hang: cfg.hang.iter().cloned().collect(),

@@ -62,7 +62,7 @@ impl SimProvider {
             Some(file) => Worlds::File(file.clone()),
             None => Worlds::Dir(world.parent().map(Into::into).unwrap_or_default()),
         };
-        let cloud = Cloud::new(profile, Faults::new(cfg), world.clone())
+        let cloud = Cloud::new(profile, Faults::new(cfg, &req.env), world.clone())
             .map_err(|e| ProviderError::config("provider.sim.world", e.to_string()))?;
         let cloud = Arc::new(cloud);
         let workloads = Arc::new(SimWorkloads {

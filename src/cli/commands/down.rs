@@ -10,6 +10,29 @@ pub async fn run(g: &GlobalArgs, down: &DownFlags) -> Result<Exit, KatError> {
     overrides.force_foreign = down.force;
     overrides.purge = down.purge;
     let settings = ops::resolve(&overrides)?;
+    if let Some(members) = ops::fleet::members_known(&settings)? {
+        let members = ops::fleet::only(&settings, members, down.member.as_deref())?;
+        if !flags.dry_run
+            && !g.yes
+            && std::io::stdin().is_terminal()
+            && !confirm_fleet(&settings, &members)
+        {
+            eprintln!("nothing was changed");
+            return Ok(Exit::Usage);
+        }
+        let args = ops::fleet::FleetArgs {
+            run: super::up::run_args(g, flags),
+            output: g.output,
+            verbosity: g.verbosity(),
+        };
+        return ops::fleet::down(&settings, members, &args).await;
+    }
+    if down.member.is_some() {
+        return Err(KatError::Usage(format!(
+            "--member: environment `{}` is not a fleet (no fleet.json, no `fleet` in the configuration)",
+            settings.env
+        )));
+    }
     let reporter = ui::reporter(g.output, g.verbosity());
     let lock = (!flags.dry_run).then_some("down");
     let env = Environment::open(settings, lock, reporter)?;
@@ -33,6 +56,23 @@ fn confirm(env: &Environment) -> bool {
         "Destroy environment `{}` ({} stages on {}) and everything in it? [y/N] ",
         s.env,
         env.engine.graph.nodes().len(),
+        s.provider
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+/// A fleet's `down` names how many environments go.
+fn confirm_fleet(s: &ops::Settings, members: &[ops::fleet::Member]) -> bool {
+    let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+    eprint!(
+        "Destroy {} environment{} of fleet `{}` ({}) on {} and everything in them? [y/N] ",
+        members.len(),
+        if members.len() == 1 { "" } else { "s" },
+        s.env,
+        names.join(", "),
         s.provider
     );
     let _ = std::io::stderr().flush();

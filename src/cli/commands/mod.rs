@@ -15,7 +15,7 @@ use crate::ui::OutputMode;
 
 pub async fn run(cli: Cli) -> Result<Exit, KatError> {
     let g = &cli.global;
-    let documents = matches!(cli.command, Command::Status | Command::Output { .. });
+    let documents = matches!(cli.command, Command::Status { .. } | Command::Output { .. });
     if g.output == OutputMode::Yaml && !documents {
         return Err(KatError::Usage(
             "--output yaml is for `kat status` and `kat output`; other commands print text or, with `-o json`, JSON".into(),
@@ -25,7 +25,7 @@ pub async fn run(cli: Cli) -> Result<Exit, KatError> {
         Command::Up(flags) => up::run(g, flags).await,
         Command::Down(flags) => down::run(g, flags).await,
         Command::Plan { select, destroy } => plan::run(g, select, *destroy).await,
-        Command::Status => status::run(g).await,
+        Command::Status { member } => status::run(g, member.as_deref()).await,
         Command::Output { name } => status::output(g, name.as_deref()),
         Command::Init { force } => schema::init(g, *force),
         Command::Providers => providers::run(g),

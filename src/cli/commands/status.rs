@@ -2,8 +2,18 @@ use crate::cli::args::GlobalArgs;
 use crate::ops::{self, Document, Environment, Exit, KatError};
 use crate::ui::{self, OutputMode};
 
-pub async fn run(g: &GlobalArgs) -> Result<Exit, KatError> {
+pub async fn run(g: &GlobalArgs, member: Option<&str>) -> Result<Exit, KatError> {
     let settings = ops::resolve(&g.overrides())?;
+    if let Some(members) = ops::fleet::members_known(&settings)? {
+        let members = ops::fleet::only(&settings, members, member)?;
+        return ops::fleet::status(members, document(g.output), g.verbosity()).await;
+    }
+    if member.is_some() {
+        return Err(KatError::Usage(format!(
+            "--member: environment `{}` is not a fleet (no fleet.json, no `fleet` in the configuration)",
+            settings.env
+        )));
+    }
     // stdout carries the one status document a script parses, in every mode: what is said on the
     // side (warnings) goes to stderr as text, never as event lines before the document.
     let side = ui::reporter(OutputMode::Text, g.verbosity());
