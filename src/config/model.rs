@@ -26,7 +26,10 @@ pub struct KatConfig {
     #[serde(default)]
     pub registry: RegistryConfig,
     /// Images: addons mirrored too, and how images are built from source (`build:`).
-    #[serde(default, skip_serializing_if = "super::images::ImagesConfig::is_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "super::images::ImagesConfig::is_default"
+    )]
     pub images: super::images::ImagesConfig,
     #[serde(default)]
     pub database: DatabaseConfig,
