@@ -10,6 +10,7 @@ mod diagnose;
 mod discovery;
 mod drift;
 mod error;
+mod hpa_progress;
 mod inventory;
 mod labels;
 mod marks;
