@@ -44,13 +44,8 @@ fn labelled(env: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// `up`, a second `up` that changes nothing, `down` that leaves nothing.
 fn lifecycle(env: &str, blueprint: &str, extra: &str, args: &[&str]) {
-    lifecycle_with(env, blueprint, extra, args, || {});
-}
-
-/// `up`, `deployed` (checks of what is on the cluster), a second `up` that changes nothing,
-/// `down` that leaves nothing.
-fn lifecycle_with(env: &str, blueprint: &str, extra: &str, args: &[&str], deployed: impl Fn()) {
     let sb = Sandbox::new(&config(env, blueprint, extra));
     let up: Vec<&str> = [&["up"][..], args].concat();
     let (code, events, stderr) = sb.run_json(&up);
@@ -60,7 +55,6 @@ fn lifecycle_with(env: &str, blueprint: &str, extra: &str, args: &[&str], deploy
         !labelled(env).is_empty(),
         "{blueprint}: objects are labelled with the environment"
     );
-    deployed();
 
     let (code, events, stderr) = sb.run_json(&up);
     assert_eq!(code, 0, "{stderr}");
@@ -111,35 +105,102 @@ fn todo_deploys_with_the_front_end_the_user_names() {
     );
 }
 
-/// ratings from an existing registry, with the HPA demo: the blueprint's load Job (Locust against ratings-api's /api/loadtest) is applied
-/// with the app and `up` waits for it to complete (the testbed's kubelet completes Jobs); the
-/// HPA it drives is there, aimed at ratings-api; a second `up` finds the Job done and changes
-/// nothing.
+/// ratings from an existing registry, with the HPA demo: the blueprint's load Job (Locust against
+/// ratings-api's /api/loadtest) is applied with the app and `up` waits for it to complete (the
+/// testbed's kubelet completes Jobs) while it shows the HPA's replicas and CPU from the HPA's own
+/// status; a second `up` finds the Job done and changes nothing.
 #[test]
 // One test: two environments of one blueprint share its namespace, so they cannot run at once.
-fn ratings_deploys_and_its_load_job_completes_beside_the_hpa_it_drives() {
+fn ratings_load_job_completes_while_the_hpa_it_drives_is_shown() {
     let env = "bp-ratings";
     let ns = "ratingsapp";
-    let extra = "registry:\n  url: registry.example.com/workshop\n";
-    let args = ["--set", "load_test=true", "--set", "load_seconds=30"];
-    lifecycle_with(env, "ratings", extra, &args, || {
-        let job = kubectl(&["-n", ns, "get", "job", "load", "-o", "json"]);
-        let complete = job["status"]["conditions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| c["type"] == "Complete" && c["status"] == "True");
-        assert!(complete, "{:#}", job["status"]);
-        let job_args = job["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
-        assert!(
-            job_args.contains("http://ratings-api.ratingsapp.svc.cluster.local")
-                && job_args.contains("\"30s\""),
-            "{job_args}"
-        );
-        let hpa = kubectl(&["-n", ns, "get", "hpa", "ratings-api", "-o", "json"]);
-        assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "ratings-api");
-        assert_eq!(hpa["spec"]["maxReplicas"], 10);
-    });
+    let sb = Sandbox::new(&config(
+        env,
+        "ratings",
+        "registry:\n  url: registry.example.com/workshop\n",
+    ));
+    // First without the load: the HPA controller fills in the HPA's status (the testbed has no
+    // metrics, so its replicas stay where the Deployment has them).
+    let (code, events, stderr) = sb.run_json(&["up"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    let hpa = hpa_with_status(ns, "ratings-api");
+
+    let load = ["up", "--set", "load_test=true", "--set", "load_seconds=30"];
+    let (code, events, stderr) = sb.run_json(&load);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    let job = kubectl(&["-n", ns, "get", "job", "load", "-o", "json"]);
+    let complete = job["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Complete" && c["status"] == "True");
+    assert!(complete, "{:#}", job["status"]);
+    let job_args = job["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    assert!(
+        job_args.contains("http://ratings-api.ratingsapp.svc.cluster.local")
+            && job_args.contains("\"30s\""),
+        "{job_args}"
+    );
+    assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], "ratings-api");
+    assert_eq!(hpa["spec"]["maxReplicas"], 10);
+    // The progress line carries the HPA's status as kubectl reports it.
+    let current = &hpa["status"]["currentReplicas"];
+    let expected = format!(
+        "ratings-api: {current} → {} replicas, cpu ",
+        hpa["status"]["desiredReplicas"]
+    );
+    let target = format!("/{}%", hpa["spec"]["targetCPUUtilizationPercentage"]);
+    let lines = hpa_lines(&events);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&expected) && l.contains(&target)),
+        "no `{expected}…{target}` among {lines:#?}"
+    );
+    assert_eq!(
+        summary(&events)["shown"]["HPA ratings-api"],
+        format!("peak {current} replicas while Job load ran"),
+        "{:#?}",
+        summary(&events)
+    );
+
+    let (code, events, stderr) = sb.run_json(&load);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(summary(&events)["result"], "no-changes");
+    assert_eq!(hpa_lines(&events), Vec::<String>::new(), "the Job is done");
+
+    let (code, events, stderr) = sb.run_json(&["down", "--yes"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    assert_eq!(labelled(env), "");
+}
+
+/// The blueprint stage's progress lines about ratings-api's HPA.
+fn hpa_lines(events: &[serde_json::Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "stage_progress" && e["stage"] == "blueprint")
+        .filter_map(|e| e["message"].as_str())
+        .filter(|m| m.starts_with("ratings-api: "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The HPA once its controller has written its status (its conditions; with no metrics, as on the
+/// testbed, the figures then stay); two minutes without is a failure.
+fn hpa_with_status(ns: &str, name: &str) -> serde_json::Value {
+    for _ in 0..120 {
+        let hpa = kubectl(&["-n", ns, "get", "hpa", name, "-o", "json"]);
+        let status = &hpa["status"];
+        // autoscaling/v1 carries the conditions in an annotation.
+        let synced = hpa["metadata"]["annotations"]["autoscaling.alpha.kubernetes.io/conditions"]
+            .is_string();
+        let current = status["currentReplicas"].as_i64().unwrap_or(0);
+        if synced && current > 0 {
+            return hpa;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    panic!("the HPA controller never wrote {ns}/{name}'s status");
 }
 
 fn kubectl(args: &[&str]) -> serde_json::Value {

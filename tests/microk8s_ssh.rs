@@ -78,3 +78,51 @@ fn a_key_the_host_does_not_accept_is_a_credentials_error() {
     );
     assert!(host.calls().is_empty(), "nothing ran on the host");
 }
+
+/// A login outside the `microk8s` group: refused with the exact commands unless kat may join it
+/// (`join_group: true`), then added over SSH (the next session has the group), its ~/.kube given
+/// back, and taken out of the group again at `down`. The fake's group is a list in its state that
+/// its `usermod`/`gpasswd` change; `sudo -n` is the fake's shim.
+#[test]
+fn a_user_outside_the_group_is_added_only_when_allowed_and_removed_at_down() {
+    let _one = testbed_lock();
+    let mut state = installed(&[]);
+    state["group"] = serde_json::json!([]);
+    let host = FakeHost::new(state);
+    let sshd = Sshd::start(&host);
+    let lines = sshd.provider_lines(&sshd.client_key());
+
+    let refused = Sandbox::new(&config("mk8s-nogroup", &lines, ""));
+    let (code, _, stderr) = kat(&refused, &host, &["up"]);
+    let err = error_line(&stderr);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`sudo usermod -a -G microk8s root`")
+            && err.contains("`sudo chown -R root ~/.kube`")
+            && err.contains("provider.microk8s.join_group: true"),
+        "{err}"
+    );
+    assert_eq!(host.mutating_calls(), Vec::<String>::new());
+
+    let extra = format!("{lines}join_group: true\nsnap_prefix: [sudo, -n]\n");
+    let sb = Sandbox::new(&config("mk8s-join", &extra, ""));
+    kat_ok(&sb, &host, &["up"]);
+    let kube = host.home().join(".kube").display().to_string();
+    let calls = host.calls();
+    assert!(
+        calls.contains(&"sudo -n usermod -a -G microk8s root".to_string())
+            && calls.contains(&format!("sudo -n chown -R root {kube}")),
+        "{calls:#?}"
+    );
+    assert_eq!(host.state()["group"], serde_json::json!(["root"]));
+
+    host.clear_log();
+    kat_ok(&sb, &host, &["up"]);
+    assert_eq!(host.mutating_calls(), Vec::<String>::new());
+
+    kat_ok(&sb, &host, &["down", "--yes"]);
+    assert_eq!(host.state()["group"], serde_json::json!([]));
+    assert!(host
+        .calls()
+        .contains(&"sudo -n gpasswd -d root microk8s".to_string()));
+}

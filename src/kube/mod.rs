@@ -11,6 +11,7 @@ mod diagnose;
 mod discovery;
 mod drift;
 mod error;
+mod hpa_progress;
 mod inventory;
 mod labels;
 mod marks;

@@ -18,6 +18,7 @@ use super::diagnose::explain;
 use super::discovery::Resolved;
 use super::drift;
 use super::error::KubeError;
+use super::hpa_progress;
 use super::inventory::ObjectRef;
 use super::labels::{env_selector, set_selector};
 use super::marks;
@@ -272,12 +273,24 @@ impl KubeWorkloads {
         waited.extend(self.certificates_for(&live).await);
         // Finding what to prune takes a list per kind; it runs while the workloads roll out so
         // it adds nothing once they are ready. Deleting waits until they are.
-        let (ready, strays) = futures::join!(
-            self.wait_ready_all(&waited, cx),
+        // A load Job drives the set's HPAs: their replicas are shown while it runs.
+        let hpas = hpa_progress::to_watch(&live);
+        let ((ready, peaks), strays) = futures::join!(
+            hpa_progress::while_watching(&self.client, &hpas, cx, self.wait_ready_all(&waited, cx)),
             self.strays(&set.name, &inventory)
         );
         let (ready, strays) = (ready?, strays?);
         let mut outputs = Outputs::new();
+        if !peaks.is_empty() {
+            let jobs = hpa_progress::jobs(&live).join(", ");
+            for (hpa, peak) in &peaks {
+                outputs.show(
+                    format!("HPA {hpa}"),
+                    format!("peak {peak} replicas while Job {jobs} ran"),
+                );
+            }
+            outputs.set("hpa_peak_replicas", &peaks);
+        }
         for (p, state) in live.iter().map(|(p, v)| (p, ready.get(&p.r).unwrap_or(v))) {
             let addrs = lb_addresses(state);
             if p.r.kind == "Service" && !addrs.is_empty() {

@@ -48,6 +48,8 @@ pub fn kubectl(args: &[&str]) -> String {
 /// A machine with (or without) microk8s, as the fake keeps it.
 pub struct FakeHost {
     pub dir: tempfile::TempDir,
+    /// `KAT_MICROK8S_PLATFORM` for kat: the VM path of macOS/Windows.
+    platform: Option<&'static str>,
 }
 
 /// microk8s installed on the default channel, running, with `addons` enabled, refreshes not held.
@@ -63,13 +65,28 @@ impl FakeHost {
         std::fs::create_dir_all(&bin).unwrap();
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/microk8s_support/fake/microk8s");
-        for name in ["microk8s", "snap"] {
+        for name in ["microk8s", "snap", "usermod", "gpasswd", "sudo", "chown"] {
             std::fs::copy(&script, bin.join(name)).unwrap();
         }
-        let host = FakeHost { dir };
+        let host = FakeHost {
+            dir,
+            platform: None,
+        };
         host.write_state(&state);
         std::fs::write(host.log_path(), "").unwrap();
         host
+    }
+
+    /// The macOS installer's machine: no VM yet, no snap; kat is told it runs on macOS.
+    pub fn macos() -> FakeHost {
+        let mut host = FakeHost::new(json!({"vm": true, "installed": false}));
+        host.platform = Some("macos");
+        host
+    }
+
+    /// The home directory of the SSH sessions (sshd.rs).
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
     }
 
     pub fn bin(&self) -> PathBuf {
@@ -128,6 +145,12 @@ impl FakeHost {
             ),
             ("FAKE_MK8S_KUBECTL".into(), kubectl_path()),
         ]
+        .into_iter()
+        .chain(
+            self.platform
+                .map(|p| ("KAT_MICROK8S_PLATFORM".to_string(), p.to_string())),
+        )
+        .collect()
     }
 
     /// Every call so far, as `prog arg arg`.
@@ -160,6 +183,11 @@ impl FakeHost {
                     "microk8s disable",
                     "microk8s start",
                     "microk8s stop",
+                    "microk8s install",
+                    "microk8s uninstall",
+                    "usermod",
+                    "gpasswd",
+                    "chown",
                     "snap install",
                     "snap refresh",
                     "snap remove",

@@ -50,9 +50,12 @@ impl Sshd {
         std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
         // sshd's privilege-separation directory.
         std::fs::create_dir_all("/run/sshd").unwrap();
+        // HOME too: the session's ~/.kube is the test's, not this machine's.
+        std::fs::create_dir_all(host.home().join(".kube")).unwrap();
         let setenv: Vec<String> = host
             .vars()
             .into_iter()
+            .chain([("HOME".to_string(), host.home().display().to_string())])
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         let port = free_port();

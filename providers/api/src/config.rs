@@ -291,6 +291,50 @@ pub struct Microk8sConfig {
     /// Seconds any other command may take (an `enable` of several addons pulls images).
     #[serde(default = "default_microk8s_command_timeout")]
     pub command_timeout: u64,
+    /// macOS and Windows: the multipass VM `microk8s install` creates (with `install: true`).
+    /// Not used on Linux or with `host`.
+    #[serde(default)]
+    pub vm: Microk8sVm,
+    /// Over SSH, a user outside the `microk8s` group is added to it (`sudo usermod -a -G
+    /// microk8s <user>`, `sudo chown -R <user> ~/.kube`); `install: true` implies it. Off: the
+    /// error gives those commands.
+    #[serde(default)]
+    pub join_group: bool,
+}
+
+/// The VM's size, as `microk8s install --cpu --mem --disk` takes it. The defaults are microk8s's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Microk8sVm {
+    /// Cores (`--cpu`).
+    #[serde(default = "default_vm_cpus")]
+    pub cpus: u32,
+    /// Memory in GB (`--mem`).
+    #[serde(default = "default_vm_memory_gb")]
+    pub memory_gb: u32,
+    /// Disk in GB (`--disk`; the VM's disk grows up to it).
+    #[serde(default = "default_vm_disk_gb")]
+    pub disk_gb: u32,
+}
+
+fn default_vm_cpus() -> u32 {
+    2
+}
+fn default_vm_memory_gb() -> u32 {
+    4
+}
+fn default_vm_disk_gb() -> u32 {
+    50
+}
+
+impl Default for Microk8sVm {
+    fn default() -> Self {
+        Microk8sVm {
+            cpus: default_vm_cpus(),
+            memory_gb: default_vm_memory_gb(),
+            disk_gb: default_vm_disk_gb(),
+        }
+    }
 }
 
 /// The stable channel kat pins by default: its ingress addon is ingress-nginx (IngressClasses
@@ -321,6 +365,8 @@ impl Default for Microk8sConfig {
             snap_prefix: None,
             ready_timeout: default_microk8s_ready_timeout(),
             command_timeout: default_microk8s_command_timeout(),
+            vm: Microk8sVm::default(),
+            join_group: false,
         }
     }
 }

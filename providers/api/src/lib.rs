@@ -25,8 +25,8 @@ pub use aks_config::AksConfig;
 pub use caps::{AutoscalerKind, Capabilities, LoadBalancerKind, ManagedDatabase};
 pub use component::{Applied, Change, ChangeAction, Component, Verified};
 pub use config::{
-    ApiAccess, DatabaseConfig, DatabaseMode, EksConfig, Microk8sConfig, NodePoolConfig, NodeTaint,
-    ProviderConfig, ProviderName, TaintEffect,
+    ApiAccess, DatabaseConfig, DatabaseMode, EksConfig, Microk8sConfig, Microk8sVm, NodePoolConfig,
+    NodeTaint, ProviderConfig, ProviderName, TaintEffect,
 };
 pub use context::{NoProgress, OpContext, Progress};
 pub use environments::TaggedEnvironment;

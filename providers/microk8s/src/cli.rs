@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kat_provider::{Microk8sConfig, OpContext, ProviderError};
+use kat_provider::{Microk8sConfig, Microk8sVm, OpContext, ProviderError};
 
 use crate::error::Microk8sError;
+use crate::platform::Platform;
 use crate::runner::{command_line, shell_quote, Output, Runner};
 use crate::status::{self, SnapInfo, Status};
 
@@ -22,10 +23,12 @@ pub struct Microk8s {
     ready_timeout: Duration,
     /// The pinned channel, for the install command in messages.
     channel: String,
+    /// macOS/Windows: the VM `microk8s install` creates; `None` for the snap.
+    vm: Option<Microk8sVm>,
 }
 
 impl Microk8s {
-    pub fn new(runner: Arc<dyn Runner>, cfg: &Microk8sConfig) -> Self {
+    pub fn new(runner: Arc<dyn Runner>, cfg: &Microk8sConfig, platform: Platform) -> Self {
         let snap_prefix = cfg.snap_prefix.clone().unwrap_or_else(|| {
             if runner.is_root() {
                 Vec::new()
@@ -40,6 +43,23 @@ impl Microk8s {
             timeout: Duration::from_secs(cfg.command_timeout),
             ready_timeout: Duration::from_secs(cfg.ready_timeout),
             channel: cfg.channel.clone(),
+            vm: (platform == Platform::Vm).then(|| cfg.vm.clone()),
+        }
+    }
+
+    /// microk8s runs in the installer's multipass VM (macOS, Windows).
+    pub fn is_vm(&self) -> bool {
+        self.vm.is_some()
+    }
+
+    /// What a user runs to install microk8s here, on the pinned channel, as messages show it.
+    pub fn install_hint(&self) -> String {
+        match &self.vm {
+            None => format!("`{}`", install_command(&self.channel)),
+            Some(vm) => format!(
+                "`{}` (the `microk8s` installer comes from `brew install ubuntu/microk8s/microk8s` on macOS, from microk8s.io on Windows)",
+                vm_install_args(vm, &self.channel).join(" ")
+            ),
         }
     }
 
@@ -87,7 +107,7 @@ impl Microk8s {
         if out.code == Some(127) {
             return Err(Microk8sError::NotInstalled {
                 place: self.place(),
-                install: install_command(&self.channel),
+                install: self.install_hint(),
             });
         }
         if status::is_permission_denied(&text) {
@@ -142,8 +162,63 @@ impl Microk8s {
         Ok(out)
     }
 
-    /// `snap list microk8s`; `None` when it is not installed.
+    /// A system command with the snap prefix (sudo unless root there): `usermod`, `chown`.
+    async fn privileged(&self, command: &[&str]) -> Result<Output, Microk8sError> {
+        let argv = Self::with_prefix(&self.snap_prefix, command);
+        tracing::debug!(place = %self.place(), command = %command_line(&argv), "system");
+        let out = self.runner.run(&argv, self.timeout).await?;
+        if is_sudo_password(&out.text()) {
+            let plain: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+            return Err(Microk8sError::SudoPassword {
+                command: command_line(&plain),
+                place: self.place(),
+            });
+        }
+        if !out.ok() {
+            return Err(self.failed(&argv, &out));
+        }
+        Ok(out)
+    }
+
+    /// Adds the login user to the `microk8s` group, and gives it back `~/.kube` (which `sudo
+    /// microk8s` runs leave owned by root), as microk8s's install guide does. Only a new login
+    /// session has the group: over SSH every command is one, so the next command has it.
+    pub async fn join_group(&self, cx: &OpContext, user: &str) -> Result<(), ProviderError> {
+        cx.check("adding the user to the microk8s group")?;
+        self.privileged(&["usermod", "-a", "-G", "microk8s", user])
+            .await?;
+        let home = self
+            .runner
+            .run(&["printenv".into(), "HOME".into()], self.timeout)
+            .await?;
+        let home = home.stdout.trim();
+        if home.is_empty() {
+            return Ok(());
+        }
+        let kube = format!("{home}/.kube");
+        let exists = self
+            .runner
+            .run(&["test".into(), "-d".into(), kube.clone()], self.timeout)
+            .await?;
+        if exists.ok() {
+            self.privileged(&["chown", "-R", user, &kube]).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes `user` out of the `microk8s` group again.
+    pub async fn leave_group(&self, cx: &OpContext, user: &str) -> Result<(), ProviderError> {
+        cx.check("removing the user from the microk8s group")?;
+        self.privileged(&["gpasswd", "-d", user, "microk8s"])
+            .await?;
+        Ok(())
+    }
+
+    /// `snap list microk8s` (the VM: `microk8s version`); `None` when it is not installed.
     pub async fn installed(&self) -> Result<Option<SnapInfo>, Microk8sError> {
+        if self.vm.is_some() {
+            return self.vm_installed().await;
+        }
         match self.snap(&["list", SNAP], false).await {
             Ok(out) => Ok(status::parse_snap_list(&out.stdout)),
             Err(Microk8sError::Failed { message, .. })
@@ -155,8 +230,37 @@ impl Microk8s {
         }
     }
 
+    /// The installer answers every command but `install` with nothing (exit 0) while there is
+    /// no VM, and with "not running" while the VM is stopped. The snap's channel and hold inside
+    /// the VM are out of reach from here: the pinned channel is what `install` was given.
+    async fn vm_installed(&self) -> Result<Option<SnapInfo>, Microk8sError> {
+        let out = self.microk8s(&["version"], self.timeout).await?;
+        if let Some(version) = status::parse_version(&out.stdout) {
+            return Ok(Some(SnapInfo {
+                version,
+                tracking: self.channel.clone(),
+                held: false,
+            }));
+        }
+        if status::is_not_running(&out.text()) {
+            return Err(Microk8sError::NotRunning {
+                place: self.place(),
+            });
+        }
+        Ok(None)
+    }
+
     pub async fn install(&self, cx: &OpContext, channel: &str) -> Result<(), ProviderError> {
         cx.check("installing microk8s")?;
+        if let Some(vm) = &self.vm {
+            let argv = vm_install_args(vm, channel);
+            let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+            let out = self.microk8s(&args, self.timeout).await?;
+            if !out.ok() {
+                return Err(self.failed(&argv, &out).into());
+            }
+            return Ok(());
+        }
         let channel = format!("--channel={channel}");
         self.snap(&["install", SNAP, "--classic", &channel], true)
             .await?;
@@ -176,8 +280,18 @@ impl Microk8s {
     }
 
     /// `--purge`: no snapshot of the cluster's data (gigabytes) is kept.
+    /// The VM: `microk8s uninstall`, which deletes the VM and everything in it.
     pub async fn remove(&self, cx: &OpContext) -> Result<(), ProviderError> {
         cx.check("removing microk8s")?;
+        if self.vm.is_some() {
+            let out = self.microk8s(&["uninstall"], self.timeout).await?;
+            if !out.ok() {
+                return Err(self
+                    .failed(&["microk8s".into(), "uninstall".into()], &out)
+                    .into());
+            }
+            return Ok(());
+        }
         self.snap(&["remove", SNAP, "--purge"], true).await?;
         Ok(())
     }
@@ -310,6 +424,25 @@ impl Microk8s {
             .collect();
         Err(self.failed(&argv, &out))
     }
+}
+
+/// `microk8s install` with the VM's size; `--assume-yes` lets the installer set up multipass
+/// when it is missing (kat was asked to install, and there is no terminal to answer it).
+pub fn vm_install_args(vm: &Microk8sVm, channel: &str) -> Vec<String> {
+    [
+        "microk8s".to_string(),
+        "install".into(),
+        "--cpu".into(),
+        vm.cpus.to_string(),
+        "--mem".into(),
+        vm.memory_gb.to_string(),
+        "--disk".into(),
+        vm.disk_gb.to_string(),
+        "--channel".into(),
+        channel.into(),
+        "--assume-yes".into(),
+    ]
+    .to_vec()
 }
 
 /// What a user runs to install microk8s on the pinned channel.

@@ -64,10 +64,79 @@ impl Cluster {
         Ok(())
     }
 
+    /// A user outside the `microk8s` group is added to it when kat may (see
+    /// `Shared::may_join_group`), recorded first so `down` takes it out again.
+    async fn join_group_if_needed(
+        &self,
+        cx: &OpContext,
+        record: &mut Record,
+        changes: &mut Vec<Change>,
+    ) -> Result<(), ProviderError> {
+        let user = match self.m().status().await {
+            Err(Microk8sError::NoPermission { user, .. }) if self.s.may_join_group() => user,
+            // Anything else is for the wait that follows to report.
+            _ => return Ok(()),
+        };
+        cx.step(format!(
+            "adding {user} to the microk8s group on {} (`usermod -a -G microk8s {user}`, `chown -R {user} ~/.kube`)",
+            self.m().place()
+        ));
+        record.group_joined_by_kat = Some(user.clone());
+        record.save(self.state_dir())?;
+        self.m().join_group(cx, &user).await?;
+        // A new SSH session: the membership applies from here on.
+        if let Err(e @ Microk8sError::NoPermission { .. }) = self.m().status().await {
+            return Err(e.into());
+        }
+        changes.push(
+            Change::new(ChangeAction::Update, "group/microk8s")
+                .with_detail(format!("{user} added (`kat down` removes it)")),
+        );
+        Ok(())
+    }
+
+    /// What installing means here, for plans and steps.
+    fn install_detail(&self) -> String {
+        let cfg = &self.s.req.config.microk8s;
+        if self.m().is_vm() {
+            format!(
+                "`microk8s install`: a multipass VM with {} cores, {} GB memory, {} GB disk, channel {}",
+                cfg.vm.cpus,
+                cfg.vm.memory_gb,
+                cfg.vm.disk_gb,
+                self.channel()
+            )
+        } else {
+            format!("channel {}, refreshes held", self.channel())
+        }
+    }
+
+    /// The snap's refreshes are held on this machine or host; the VM's snap is out of reach.
+    fn holds(&self) -> bool {
+        !self.m().is_vm()
+    }
+
+    /// `--purge`'s command, and what it leaves.
+    fn remove_command(&self) -> &'static str {
+        if self.m().is_vm() {
+            "microk8s uninstall"
+        } else {
+            "snap remove microk8s --purge"
+        }
+    }
+
+    fn remove_consequence(&self) -> &'static str {
+        if self.m().is_vm() {
+            "it deletes the multipass VM and the cluster's data with it"
+        } else {
+            "no snapshot of its data is kept"
+        }
+    }
+
     fn not_installed(&self) -> ProviderError {
         Microk8sError::NotInstalled {
             place: self.m().place(),
-            install: crate::cli::install_command(self.channel()),
+            install: self.m().install_hint(),
         }
         .into()
     }
@@ -92,7 +161,7 @@ impl Component for Cluster {
             }
             changes.push(
                 Change::new(ChangeAction::Create, "snap/microk8s")
-                    .with_detail(format!("channel {}, refreshes held", self.channel())),
+                    .with_detail(self.install_detail()),
             );
             changes.extend(
                 self.needed()
@@ -101,12 +170,21 @@ impl Component for Cluster {
             );
             return Ok(changes);
         };
-        if !info.held {
+        if !info.held && self.holds() {
             changes.push(
                 Change::new(ChangeAction::Update, "snap/microk8s").with_detail("hold refreshes"),
             );
         }
-        let status = self.m().status().await?;
+        let status = match self.m().status().await {
+            Err(Microk8sError::NoPermission { user, .. }) if self.s.may_join_group() => {
+                changes.push(
+                    Change::new(ChangeAction::Update, "group/microk8s")
+                        .with_detail(format!("add {user} (`usermod -a -G microk8s {user}`)")),
+                );
+                Default::default()
+            }
+            other => other?,
+        };
         changes.extend(
             self.needed()
                 .into_iter()
@@ -126,25 +204,25 @@ impl Component for Cluster {
             Some(info) => info,
             None if self.s.req.config.microk8s.install => {
                 cx.step(format!(
-                    "installing microk8s ({}) on {}",
-                    self.channel(),
-                    self.m().place()
+                    "installing microk8s on {} ({})",
+                    self.m().place(),
+                    self.install_detail()
                 ));
                 record.installed_by_kat = true;
                 record.save(self.state_dir())?;
                 self.m().install(cx, self.channel()).await?;
                 changes.push(
                     Change::new(ChangeAction::Create, "snap/microk8s")
-                        .with_detail(format!("channel {}", self.channel())),
+                        .with_detail(self.install_detail()),
                 );
                 self.m()
                     .installed()
                     .await?
-                    .ok_or_else(|| ProviderError::Other(format!("`snap install microk8s` finished but `snap list microk8s` on {} does not show it", self.m().place())))?
+                    .ok_or_else(|| ProviderError::Other(format!("installing microk8s on {} finished but microk8s there does not answer as installed", self.m().place())))?
             }
             None => return Err(self.not_installed()),
         };
-        if !info.held {
+        if !info.held && self.holds() {
             cx.step("holding microk8s's snap refreshes for the environment's life");
             record.held_by_kat = true;
             record.save(self.state_dir())?;
@@ -154,6 +232,8 @@ impl Component for Cluster {
                     .with_detail("refreshes held (`kat down` releases the hold)"),
             );
         }
+        self.join_group_if_needed(cx, &mut record, &mut changes)
+            .await?;
         cx.step("waiting for microk8s to be ready");
         let before = self.m().wait_ready(cx).await?;
         if first {
@@ -218,10 +298,15 @@ impl Component for Cluster {
             .put(&CLUSTER_VERSION, &info.version)
             .set("channel", &info.tracking)
             .set("addons", &status.enabled);
+        let held = if self.holds() {
+            "refreshes held"
+        } else {
+            "in the installer's multipass VM"
+        };
         outputs.show(
             "microk8s",
             format!(
-                "{} ({}, refreshes held) on {}",
+                "{} ({}, {held}) on {}",
                 info.version,
                 info.tracking,
                 self.m().place()
@@ -248,7 +333,7 @@ impl Component for Cluster {
                 self.channel()
             )));
         }
-        if !info.held {
+        if !info.held && self.holds() {
             return Ok(Verified::Drifted(
                 "microk8s's refreshes are no longer held".into(),
             ));
@@ -294,10 +379,16 @@ impl Component for Cluster {
                     .with_detail("release the refresh hold"),
             );
         }
+        if let Some(user) = &record.group_joined_by_kat {
+            changes.push(
+                Change::new(ChangeAction::Update, "group/microk8s")
+                    .with_detail(format!("remove {user}")),
+            );
+        }
         if self.s.req.purge && record.installed_by_kat {
             changes.push(
                 Change::new(ChangeAction::Delete, "snap/microk8s")
-                    .with_detail("snap remove microk8s --purge"),
+                    .with_detail(self.remove_command()),
             );
         }
         Ok(changes)
@@ -343,11 +434,24 @@ impl Component for Cluster {
                     .with_detail("refresh hold released"),
             );
         }
+        if let Some(user) = &record.group_joined_by_kat {
+            cx.step(format!(
+                "removing {user} from the microk8s group on {} (kat added it)",
+                self.m().place()
+            ));
+            self.m().leave_group(cx, user).await?;
+            changes.push(
+                Change::new(ChangeAction::Update, "group/microk8s")
+                    .with_detail(format!("{user} removed")),
+            );
+        }
         if self.s.req.purge {
             if record.installed_by_kat {
                 cx.warn(format!(
-                    "--purge: removing microk8s from {} (kat installed it): `snap remove microk8s --purge`, no snapshot of its data is kept",
-                    self.m().place()
+                    "--purge: removing microk8s from {} (kat installed it): `{}`, {}",
+                    self.m().place(),
+                    self.remove_command(),
+                    self.remove_consequence()
                 ));
                 self.m().remove(cx).await?;
                 changes.push(

@@ -7,7 +7,7 @@ use kat_provider::ProviderError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Microk8sError {
-    #[error("microk8s is not installed on {place}; install it with `{install}`, or set provider.microk8s.install: true and kat installs it (and `kat down --purge` may remove it again)")]
+    #[error("microk8s is not installed on {place}; install it with {install}, or set provider.microk8s.install: true and kat installs it (and `kat down --purge` may remove it again)")]
     NotInstalled { place: String, install: String },
 
     #[error("snap is not available on {place} (`{command}`: {message}); microk8s needs snapd: install it (`sudo apt-get install snapd` on Debian/Ubuntu) or use a machine that has it")]
@@ -17,8 +17,11 @@ pub enum Microk8sError {
         message: String,
     },
 
-    #[error("user {user} on {place} may not use microk8s (\"Insufficient permissions to access MicroK8s\"): add it to the group with `sudo usermod -a -G microk8s {user}` and log in again (or `newgrp microk8s`), or set provider.microk8s.command_prefix: [sudo] (CI: [sg, microk8s, -c])")]
+    #[error("user {user} on {place} may not use microk8s (\"Insufficient permissions to access MicroK8s\"): add it to the group with `sudo usermod -a -G microk8s {user}` and `sudo chown -R {user} ~/.kube`, then log in again (or `newgrp microk8s`); or set provider.microk8s.join_group: true and kat does both over SSH; or set provider.microk8s.command_prefix: [sudo] (CI: [sg, microk8s, -c])")]
     NoPermission { user: String, place: String },
+
+    #[error("{env}={os}: kat knows linux (the microk8s snap), macos and windows (microk8s's multipass VM)", env = crate::platform::PLATFORM_ENV)]
+    BadPlatform { os: String },
 
     #[error(
         "microk8s on {place} is not running; start it with `microk8s start` and run kat again"
@@ -92,7 +95,9 @@ impl From<Microk8sError> for ProviderError {
             | Microk8sError::ChannelMismatch { .. } => {
                 ProviderError::config("provider.microk8s", message)
             }
-            Microk8sError::NoSnap { .. } | Microk8sError::SudoPassword { .. } => {
+            Microk8sError::NoSnap { .. }
+            | Microk8sError::SudoPassword { .. }
+            | Microk8sError::BadPlatform { .. } => {
                 ProviderError::config("provider.microk8s", message)
             }
             Microk8sError::SshUnreachable { .. } | Microk8sError::BadHost { .. } => {

@@ -9,6 +9,7 @@ mod cli;
 mod cluster;
 mod error;
 mod kubeconfig;
+mod platform;
 mod provider;
 mod record;
 mod registry;
@@ -17,5 +18,6 @@ mod ssh;
 mod status;
 
 pub use error::Microk8sError;
+pub use platform::{Platform, PLATFORM_ENV};
 pub use provider::{Microk8sProvider, INGRESS_CLASS};
 pub use runner::{LocalRunner, Output, Runner};

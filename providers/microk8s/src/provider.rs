@@ -9,8 +9,9 @@ use kat_provider::{
     OpContext, Outputs, Provider, ProviderError, ProviderRequest, Role,
 };
 
-use crate::cli::{install_command, Microk8s};
+use crate::cli::Microk8s;
 use crate::error::Microk8sError;
+use crate::platform::Platform;
 use crate::runner::{LocalRunner, Runner};
 use crate::ssh::{SshRunner, SshTarget};
 use crate::{addons, cluster, kubeconfig, registry};
@@ -21,6 +22,15 @@ pub struct Shared {
     pub cli: Microk8s,
     /// Set for a remote host: its key is checked before anything runs.
     pub ssh: Option<Arc<SshRunner>>,
+}
+
+impl Shared {
+    /// kat adds the user to the `microk8s` group itself: over SSH (each command a new login,
+    /// so the next one has the group), with `install` or `join_group`.
+    pub fn may_join_group(&self) -> bool {
+        let cfg = &self.req.config.microk8s;
+        self.ssh.is_some() && (cfg.install || cfg.join_group)
+    }
 }
 
 pub struct Microk8sProvider {
@@ -44,7 +54,8 @@ impl Microk8sProvider {
             }
             None => (Arc::new(LocalRunner), None),
         };
-        let cli = Microk8s::new(runner, cfg);
+        let platform = Platform::detect(cfg.host.is_some())?;
+        let cli = Microk8s::new(runner, cfg, platform);
         Ok(Microk8sProvider {
             s: Arc::new(Shared { req, cli, ssh }),
         })
@@ -88,7 +99,7 @@ impl Provider for Microk8sProvider {
             None => {
                 return Err(Microk8sError::NotInstalled {
                     place: self.s.cli.place(),
-                    install: install_command(&cfg.channel),
+                    install: self.s.cli.install_hint(),
                 }
                 .into())
             }
@@ -102,8 +113,11 @@ impl Provider for Microk8sProvider {
             }
             Some(_) => {}
         }
-        self.s.cli.status().await?;
-        Ok(())
+        match self.s.cli.status().await {
+            Err(Microk8sError::NoPermission { .. }) if self.s.may_join_group() => Ok(()),
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(()),
+        }
     }
 
     /// Only that the host answers: a `down` after microk8s was removed by hand still cleans up.

@@ -20,6 +20,9 @@ pub struct Record {
     pub installed_by_kat: bool,
     #[serde(default)]
     pub held_by_kat: bool,
+    /// The user kat added to the `microk8s` group (over SSH); `down` takes it out again.
+    #[serde(default)]
+    pub group_joined_by_kat: Option<String>,
 }
 
 pub fn file(state_dir: &Path) -> PathBuf {
@@ -35,6 +38,7 @@ impl Record {
                 enabled_by_kat: outputs.get("enabled_by_kat").unwrap_or_default(),
                 installed_by_kat: outputs.get("installed_by_kat").unwrap_or(false),
                 held_by_kat: outputs.get("held_by_kat").unwrap_or(false),
+                group_joined_by_kat: outputs.get("group_joined_by_kat").unwrap_or_default(),
             });
         }
         let text = std::fs::read_to_string(file(state_dir)).ok()?;
@@ -59,7 +63,8 @@ impl Record {
         o.set("addons_before", &self.addons_before)
             .set("enabled_by_kat", &self.enabled_by_kat)
             .set("installed_by_kat", self.installed_by_kat)
-            .set("held_by_kat", self.held_by_kat);
+            .set("held_by_kat", self.held_by_kat)
+            .set("group_joined_by_kat", &self.group_joined_by_kat);
     }
 }
 
@@ -75,6 +80,7 @@ mod tests {
             enabled_by_kat: ["registry".to_string()].into(),
             installed_by_kat: false,
             held_by_kat: true,
+            group_joined_by_kat: Some("ubuntu".into()),
         };
         r.save(&dir).unwrap();
         assert_eq!(Record::load(&Outputs::new(), &dir), Some(r.clone()));

@@ -56,8 +56,19 @@ pub fn user_in_permission_message(text: &str) -> Option<String> {
     rest.split_whitespace().next().map(str::to_string)
 }
 
+/// The snap says "microk8s is not running", the VM installer "MicroK8s is not running".
 pub fn is_not_running(text: &str) -> bool {
-    text.contains("microk8s is not running")
+    text.to_ascii_lowercase()
+        .contains("microk8s is not running")
+}
+
+/// `microk8s version`: "MicroK8s v1.32.3 revision 7964" gives `v1.32.3`.
+pub fn parse_version(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("MicroK8s ")?;
+        let v = rest.split_whitespace().next()?;
+        v.starts_with('v').then(|| v.to_string())
+    })
 }
 
 /// Another snap change or addon operation holds microk8s; asking again later succeeds.
@@ -143,6 +154,18 @@ addons:
         let unheld = "Name      Version  Rev   Tracking     Publisher   Notes\nmicrok8s  v1.32.3  7964  1.32/stable  canonical✓  classic\n";
         assert!(!parse_snap_list(unheld).unwrap().held);
         assert_eq!(parse_snap_list("error: no matching snaps installed"), None);
+    }
+
+    #[test]
+    fn version_line_gives_the_version() {
+        assert_eq!(
+            parse_version("MicroK8s v1.32.3 revision 7964\n").as_deref(),
+            Some("v1.32.3")
+        );
+        assert_eq!(parse_version(""), None);
+        assert!(is_not_running(
+            "MicroK8s is not running. Please run `microk8s start`."
+        ));
     }
 
     #[test]
