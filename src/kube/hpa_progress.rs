@@ -68,8 +68,8 @@ pub async fn while_watching<T>(
         async move {
             let mut last: Option<String> = None;
             // Never done: the watch ends when the wait does.
-            wait::watch_until(client, resolved, r, |o| {
-                let Some(o) = o else { return None::<()> };
+            wait::watch_until(client, resolved, r, |o| -> Option<()> {
+                let o = o?;
                 let status = HpaStatus::read(o);
                 if let Some(current) = status.current {
                     let mut peaks = peaks.lock().unwrap_or_else(|p| p.into_inner());
