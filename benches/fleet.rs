@@ -1,4 +1,6 @@
-//! A fleet of 20 clusters on the `sim` provider, real-world latency profile at 1:1000.
+//! A fleet of 20 clusters on the `sim` provider, real-world latency profile at 1:1000, with the
+//! simulated account's API rate limit on (`api_rate_limit: {read: 20, mutate: 5}` per simulated
+//! second, AWS's EC2 rates): the members share it, as environments of one account share AWS's.
 //!
 //! `cargo bench --bench fleet` runs the real `kat` binary: one environment's `up` (its wall time
 //! is the single environment's critical path plus kat's own overhead), a fleet of 20 in one
@@ -10,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const CONFIG: &str = "environment: bench\nprovider:\n  name: sim\n  sim:\n    scale: 0.001\ndatabase:\n  mode: managed\naddons:\n  ingress-nginx: {enabled: true}\n  cert-manager: {enabled: true}\n  metrics-server: {enabled: true}\n  cluster-autoscaler: {enabled: true}\n  monitoring: {enabled: true}\n  dashboard: {enabled: true}\n";
+const CONFIG: &str = "environment: bench\nprovider:\n  name: sim\n  sim:\n    scale: 0.001\n    profile: profile.yaml\ndatabase:\n  mode: managed\naddons:\n  ingress-nginx: {enabled: true}\n  cert-manager: {enabled: true}\n  metrics-server: {enabled: true}\n  cluster-autoscaler: {enabled: true}\n  monitoring: {enabled: true}\n  dashboard: {enabled: true}\n";
 const MEMBERS: usize = 20;
 
 fn kat(dir: &Path, args: &[&str]) -> Duration {
@@ -44,6 +46,13 @@ fn children_max_rss_kib() -> i64 {
 fn scratch() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("kat.yaml"), CONFIG).unwrap();
+    let builtin = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/providers/sim/profiles/real-world.yaml"
+    );
+    let mut profile = std::fs::read_to_string(builtin).expect("the built-in profile");
+    profile.push_str("\napi_rate_limit: {read: 20, mutate: 5}\n");
+    std::fs::write(d.path().join("profile.yaml"), profile).unwrap();
     d
 }
 

@@ -83,7 +83,7 @@ fn ratings_up_twice_then_stateless_down_leaves_nothing() {
     let t = Aks::new(
         "azlife",
         // The fake ACR takes no push: the mirror into ACR is tested in aks_registry.rs.
-        &format!("registry:\n  mirror: false\nblueprint: ratings\naddons:\n  ingress-nginx: {{enabled: true, url: \"{url}\", settings: {{host: ratings.example.test}}}}\ntimeouts:\n  default: 2m\n"),
+        &format!("registry:\n  mirror: false\nimages:\n  build: false\nblueprint: ratings\naddons:\n  ingress-nginx: {{enabled: true, url: \"{url}\", settings: {{host: ratings.example.test}}}}\ntimeouts:\n  default: 2m\n"),
     );
     let (code, events, stderr, _) = t.measured("kat up (aks, ratings, fake ARM)", &["up"]);
     assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));

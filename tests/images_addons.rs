@@ -93,6 +93,33 @@ fn addon_images_run_from_the_environments_registry_by_digest() {
             .unwrap();
     assert_eq!(lock["images"][&source_ref], image.digest.as_str());
 
+    // `kat images` lists the addon's image with its pin and where its copy stands.
+    let mut c = sb.cmd(&["images", "-o", "json"]);
+    c.env("PATH", &path)
+        .env("FAKE_HELM_REPO", repo.path())
+        .env("DOCKER_CONFIG", docker.path())
+        .env("KAT_CACHE_DIR", cache.path());
+    let out = c.output().expect("run kat images");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"] == source_ref.as_str())
+        .unwrap_or_else(|| panic!("no row for {source_ref}: {rows:#}"));
+    assert_eq!(row["key"], "addon/metrics-server");
+    assert_eq!(row["locked"], image.digest.as_str());
+    assert!(
+        row["state"].as_str().unwrap().starts_with("mirrored"),
+        "{row}"
+    );
+
     let (code, events, stderr) = kat(&["up"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(

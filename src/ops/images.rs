@@ -1,4 +1,5 @@
-//! `kat images`: what the blueprint runs and where each copy stands; `kat lock --update-images`:
+//! `kat images`: what the blueprint (and, with `images.mirror_addons`, the addons) run and where
+//! each copy stands; `kat lock --update-images`:
 //! kat.lock's image pins moved to what the tags name now.
 
 use std::collections::BTreeMap;
@@ -60,13 +61,26 @@ fn short(d: &str) -> String {
 }
 
 pub async fn images(env: &Environment, json_out: bool) -> Result<Exit, KatError> {
-    let Some(bp) = &env.blueprint else {
+    let mirrored_addons: Vec<_> = env.addons.iter().filter(|a| a.mirrors_images()).collect();
+    if env.blueprint.is_none() && mirrored_addons.is_empty() {
         return Err(KatError::Usage(
-            "no blueprint is chosen: `kat images` lists a blueprint's images; add --blueprint NAME"
+            "no blueprint is chosen and no addon's images are mirrored: `kat images` lists those; add --blueprint NAME or set `images.mirror_addons: true`"
                 .into(),
         ));
-    };
-    let sources = images::published(&bp.blueprint);
+    }
+    let mut sources = env
+        .blueprint
+        .as_ref()
+        .map(|bp| images::published(&bp.blueprint))
+        .unwrap_or_default();
+    // The addons' images as the images stage mirrors them (`images.mirror_addons`).
+    for addon in mirrored_addons {
+        for image in addon.images().map_err(|e| env.settings.addon_error(e))? {
+            if !sources.iter().any(|(_, s)| *s == image) {
+                sources.push((format!("addon/{}", addon.def().id), image));
+            }
+        }
+    }
     let registry = registry(env);
     let mirror = mirror_for(env, &sources, registry.as_deref())?;
     let locked = LockFile::load(&env.settings.lock_file)
