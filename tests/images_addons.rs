@@ -6,9 +6,8 @@ mod common;
 #[path = "kube_support/mod.rs"]
 mod kube_support;
 
-use base64::Engine;
 use common::charts::{fake_helm_path, metrics_server_deployment, package_chart};
-use common::registry::{push_image, Registry};
+use common::registry::{docker_config, push_image, Registry};
 use common::*;
 
 #[test]
@@ -31,16 +30,7 @@ fn addon_images_run_from_the_environments_registry_by_digest() {
         kube_support::kubeconfig().display(),
         target.host,
     ));
-    let docker = tempfile::tempdir().unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode("kat:pw-for-addons");
-    std::fs::write(
-        docker.path().join("config.json"),
-        format!(
-            r#"{{"auths": {{"{}": {{"auth": "{auth}"}}}}}}"#,
-            target.host
-        ),
-    )
-    .unwrap();
+    let docker = docker_config(&target.host, "kat", "pw-for-addons");
     let cache = tempfile::tempdir().unwrap();
     let path = fake_helm_path();
     let kat = |args: &[&str]| {

@@ -7,9 +7,8 @@ mod common;
 #[path = "kube_support/mod.rs"]
 mod kube_support;
 
-use base64::Engine;
 use common::charts::{fake_helm_path, metrics_server_deployment, package_chart};
-use common::registry::{push_index, Registry};
+use common::registry::{docker_config, push_index, Registry};
 use common::*;
 
 const BLUEPRINT: &str = "name: bundletest\ndescription: one Deployment whose image comes from a registry of the test\nsource: https://example.invalid/bundletest\nnamespace: NS\ncomponents:\n  - name: web\n    description: a web server\n    image: web\n    port: 8080\nimages:\n  web: { ref: \"SOURCE/team/web:2.0\" }\n";
@@ -41,16 +40,7 @@ fn the_bundle_carries_the_images_and_up_offline_needs_no_source_registry() {
         kube_support::kubeconfig().display(),
         target.host
     ));
-    let docker = tempfile::tempdir().unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode("kat:pw-for-bundle");
-    std::fs::write(
-        docker.path().join("config.json"),
-        format!(
-            r#"{{"auths": {{"{}": {{"auth": "{auth}"}}}}}}"#,
-            target.host
-        ),
-    )
-    .unwrap();
+    let docker = docker_config(&target.host, "kat", "pw-for-bundle");
     let cache = tempfile::tempdir().unwrap();
     let bundle = tempfile::tempdir().unwrap();
     let kat = |args: &[&str]| {

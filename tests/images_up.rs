@@ -8,8 +8,7 @@ mod kube_support;
 
 use std::process::Command;
 
-use base64::Engine;
-use common::registry::{push_image, Registry};
+use common::registry::{docker_config, push_image, Registry};
 use common::*;
 
 const BLUEPRINT: &str = "name: mirrortest\ndescription: one Deployment whose image comes from a registry of the test\nsource: https://example.invalid/mirrortest\nnamespace: NS\ncomponents:\n  - name: web\n    description: a web server\n    image: web\n    port: 8080\nimages:\n  web: { ref: \"SOURCE/team/web:1.0\" }\n";
@@ -98,16 +97,7 @@ fn up_runs_the_mirrored_copy_by_digest_and_keeps_the_locked_digest_when_the_tag_
         kube_support::kubeconfig().display(),
         target.host
     ));
-    let docker = tempfile::tempdir().unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode("kat:pw-for-tests");
-    std::fs::write(
-        docker.path().join("config.json"),
-        format!(
-            r#"{{"auths": {{"{}": {{"auth": "{auth}"}}}}}}"#,
-            target.host
-        ),
-    )
-    .unwrap();
+    let docker = docker_config(&target.host, "kat", "pw-for-tests");
     let e = Env {
         sb,
         docker,

@@ -304,3 +304,17 @@ pub fn push_index(r: &Registry, repo: &str, tag: &str) -> (TestImage, Vec<TestIm
         vec![amd, arm],
     )
 }
+
+/// A Docker config directory (`DOCKER_CONFIG`) holding `user:password` for `host`, as
+/// `docker login` leaves it: how the tests give kat the target registry's credentials.
+#[allow(dead_code)]
+pub fn docker_config(host: &str, user: &str, password: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    std::fs::write(
+        dir.path().join("config.json"),
+        format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#),
+    )
+    .expect("write config.json");
+    dir
+}
