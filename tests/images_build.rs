@@ -2,7 +2,9 @@
 //! testbed: a real v1.20 API server and Job controller, a simulated kubelet that runs nothing).
 //! The test plays the node: it completes the build pod with the termination message BuildKit's
 //! metadata would give (the digest of an image the test pushed itself), holds it running for the
-//! timeout, or lets the simulated kubelet crash-loop a builder image named `crash-loop`.
+//! timeout, or lets the simulated kubelet crash-loop a builder image named `crash-loop`. The pods
+//! the test plays ask for more CPU than a testbed node has (`images.build_resources`): unbound,
+//! the simulated kubelet leaves them to the test alone.
 
 mod common;
 #[path = "kube_support/mod.rs"]
@@ -149,11 +151,13 @@ impl Env {
         .unwrap();
         std::fs::write(bp.join("templates/00-namespace.yaml"), NAMESPACE).unwrap();
         std::fs::write(bp.join("templates/api.yaml"), DEPLOYMENT).unwrap();
-        // A registry of the user's: building is asked for.
+        // A registry of the user's: building is asked for. The build pod asks for more CPU
+        // than any testbed node has, so the scheduler never binds it and the simulated kubelet
+        // (which only acts on bound pods) never races the test's node.
         let images = if extra.contains("images:") {
             ""
         } else {
-            "images:\n  build: true\n"
+            "images:\n  build: true\n  build_resources: { cpu: \"64\", memory: 3Gi }\n"
         };
         sb.write_config(&format!(
             "environment: {name}\nprovider:\n  name: kubeconfig\n  kubeconfig:\n    path: {}\nregistry:\n  url: {}\nblueprint:\n  name: ./bp\n{images}{extra}",
@@ -276,6 +280,11 @@ fn up_builds_in_a_job_runs_the_digest_and_does_not_rebuild_an_unchanged_source()
         "unconfined"
     );
     let c = &pod["spec"]["containers"][0];
+    assert_eq!(
+        c["resources"],
+        json!({"requests": {"cpu": "64", "memory": "3Gi"}, "limits": {"memory": "3Gi"}}),
+        "images.build_resources"
+    );
     // 1.19+ servers copy the seccomp annotation into the field; 1.20 has no AppArmor field.
     assert_eq!(c["securityContext"]["seccompProfile"]["type"], "Unconfined");
     assert!(c["securityContext"]["appArmorProfile"].is_null());
@@ -383,6 +392,11 @@ fn a_build_past_the_stage_timeout_fails_naming_the_job_and_is_cleaned_up() {
     assert_eq!(code, 1, "{stderr}");
     let said = format!("{stderr}{}", serde_json::to_string(&events).unwrap());
     assert!(said.contains("build Job kat-build/kat-build-"), "{said}");
+    // The scheduler's reason is said while the pod waits for a node.
+    assert!(
+        said.contains("no node can take the build pod yet") && said.contains("Insufficient cpu"),
+        "{said}"
+    );
     assert_eq!(player.pods().len(), 1);
     wait_gone(&e);
 }

@@ -21,6 +21,22 @@ pub struct ImagesConfig {
     /// pinned in kat.lock) and run the addons from there. Needs the mirror (`registry.mirror`).
     #[serde(default)]
     pub mirror_addons: bool,
+    /// What each build Job's pod asks of its node, as Kubernetes quantities (`cpu: 2`,
+    /// `memory: 4Gi`): both are requests, memory is also the limit (BuildKit's memory use is what
+    /// gets a node into trouble; a CPU limit would only throttle it). Default: none, so a build
+    /// fits on the smallest workshop node and runs there at best effort.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_resources: Option<BuildResources>,
+}
+
+/// `images.build_resources`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuildResources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
 }
 
 impl ImagesConfig {

@@ -11,7 +11,7 @@ mod shorthand;
 
 pub use error::{ConfigError, Located};
 pub use fleet::{FleetConfig, FleetQuota, FleetShape};
-pub use images::ImagesConfig;
+pub use images::{BuildResources, ImagesConfig};
 pub use load::{load_file, parse_str, ConfigSource};
 pub use locate::locate;
 pub use model::*;

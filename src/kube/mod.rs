@@ -20,6 +20,7 @@ mod order;
 mod ownership;
 mod preflight;
 mod prune;
+pub mod quantity;
 mod removal;
 mod restore;
 mod retired;

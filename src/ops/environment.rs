@@ -423,6 +423,7 @@ fn build_stage(
             .builder
             .clone()
             .unwrap_or_else(|| BUILDER_IMAGE.to_string()),
+        resources: settings.config.images.build_resources.clone(),
         cache_dir: super::settings::image_cache_dir(),
         provider: provider.clone(),
     })))

@@ -190,6 +190,21 @@ fn validate(config: &KatConfig, source: &ConfigSource) -> Result<(), ConfigError
             format!("must be from 0 to 1, not {}", sim.error_rate),
         ));
     }
+    if let Some(r) = &config.images.build_resources {
+        use crate::kube::quantity::{cpu_millis, memory_bytes};
+        if let Some(cpu) = r.cpu.as_deref().filter(|q| cpu_millis(q).is_none()) {
+            return Err(source.error_at(
+                "images.build_resources.cpu",
+                format!("`{cpu}` is not a CPU quantity: write cores (`2`, `1.5`) or millicores (`500m`)"),
+            ));
+        }
+        if let Some(mem) = r.memory.as_deref().filter(|q| memory_bytes(q).is_none()) {
+            return Err(source.error_at(
+                "images.build_resources.memory",
+                format!("`{mem}` is not a memory quantity: write bytes with a unit (`512Mi`, `4Gi`, `2G`)"),
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -39,6 +39,8 @@ pub struct BuildStage {
     /// kat.yaml's `registry.url`.
     pub own_registry: Option<String>,
     pub builder: String,
+    /// `images.build_resources`.
+    pub resources: Option<crate::config::BuildResources>,
     pub cache_dir: PathBuf,
     pub provider: Arc<dyn kat_provider::Provider>,
 }
@@ -199,6 +201,7 @@ impl BuildStage {
             source: &b.source,
             target: format!("{}/{}", regs.push, b.reference),
             security,
+            resources: self.resources.as_ref(),
         };
         let host = regs.push.split('/').next().unwrap_or_default();
         let secret = build::job::secret(
@@ -237,7 +240,11 @@ fn job_name(env: &str, b: &Built) -> String {
 impl Stage for BuildStage {
     fn desired(&self) -> Value {
         let keys: Vec<String> = self.builds.iter().map(|b| b.source.key()).collect();
-        json!({ "builds": keys, "builder": self.builder })
+        let mut desired = json!({ "builds": keys, "builder": self.builder });
+        if let Some(r) = &self.resources {
+            desired["resources"] = json!(r);
+        }
+        desired
     }
 
     async fn plan(&self, cx: &OpContext) -> Result<Vec<Change>, ProviderError> {

@@ -8,6 +8,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use super::source::BuildSource;
+use crate::config::BuildResources;
 use crate::kube::{ENVIRONMENT_LABEL, MANAGED_BY_LABEL};
 
 pub const BUILD_NAMESPACE: &str = "kat-build";
@@ -55,6 +56,8 @@ pub struct BuildJob<'a> {
     /// `<push registry>/<repo>:<tag>`.
     pub target: String,
     pub security: Security,
+    /// `images.build_resources`.
+    pub resources: Option<&'a BuildResources>,
 }
 
 fn labels(env: &str) -> Value {
@@ -122,6 +125,21 @@ pub fn build_args(source: &BuildSource, target: &str, insecure: bool) -> Vec<Str
     args
 }
 
+/// Requests for both, a limit for memory only (see `images.build_resources`).
+fn resources(r: Option<&BuildResources>) -> Value {
+    let Some(r) = r else { return json!({}) };
+    let mut requests = serde_json::Map::new();
+    let mut limits = serde_json::Map::new();
+    if let Some(cpu) = &r.cpu {
+        requests.insert("cpu".into(), json!(cpu));
+    }
+    if let Some(memory) = &r.memory {
+        requests.insert("memory".into(), json!(memory));
+        limits.insert("memory".into(), json!(memory));
+    }
+    json!({ "requests": requests, "limits": limits })
+}
+
 /// The Job; `insecure`: the registry speaks plain HTTP (microk8s's).
 pub fn job(job: &BuildJob<'_>, insecure: bool) -> Value {
     let script =
@@ -165,6 +183,7 @@ pub fn job(job: &BuildJob<'_>, insecure: bool) -> Value {
                             { "name": "DOCKER_CONFIG", "value": "/home/user/.docker" },
                         ],
                         "securityContext": security_context,
+                        "resources": resources(job.resources),
                         "terminationMessagePath": TERMINATION_PATH,
                         // A failed build leaves its last log lines as the message: the report
                         // when logs cannot be streamed.
@@ -221,6 +240,7 @@ mod tests {
                 source: &s,
                 target: "reg:5000/api:kat".into(),
                 security,
+                resources: None,
             },
             false,
         )
@@ -262,6 +282,35 @@ mod tests {
         assert!(cmd.contains(&"filename=Dockerfile.prod".to_string()));
         assert!(cmd.contains(&"build-arg:A=x y".to_string()));
         assert!(cmd.contains(&"type=image,name=reg:5000/api:kat,push=true".to_string()));
+    }
+
+    #[test]
+    fn build_resources_are_requests_and_a_memory_limit() {
+        let container = |r: Option<&BuildResources>| {
+            let s = source();
+            job(
+                &BuildJob {
+                    env: "e",
+                    name: "n".into(),
+                    builder: BUILDER_IMAGE,
+                    source: &s,
+                    target: "reg/api:kat".into(),
+                    security: Security::Fields,
+                    resources: r,
+                },
+                false,
+            )["spec"]["template"]["spec"]["containers"][0]["resources"]
+                .clone()
+        };
+        assert_eq!(container(None), json!({}));
+        let r = BuildResources {
+            cpu: Some("2".into()),
+            memory: Some("4Gi".into()),
+        };
+        assert_eq!(
+            container(Some(&r)),
+            json!({"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "4Gi"}})
+        );
     }
 
     #[test]

@@ -116,6 +116,7 @@ async fn wait(
         component: component.to_string(),
         message: e.to_string(),
     };
+    let mut said_unschedulable = false;
     let outcome = loop {
         let list = pods
             .list(&ListParams::default().labels(&format!("job-name={name}")))
@@ -124,6 +125,13 @@ async fn wait(
         if let Some(pod) = list.items.first() {
             let pod_name = pod.metadata.name.clone().unwrap_or_default();
             let state = state_of(pod);
+            if let Some(why) = unschedulable(pod).filter(|_| !said_unschedulable) {
+                // Not a failure: a cluster autoscaler may add a node; the stage timeout bounds it.
+                said_unschedulable = true;
+                cx.step(format!(
+                    "{component}: no node can take the build pod yet ({why}); waiting (`images.build_resources` sets what it asks for)"
+                ));
+            }
             if follower.is_none() && state.started {
                 follower = Some(tokio::spawn(follow(
                     pods.clone(),
@@ -233,6 +241,21 @@ fn state_of(pod: &Pod) -> PodState {
             }),
     };
     PodState { started, end }
+}
+
+/// The scheduler's message while it cannot place the pod.
+fn unschedulable(pod: &Pod) -> Option<String> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| {
+            c.type_ == "PodScheduled"
+                && c.status == "False"
+                && c.reason.as_deref() == Some("Unschedulable")
+        })
+        .map(|c| c.message.clone().unwrap_or_else(|| "Unschedulable".into()))
 }
 
 fn failed_condition(job: &Job) -> Option<String> {

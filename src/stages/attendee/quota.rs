@@ -5,13 +5,11 @@
 use serde_json::Value;
 
 use crate::config::FleetQuota;
+use crate::kube::quantity::{cpu_millis, cpu_text, memory_bytes, memory_text, GI, MI};
 
 /// What a container without limits gets from the namespace's LimitRange (and counts for here).
 pub const DEFAULT_CPU_MILLIS: u64 = 500;
 pub const DEFAULT_MEMORY_BYTES: u64 = 512 * MI;
-
-const MI: u64 = 1 << 20;
-const GI: u64 = 1 << 30;
 
 /// A namespace's quota, in the forms the API server stores (so a second apply writes nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,56 +127,6 @@ fn pod_limits(spec: &Value) -> (u64, u64) {
 
 fn round_up(v: u64, unit: u64) -> u64 {
     v.div_ceil(unit) * unit
-}
-
-/// `2`, `1.5`, `500m` → millicores.
-pub fn cpu_millis(q: &str) -> Option<u64> {
-    let q = q.trim();
-    if let Some(m) = q.strip_suffix('m') {
-        return m.parse().ok();
-    }
-    let v: f64 = q.parse().ok()?;
-    (v >= 0.0).then(|| (v * 1000.0).round() as u64)
-}
-
-/// `512Mi`, `1Gi`, `1G`, `1000` → bytes.
-pub fn memory_bytes(q: &str) -> Option<u64> {
-    let q = q.trim();
-    let units: [(&str, u64); 8] = [
-        ("Ki", 1 << 10),
-        ("Mi", MI),
-        ("Gi", GI),
-        ("Ti", 1 << 40),
-        ("k", 1000),
-        ("M", 1_000_000),
-        ("G", 1_000_000_000),
-        ("T", 1_000_000_000_000),
-    ];
-    for (suffix, mult) in units {
-        if let Some(n) = q.strip_suffix(suffix) {
-            return n.parse::<u64>().ok().map(|n| n * mult);
-        }
-    }
-    q.parse().ok()
-}
-
-/// The API server's canonical form: whole cores without a suffix, else millicores.
-fn cpu_text(millis: u64) -> String {
-    if millis.is_multiple_of(1000) {
-        (millis / 1000).to_string()
-    } else {
-        format!("{millis}m")
-    }
-}
-
-/// The API server's canonical form: the largest binary suffix that divides exactly.
-fn memory_text(bytes: u64) -> String {
-    for (suffix, unit) in [("Ti", 1u64 << 40), ("Gi", GI), ("Mi", MI), ("Ki", 1 << 10)] {
-        if bytes >= unit && bytes.is_multiple_of(unit) {
-            return format!("{}{suffix}", bytes / unit);
-        }
-    }
-    bytes.to_string()
 }
 
 #[cfg(test)]
