@@ -12,6 +12,7 @@ mod common_eks;
 mod kube_support;
 
 use base64::Engine;
+use common::charts::{fake_helm_path, metrics_server_deployment, package_chart};
 use common::registry::{push_image, Registry};
 use common::*;
 use common_eks::*;
@@ -40,16 +41,16 @@ fn run(
     events_of(&out)
 }
 
-#[test]
-fn eks_mirrors_into_its_registry_with_the_token_ecr_answers() {
-    let env = "ecrpush";
-    let ns = "ecrpush-web";
-    let access = format!(
+/// `provider.eks.api_access` to the testbed: the Kubernetes stages run there.
+fn api_access() -> String {
+    format!(
         "    api_access:\n      kubeconfig: {}\n",
         kube_support::kubeconfig().display()
-    );
-    let t = Eks::new(env, &access);
-    // What ECR (moto) answers this account: the stand-in accepts exactly that.
+    )
+}
+
+/// What ECR (moto) answers this account as (user, password): the stand-in accepts exactly that.
+fn ecr_login(t: &Eks) -> (String, String) {
     let answer =
         t.rt.block_on(t.aws.ecr.get_authorization_token().send())
             .expect("GetAuthorizationToken");
@@ -61,6 +62,29 @@ fn eks_mirrors_into_its_registry_with_the_token_ecr_answers() {
     let decoded = String::from_utf8(decoded).unwrap();
     let (user, password) = decoded.split_once(':').unwrap();
     assert_eq!(user, "AWS");
+    (user.to_string(), password.to_string())
+}
+
+/// The ECR repositories moto holds.
+fn ecr_repositories(t: &Eks) -> Vec<String> {
+    let answer =
+        t.rt.block_on(t.aws.ecr.describe_repositories().send())
+            .expect("DescribeRepositories");
+    answer
+        .repositories()
+        .iter()
+        .filter_map(|r| r.repository_name().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn eks_mirrors_into_its_registry_with_the_token_ecr_answers() {
+    let env = "ecrpush";
+    let ns = "ecrpush-web";
+    let access = api_access();
+    let t = Eks::new(env, &access);
+    let (user, password) = ecr_login(&t);
+    let (user, password) = (user.as_str(), password.as_str());
     let stand_in = Registry::start(Some((user, password)));
     let source = Registry::start(None);
     let image = push_image(&source, "team/web", "1.0", &[(51, 120_000), (52, 60_000)]);
@@ -135,6 +159,92 @@ fn eks_mirrors_into_its_registry_with_the_token_ecr_answers() {
 
     let (code, events, stderr) = run(&t, &stand_in, &dirs, &["down"]);
     assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    t.assert_nothing_left();
+}
+
+#[test]
+fn mirrored_addon_images_get_their_own_ecr_repositories() {
+    let env = "ecraddon";
+    let ns = "ecraddon-ms";
+    let access = api_access();
+    let t = Eks::new(env, &access);
+    let (user, password) = ecr_login(&t);
+    let stand_in = Registry::start(Some((&user, &password)));
+    let source = Registry::start(None);
+    let image = push_image(&source, "team/ms", "0.7.2", &[(73, 80_000)]);
+    let charts = tempfile::tempdir().unwrap();
+    package_chart(
+        charts.path(),
+        "metrics-server",
+        "3.12.2",
+        &metrics_server_deployment(&format!("{}/team/ms:0.7.2", source.host)),
+    );
+    t.sb.write_config(&config(
+        env,
+        &format!(
+            "{access}images:\n  mirror_addons: true\naddons:\n  metrics-server:\n    enabled: true\n    helm: {{repository: \"https://charts.example.test/ms\", chart: metrics-server, version: 3.12.2, namespace: {ns}}}\n"
+        ),
+    ));
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let path = fake_helm_path();
+    let kat = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let out = t
+            .cmd(&all)
+            .env("KAT_EKS_REGISTRY_ENDPOINT", &stand_in.host)
+            .env("DOCKER_CONFIG", dirs[0].path())
+            .env("KAT_CACHE_DIR", dirs[1].path())
+            .env("PATH", &path)
+            .env("FAKE_HELM_REPO", charts.path())
+            .output()
+            .expect("run kat");
+        events_of(&out)
+    };
+    let cleanup = || {
+        let _ = kubectl_at(
+            &kube_support::kubeconfig(),
+            &["delete", "ns", ns, "--ignore-not-found", "--wait=false"],
+        );
+    };
+
+    let (code, events, stderr) = kat(&["up"]);
+    if code != 0 {
+        cleanup();
+    }
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    // ECR takes no push into a repository that does not exist: the addon's image got one, made
+    // by the registry stage with the blueprint's (none here).
+    let repo = format!("kat-{env}/team/ms");
+    assert!(
+        ecr_repositories(&t).contains(&repo),
+        "{:?}",
+        ecr_repositories(&t)
+    );
+    assert_eq!(
+        stand_in.manifest(&repo, &image.digest).as_deref(),
+        Some(image.manifest.as_slice())
+    );
+    let deployed = kubectl_at(
+        &kube_support::kubeconfig(),
+        &[
+            "-n",
+            ns,
+            "get",
+            "deployment",
+            "metrics-server",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ],
+    );
+    assert_eq!(
+        deployed.trim(),
+        format!("{}/{repo}@{}", stand_in.host, image.digest)
+    );
+
+    let (code, events, stderr) = kat(&["down"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    assert!(!ecr_repositories(&t).contains(&repo));
     t.assert_nothing_left();
 }
 

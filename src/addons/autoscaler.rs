@@ -56,6 +56,11 @@ pub struct AutoscalerInputs<'a> {
     pub role_arn: Option<&'a str>,
 }
 
+/// The image of an autoscaler release.
+pub fn image(release: &str) -> String {
+    format!("registry.k8s.io/autoscaling/cluster-autoscaler:v{release}")
+}
+
 pub fn render(i: &AutoscalerInputs<'_>) -> Vec<Value> {
     let ns = "kube-system";
     let name = "cluster-autoscaler";
@@ -99,7 +104,7 @@ pub fn render(i: &AutoscalerInputs<'_>) -> Vec<Value> {
                     "spec": {"serviceAccountName": name, "priorityClassName": "system-cluster-critical",
                         "securityContext": {"runAsNonRoot": true, "runAsUser": 65534, "fsGroup": 65534, "seccompProfile": {"type": "RuntimeDefault"}},
                         "containers": [{"name": name,
-                            "image": format!("registry.k8s.io/autoscaling/cluster-autoscaler:v{}", i.release),
+                            "image": image(i.release),
                             "command": ["./cluster-autoscaler", "--v=4", "--stderrthreshold=info", "--cloud-provider=aws",
                                 "--skip-nodes-with-local-storage=false", "--expander=least-waste", "--balance-similar-node-groups",
                                 "--skip-nodes-with-system-pods=false",

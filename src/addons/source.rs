@@ -102,8 +102,8 @@ impl AddonSource {
     }
 
     /// Every container image the addon runs that kat can know before earlier stages ran:
-    /// its fetched file's or chart's, and those of the monitoring stack kat renders. (The
-    /// cluster autoscaler's image depends on the cluster's version: not mirrored.)
+    /// its fetched file's or chart's, and those of what kat renders (the monitoring stack; the
+    /// cluster autoscaler's when its release is pinned or follows a pinned Kubernetes version).
     pub fn images(&self) -> Result<Vec<String>, AddonError> {
         let mut found: std::collections::BTreeSet<String> =
             super::images_of(self.prepare()?.iter().map(|m| &m.object));
@@ -233,11 +233,32 @@ impl AddonSource {
 
     /// The images of an addon kat renders without earlier stages' outputs (for `kat fetch`).
     pub fn rendered_images(&self) -> Result<Vec<String>, AddonError> {
-        if self.def.id != "monitoring" || self.config.helm.is_some() || self.artifact()?.is_some() {
+        if self.config.helm.is_some() || self.artifact()?.is_some() {
             return Ok(Vec::new());
         }
-        let version = self.def.version(self.config.version.as_deref())?;
-        Ok(monitoring::Release::of(version)?.images())
+        match self.def.id {
+            "monitoring" => {
+                let version = self.def.version(self.config.version.as_deref())?;
+                Ok(monitoring::Release::of(version)?.images())
+            }
+            "cluster-autoscaler" => Ok(self
+                .autoscaler_release(None)?
+                .map(|r| vec![autoscaler::image(&r)])
+                .unwrap_or_default()),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// The autoscaler release: pinned in kat.yaml, else the one for the configured Kubernetes
+    /// version, else for the cluster's (`cluster`, known once the cluster stage ran).
+    fn autoscaler_release(&self, cluster: Option<&str>) -> Result<Option<String>, AddonError> {
+        if let Some(v) = &self.config.version {
+            return Ok(Some(self.def.version(Some(v))?.to_string()));
+        }
+        match self.kubernetes_version.as_deref().or(cluster) {
+            Some(k) => Ok(Some(autoscaler::release_for(k)?.to_string())),
+            None => Ok(None),
+        }
     }
 
     /// URLs of the addon's web UI and how to sign in (never a secret itself), shown after `up`.
@@ -291,14 +312,10 @@ impl AddonSource {
     }
 
     fn autoscaler_objects(&self, cx: &OpContext) -> Result<Vec<Value>, AddonError> {
-        let kubernetes = self
-            .kubernetes_version
-            .clone()
-            .or_else(|| cx.read(&CLUSTER_VERSION).ok())
-            .unwrap_or_else(|| "1.31".into());
-        let release = match &self.config.version {
-            Some(v) => self.def.version(Some(v))?.to_string(),
-            None => autoscaler::release_for(&kubernetes)?.to_string(),
+        let cluster_version: Option<String> = cx.read(&CLUSTER_VERSION).ok();
+        let release = match self.autoscaler_release(cluster_version.as_deref())? {
+            Some(r) => r,
+            None => autoscaler::release_for("1.31")?.to_string(),
         };
         let cluster = format!("kat-{}", cx.env);
         let role = autoscaler::role_from(cx);
@@ -438,6 +455,22 @@ impl SetSource for AddonSource {
             let mirrored: std::collections::BTreeMap<String, String> =
                 cx.input(crate::stages::IMAGES_STAGE, "images")?;
             crate::images::rewrite(manifests.iter_mut().map(|m| &mut m.object), &mirrored);
+            // An image the images stage could not know of (the autoscaler's, when its release
+            // follows a cluster version kat.yaml does not pin) would be pulled from upstream,
+            // which `images.mirror_addons` promises not to do.
+            let copies: std::collections::BTreeSet<&String> = mirrored.values().collect();
+            let upstream: Vec<String> = super::images_of(manifests.iter().map(|m| &m.object))
+                .into_iter()
+                .filter(|i| !copies.contains(i))
+                .collect();
+            if !upstream.is_empty() {
+                return Err(ProviderError::Other(format!(
+                    "{} would run {} from upstream, not from the mirror (`images.mirror_addons`): its release follows the cluster's Kubernetes version, which kat.yaml does not pin; set `provider.kubernetes_version` or `addons.{}.version` and run `kat up` again",
+                    self.def.id,
+                    upstream.join(", "),
+                    self.def.id
+                )));
+            }
         }
         Ok(ManifestSet {
             name: self.def.id.to_string(),

@@ -154,6 +154,22 @@ impl Environment {
             name: b.info().name.clone(),
             namespaces: b.info().namespaces(),
         });
+        let mut addons = addon_sources(&settings, &provider, blueprint_ref.clone())?;
+        // A registry that makes a repository per image before anything is pushed (ECR) needs
+        // the mirrored addons' too, known once their manifests are fetched: only for `up`,
+        // where the addon stages fetch them anyway.
+        if command == Some("up") && cfg.registry.enabled {
+            let before = registry.len();
+            for repo in addon_repositories(&settings, &addons)? {
+                if !registry.contains(&repo) {
+                    registry.push(repo);
+                }
+            }
+            if registry.len() != before {
+                provider = make(&settings, &registry)?;
+                addons = addon_sources(&settings, &provider, blueprint_ref)?;
+            }
+        }
         let blueprint = blueprint_source(&settings, blueprint, &provider)?;
         let apply_options = ApplyOptions {
             force_conflicts: settings.force_conflicts,
@@ -166,7 +182,6 @@ impl Environment {
             provider.component(Role::Kubeconfig).is_some(),
             apply_options,
         ));
-        let addons = addon_sources(&settings, &provider, blueprint_ref)?;
         let images = images_stage(&settings, blueprint.as_deref(), &addons, &provider)?;
         let build = build_stage(&settings, blueprint.as_deref(), &provider)?;
         // A namespaces fleet deploys the blueprint once per attendee instead.
@@ -444,9 +459,7 @@ fn registry_repositories(blueprint: Option<&Blueprint>, mirror: bool) -> Vec<Str
         .collect();
     if mirror {
         for (_, source) in crate::images::published(b) {
-            if let Ok(r) = crate::images::reference::parse(&source) {
-                let path = crate::images::reference::target_of(&r, "registry.invalid");
-                let repo = path.repository().to_string();
+            if let Some(repo) = repository_of(&source) {
                 if !repos.contains(&repo) {
                     repos.push(repo);
                 }
@@ -454,6 +467,31 @@ fn registry_repositories(blueprint: Option<&Blueprint>, mirror: bool) -> Vec<Str
         }
     }
     repos
+}
+
+/// The repository a mirrored image's copy lands in (`mongo`, `team/web`).
+fn repository_of(source: &str) -> Option<String> {
+    let r = crate::images::reference::parse(source).ok()?;
+    let path = crate::images::reference::target_of(&r, "registry.invalid");
+    Some(path.repository().to_string())
+}
+
+/// The repositories of the images the mirrored addons (`images.mirror_addons`) run.
+fn addon_repositories(
+    settings: &Settings,
+    addons: &[Arc<AddonSource>],
+) -> Result<Vec<String>, KatError> {
+    let mut repos = Vec::new();
+    for addon in addons.iter().filter(|a| a.mirrors_images()) {
+        for image in addon.images().map_err(|e| settings.addon_error(e))? {
+            if let Some(repo) = repository_of(&image) {
+                if !repos.contains(&repo) {
+                    repos.push(repo);
+                }
+            }
+        }
+    }
+    Ok(repos)
 }
 
 /// The configured blueprint, loaded and checked against the database mode.
