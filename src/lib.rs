@@ -8,6 +8,7 @@ pub mod blueprint;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod handout;
 pub mod images;
 pub mod kube;
 pub mod ops;

@@ -208,3 +208,70 @@ fn plain_output_prefixes_every_member_line_and_status_lists_the_members() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn on_a_terminal_each_member_keeps_one_line_and_a_failure_stays_on_screen() {
+    let sb = Sandbox::new(&fleet_config(3, 0.001, Some("demo-02")));
+    let kat = env!("CARGO_BIN_EXE_kat");
+    let typescript = sb.path().join("typescript");
+    // util-linux's `script` runs kat on a pseudo-terminal and records what it drew.
+    let status = std::process::Command::new("script")
+        .args([
+            "-q",
+            "-e",
+            "-c",
+            // A terminal of a known size, as a real one always has.
+            &format!("stty cols 80 rows 40; {kat} up"),
+            typescript.to_str().unwrap(),
+        ])
+        .current_dir(sb.path())
+        .env_remove("CI")
+        .env_remove("RUST_LOG")
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("script (util-linux) runs kat on a pseudo-terminal");
+    assert_eq!(status.code(), Some(1), "one member failed");
+    let shown = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    // The first line is script's own header, not something the terminal showed.
+    let drawn = shown
+        .split_once('\n')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let screen = common::screen::replay(drawn, 80);
+    let line_of = |name: &str| -> Vec<&String> {
+        screen
+            .iter()
+            .filter(|l| l.trim_start().starts_with(name))
+            .collect()
+    };
+    // The live view ends with one line per member: its result and how many stages it finished.
+    for (name, result) in [("demo-01", "ok"), ("demo-02", "failed"), ("demo-03", "ok")] {
+        let lines = line_of(name);
+        assert_eq!(lines.len(), 1, "one line for {name}: {screen:#?}");
+        let words: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(words[1], result, "{screen:#?}");
+        let (done, total) = words[2].split_once('/').expect("n/N");
+        assert!(
+            done.parse::<u32>().unwrap() > 0 && total.parse::<u32>().unwrap() > 0,
+            "{screen:#?}"
+        );
+        if result == "ok" {
+            assert_eq!(done, total, "{screen:#?}");
+        }
+    }
+    // The failure is said above the live view and is still there at the end.
+    assert!(
+        screen
+            .iter()
+            .any(|l| l.starts_with("[demo-02] cluster FAILED") && l.contains("cluster.create")),
+        "{screen:#?}"
+    );
+    assert!(
+        screen
+            .iter()
+            .any(|l| l.contains("fleet demo up: 2 of 3 members up, 1 failed")),
+        "{screen:#?}"
+    );
+}

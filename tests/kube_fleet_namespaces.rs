@@ -184,7 +184,9 @@ fn five_attendees_get_isolated_namespaces_and_kubeconfigs_limited_to_them() {
         assert_eq!(member["member"], m.as_str());
         assert_eq!(member["environment"], env.as_str());
         assert_eq!(member["namespace"], ns.as_str());
-        assert_eq!(member["kubeconfig"], kubeconfig.display().to_string());
+        // Relative: the attendee's directory is self-contained and can be handed over whole.
+        assert_eq!(member["kubeconfig"], "kubeconfig");
+        assert!(dir.join("README.txt").is_file());
         let urls: Vec<&str> = member["urls"]
             .as_array()
             .unwrap()
@@ -236,6 +238,21 @@ fn five_attendees_get_isolated_namespaces_and_kubeconfigs_limited_to_them() {
         summary(&events)
     );
 
+    // A smaller fleet: as for an addon switched off, `up` leaves attendees 04 and 05 (their
+    // namespaces, their working tokens, their handout) and says so; `down` removes them.
+    sb.write_config(&config(&env).replace(&format!("count: {ATTENDEES}"), "count: 3"));
+    let (code, events, stderr) = sb.run_json(&["up"]);
+    assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+    let warned = events
+        .iter()
+        .filter(|e| e["event"] == "warning")
+        .map(|e| e["message"].as_str().unwrap_or_default())
+        .find(|m| m.contains("attendee-04") && m.contains("attendee-05"))
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert!(warned.contains("kat down"), "{warned}");
+    assert_eq!(namespaces_of(&env).len(), ATTENDEES);
+    assert!(state_dir.join("handout/05/kubeconfig").exists());
+
     let (code, events, stderr) = sb.run_json(&["down"]);
     assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
     assert_eq!(
@@ -244,8 +261,8 @@ fn five_attendees_get_isolated_namespaces_and_kubeconfigs_limited_to_them() {
         "down waits for them to go"
     );
     assert!(
-        !state_dir.join("handout").join("01").exists(),
-        "the handout goes too"
+        !state_dir.join("handout").exists(),
+        "the handout goes too, the retired attendees' included"
     );
 }
 

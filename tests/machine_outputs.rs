@@ -162,6 +162,7 @@ fn the_event_schema_is_published_with_its_version() {
         "stage_skipped",
         "warning",
         "summary",
+        "fleet_summary",
     ] {
         assert!(text.contains(&format!("\"{event}\"")), "{event} missing");
     }

@@ -144,9 +144,56 @@ fn schema_version(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({"type": "integer", "const": EVENTS_SCHEMA_VERSION})
 }
 
+/// The last line of a fleet's `--output json`, after every member's own events (each of which
+/// carries `member`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FleetSummaryLine {
+    #[schemars(schema_with = "schema_version")]
+    pub schema_version: u32,
+    /// Always `fleet_summary`.
+    #[schemars(schema_with = "fleet_summary_tag")]
+    pub event: &'static str,
+    pub ts: String,
+    /// `up` or `down`.
+    pub command: String,
+    /// The fleet's environment name (its members are `<env>-NN`).
+    pub env: String,
+    /// `ok` when every member succeeded, else `failed`.
+    pub result: String,
+    pub duration_ms: u64,
+    pub members: Vec<FleetMemberResult>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FleetMemberResult {
+    pub member: String,
+    /// `ok` or `failed`.
+    pub result: String,
+    /// The first line of why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl FleetSummaryLine {
+    pub const EVENT: &'static str = "fleet_summary";
+}
+
+fn fleet_summary_tag(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "const": FleetSummaryLine::EVENT})
+}
+
+/// Any line of the stream: a member's or a single environment's event, or a fleet's summary.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // only its schema is used
+enum StreamLine {
+    Event(EventLine),
+    FleetSummary(FleetSummaryLine),
+}
+
 /// The JSON Schema of one line of `--output json`, with the stream's version.
 pub fn events_schema() -> serde_json::Value {
-    let mut schema = serde_json::to_value(schemars::schema_for!(EventLine)).expect("serializes");
+    let mut schema = serde_json::to_value(schemars::schema_for!(StreamLine)).expect("serializes");
     schema["title"] = format!("kat events, version {EVENTS_SCHEMA_VERSION}").into();
     schema["version"] = EVENTS_SCHEMA_VERSION.into();
     schema

@@ -11,8 +11,8 @@ mod stage;
 
 pub use digest::digest;
 pub use event::{
-    events_schema, now, Event, EventLine, Reporter, StageResultKind, StageSummary,
-    EVENTS_SCHEMA_VERSION,
+    events_schema, now, Event, EventLine, FleetMemberResult, FleetSummaryLine, Reporter,
+    StageResultKind, StageSummary, EVENTS_SCHEMA_VERSION,
 };
 pub use graph::{GraphError, Node, StageGraph};
 pub use outputs::{leaves, lookup, EnvOutputs};

@@ -143,6 +143,14 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
                 s.owner = None;
             })
             .map_err(io_failure(&env.engine))?;
+        // So are the attendees' namespaces, those of a fleet made smaller since included: no
+        // handout entry's token works any more.
+        if let Err(e) = crate::handout::remove(&env.settings.state_dir, None) {
+            engine.reporter.emit(Event::Warning {
+                ts: now(),
+                message: format!("could not remove the handout: {e}"),
+            });
+        }
     }
     engine
         .journal
@@ -176,7 +184,7 @@ async fn run(env: &Environment, args: &RunArgs, dir: Direction) -> Result<Exit, 
     // A namespaces fleet's attendee stages wrote their handout entries; the index lists them all.
     if dir == Direction::Up && !crate::stages::attendees(&env.settings.config).is_empty() {
         let title = format!("kat {}: attendees", env.settings.env);
-        if let Err(e) = super::fleet::handout::write_index(&env.settings.state_dir, &title) {
+        if let Err(e) = crate::handout::write_index(&env.settings.state_dir, &title) {
             engine.reporter.emit(Event::Warning {
                 ts: now(),
                 message: format!("could not write the handout's index: {e}"),

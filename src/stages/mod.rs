@@ -17,9 +17,8 @@ use kat_provider::{Provider, Role};
 
 pub use access::ClusterAccess;
 pub use attendee::{
-    check as check_attendees, is_attendee_stage, member_dir, members as attendees,
-    namespace_of as attendee_namespace, read_members as attendee_members,
-    stage_id as attendee_stage, Member, ACCOUNT as ATTENDEE_ACCOUNT,
+    check as check_attendees, is_attendee_stage, members as attendees,
+    namespace_of as attendee_namespace, stage_id as attendee_stage, ACCOUNT as ATTENDEE_ACCOUNT,
 };
 pub use blueprint::{database_mode, ingress_context, BlueprintSource, DATABASE_SECRET};
 pub use build::{BuildStage, Built, BUILD_STAGE};

@@ -2,7 +2,6 @@
 //! configuration, run concurrently in one process. The `namespaces` shape is one environment and
 //! does not come here.
 
-pub mod handout;
 mod members;
 mod record;
 mod run;

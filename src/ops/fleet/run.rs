@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::handout::{self, HandoutEntry};
 use super::members::{self, Member};
 use super::record::{self, FleetRecord, RecordedMember};
 use super::view::{first_line, FleetView};
-use crate::engine::{digest, EnvOutputs};
+use crate::engine::{digest, EnvOutputs, FleetMemberResult, FleetSummaryLine};
+use crate::handout::{self, HandoutEntry, KubeconfigSource};
 use crate::ops::environment::Environment;
 use crate::ops::error::{Exit, KatError};
 use crate::ops::run::RunArgs;
@@ -200,7 +200,10 @@ async fn run_member(
 fn entry(m: &Member, env: &Environment) -> HandoutEntry {
     let outputs = EnvOutputs::from_stages(&env.engine.journal.snapshot().outputs());
     let (kubeconfig, context) = match &outputs.kubeconfig {
-        Some(k) => (Some(k.path.clone().into()), k.context.clone()),
+        Some(k) => (
+            Some(KubeconfigSource::File(k.path.clone().into())),
+            k.context.clone(),
+        ),
         None => (None, None),
     };
     HandoutEntry {
@@ -302,19 +305,27 @@ fn summarise(
         .collect();
     let elapsed = started.elapsed().as_millis() as u64;
     let result = if failed.is_empty() { "ok" } else { "failed" };
-    let line = serde_json::json!({
-        "schema_version": crate::engine::EVENTS_SCHEMA_VERSION,
-        "event": "fleet_summary",
-        "command": command,
-        "env": settings.env,
-        "result": result,
-        "duration_ms": elapsed,
-        "members": members.iter().zip(exits).map(|(m, e)| serde_json::json!({
-            "member": m.name,
-            "result": if *e == Exit::Ok { "ok" } else { "failed" },
-            "error": failed.iter().find(|(n, _)| *n == m.name).map(|(_, why)| why.clone()),
-        })).collect::<Vec<_>>(),
-    });
+    let line = FleetSummaryLine {
+        schema_version: crate::engine::EVENTS_SCHEMA_VERSION,
+        event: FleetSummaryLine::EVENT,
+        ts: crate::engine::now(),
+        command: command.to_string(),
+        env: settings.env.clone(),
+        result: result.to_string(),
+        duration_ms: elapsed,
+        members: members
+            .iter()
+            .zip(exits)
+            .map(|(m, e)| FleetMemberResult {
+                member: m.name.clone(),
+                result: if *e == Exit::Ok { "ok" } else { "failed" }.to_string(),
+                error: failed
+                    .iter()
+                    .find(|(n, _)| *n == m.name)
+                    .map(|(_, why)| why.clone()),
+            })
+            .collect(),
+    };
     if view.json(&line) {
         return;
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::{Event, EventLine, Reporter};
+use crate::engine::{Event, EventLine, FleetSummaryLine, Reporter};
 use crate::ui::{OutputMode, PlainReporter, Verbosity};
 
 /// Where one member stands, as its events said.
@@ -148,10 +148,11 @@ impl FleetView {
     }
 
     /// The fleet summary as one JSON line (`-o json`), or `None` in text modes.
-    pub fn json(&self, line: &serde_json::Value) -> bool {
+    pub fn json(&self, line: &FleetSummaryLine) -> bool {
         if let Mode::Json(out) = &self.mode {
+            let text = serde_json::to_string(line).expect("the fleet summary serializes");
             let mut out = out.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = writeln!(out, "{line}");
+            let _ = writeln!(out, "{text}");
             let _ = out.flush();
             return true;
         }

@@ -8,7 +8,7 @@ mod quota;
 mod source;
 mod tenancy;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use kat_provider::{Applied, Change, OpContext, Outputs, ProviderError, Verified};
 use serde_json::Value;
 
-pub use handout::{member_dir, read_members, Member};
+pub use handout::member_dir;
 pub use source::AttendeeSource;
 pub use tenancy::ACCOUNT;
 
@@ -24,6 +24,7 @@ use super::access::ClusterAccess;
 use super::workload::WorkloadStage;
 use crate::config::{FleetShape, KatConfig};
 use crate::engine::Stage;
+use crate::handout::MemberFile;
 use crate::kube::AttendeeReader;
 
 /// The stage of attendee `NN`.
@@ -82,7 +83,10 @@ impl AttendeeStage {
 
     /// Writes the handout; on a cluster kat reaches without a kubeconfig (simulated), there are
     /// no credentials to hand out and nothing is written.
-    async fn handout(&self, cx: &OpContext) -> Result<Option<Member>, ProviderError> {
+    async fn handout(
+        &self,
+        cx: &OpContext,
+    ) -> Result<Option<(PathBuf, MemberFile)>, ProviderError> {
         let Some((path, context)) = self.access.kubeconfig(cx).await? else {
             return Ok(None);
         };
@@ -101,14 +105,16 @@ impl AttendeeStage {
 }
 
 /// What the stage shows and records about its attendee (never the token: outputs are journaled).
-fn member_outputs(outputs: &mut Outputs, m: &Member) {
+fn member_outputs(outputs: &mut Outputs, dir: &Path, m: &MemberFile) {
     outputs.set("member", m);
-    outputs
-        .shown
-        .insert("namespace".into(), m.namespace.clone());
-    outputs
-        .shown
-        .insert("kubeconfig".into(), m.kubeconfig.display().to_string());
+    if let Some(ns) = &m.namespace {
+        outputs.shown.insert("namespace".into(), ns.clone());
+    }
+    if let Some(k) = &m.kubeconfig {
+        outputs
+            .shown
+            .insert("kubeconfig".into(), dir.join(k).display().to_string());
+    }
     for u in &m.urls {
         outputs
             .shown
@@ -128,8 +134,8 @@ impl Stage for AttendeeStage {
 
     async fn apply(&self, cx: &OpContext) -> Result<Applied, ProviderError> {
         let mut applied = self.inner.apply(cx).await?;
-        if let Some(m) = self.handout(cx).await? {
-            member_outputs(&mut applied.outputs, &m);
+        if let Some((dir, m)) = self.handout(cx).await? {
+            member_outputs(&mut applied.outputs, &dir, &m);
         }
         Ok(applied)
     }
@@ -173,10 +179,7 @@ impl Stage for AttendeeStage {
     async fn destroy(&self, cx: &OpContext, recorded: &Outputs) -> Result<Applied, ProviderError> {
         let applied = self.inner.destroy(cx, recorded).await?;
         handout::remove(&self.state_dir, &self.member).map_err(|e| {
-            ProviderError::Other(format!(
-                "cannot remove attendee {}'s handout: {e}",
-                self.member
-            ))
+            ProviderError::Other(format!("attendee {}'s handout: {e}", self.member))
         })?;
         Ok(applied)
     }

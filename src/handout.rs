@@ -1,6 +1,7 @@
-//! The handout: `.kat/<env>/handout/<NN>/` per member (or attendee) with its kubeconfig (0600),
-//! `member.json`, a README.txt, and one `index.html` listing them all. Its input is a plain
-//! struct so the `namespaces` shape's attendees are written by the same code.
+//! The handout: `.kat/<env>/handout/<NN>/` per fleet member (`clusters` shape) or attendee
+//! (`namespaces` shape) with its kubeconfig (0600), `member.json`, a README.txt, and one
+//! `index.html` listing them all. Both shapes write through here; each directory is
+//! self-contained (paths inside it are relative) so it can be copied to an attendee whole.
 
 use std::path::{Path, PathBuf};
 
@@ -22,8 +23,8 @@ pub struct HandoutEntry {
     /// The environment it lives in: the member itself for `clusters`, the shared one for
     /// `namespaces`.
     pub environment: String,
-    /// The kubeconfig to copy in (its text is never printed).
-    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig handed out (its text is never printed).
+    pub kubeconfig: Option<KubeconfigSource>,
     pub context: Option<String>,
     /// The attendee's namespace (`namespaces` shape); none for a whole cluster.
     pub namespace: Option<String>,
@@ -31,6 +32,25 @@ pub struct HandoutEntry {
     pub urls: Vec<(String, String)>,
     /// How to sign in: commands, never secrets.
     pub sign_in: Vec<String>,
+}
+
+/// Where an entry's kubeconfig comes from.
+#[derive(Clone)]
+pub enum KubeconfigSource {
+    /// A file kat wrote for the environment (a member's own cluster), copied in.
+    File(PathBuf),
+    /// Made for the handout (an attendee's ServiceAccount token): written only here.
+    Text(String),
+}
+
+impl std::fmt::Debug for KubeconfigSource {
+    // The text holds a token: never in a debug print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KubeconfigSource::File(p) => write!(f, "File({})", p.display()),
+            KubeconfigSource::Text(_) => f.write_str("Text(<redacted>)"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,14 +75,21 @@ pub fn dir(fleet_dir: &Path) -> PathBuf {
     fleet_dir.join(DIR)
 }
 
-/// Writes (or rewrites) one entry's directory.
-pub fn write_member(fleet_dir: &Path, entry: &HandoutEntry) -> Result<PathBuf, String> {
+/// Writes (or rewrites) one entry's directory; returns it and what its member.json holds.
+pub fn write_member(
+    fleet_dir: &Path,
+    entry: &HandoutEntry,
+) -> Result<(PathBuf, MemberFile), String> {
     let at = dir(fleet_dir).join(&entry.id);
     std::fs::create_dir_all(&at).map_err(|e| format!("cannot create {}: {e}", at.display()))?;
     let kubeconfig = match &entry.kubeconfig {
-        Some(src) => {
-            let text = std::fs::read(src)
-                .map_err(|e| format!("cannot read the kubeconfig {}: {e}", src.display()))?;
+        Some(source) => {
+            let text = match source {
+                KubeconfigSource::File(src) => std::fs::read(src)
+                    .map_err(|e| format!("cannot read the kubeconfig {}: {e}", src.display()))?,
+                KubeconfigSource::Text(t) => t.clone().into_bytes(),
+            };
+            // Written 0600 from the start (a temporary file renamed): never readable by others.
             let dest = at.join(KUBECONFIG_FILE);
             write_atomic(&dest, &text, 0o600)
                 .map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
@@ -91,7 +118,7 @@ pub fn write_member(fleet_dir: &Path, entry: &HandoutEntry) -> Result<PathBuf, S
         .map_err(|e| format!("cannot write {}: {e}", at.join(MEMBER_FILE).display()))?;
     write_atomic(&at.join("README.txt"), readme(&file).as_bytes(), 0o644)
         .map_err(|e| format!("cannot write {}: {e}", at.join("README.txt").display()))?;
-    Ok(at)
+    Ok((at, file))
 }
 
 /// The commands that sign in with the handed-out kubeconfig: nothing secret, only where it is.
@@ -224,13 +251,14 @@ mod tests {
             id: "03".into(),
             member: "demo-03".into(),
             environment: "demo-03".into(),
-            kubeconfig: Some(kc),
+            kubeconfig: Some(KubeconfigSource::File(kc)),
             context: Some("kat-demo-03".into()),
             namespace: None,
             urls: vec![("ingress".into(), "http://10.0.0.3".into())],
             sign_in: sign_in_commands(Some("kat-demo-03"), None),
         };
-        let at = write_member(d.path(), &entry).unwrap();
+        let (at, file) = write_member(d.path(), &entry).unwrap();
+        assert_eq!(file.kubeconfig.as_deref(), Some("kubeconfig"));
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(at.join("kubeconfig"))
             .unwrap()
