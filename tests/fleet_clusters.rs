@@ -275,3 +275,63 @@ fn on_a_terminal_each_member_keeps_one_line_and_a_failure_stays_on_screen() {
         "{screen:#?}"
     );
 }
+
+#[test]
+fn a_shared_network_is_refused_before_anything_is_made() {
+    let sb = Sandbox::new(&format!(
+        "{}  share_network: true\n",
+        fleet_config(2, 0.001, None)
+    ));
+    let out = sb.run(&["up"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("fleet.share_network"), "{err}");
+    assert!(err.contains("each member makes its own"), "{err}");
+    assert!(!sb.path().join(".kat").exists(), "nothing was made");
+}
+
+#[test]
+fn one_ctrl_c_stops_every_member_with_one_notice_and_up_resumes_them() {
+    // At 0.004 a control plane takes 3.6 s: every member is still waiting for it.
+    let sb = Sandbox::new(&fleet_config(4, 0.004, None));
+    let mut run = sb.spawn_json(&["up"]);
+    run.wait_for("a member's cluster stage", |e| {
+        e["event"] == "stage_started" && e["stage"] == "cluster"
+    });
+    run.signal(libc::SIGINT);
+    let (code, events) = run.finish();
+    assert_eq!(code, Some(130));
+    let notices = events
+        .iter()
+        .filter(|e| {
+            e["event"] == "warning"
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("interrupted"))
+        })
+        .count();
+    assert_eq!(notices, 1, "one key press, one notice: {events:#?}");
+    let s = fleet_summary(&events);
+    for name in names(4) {
+        let m = member_result(s, &name);
+        assert_eq!(m["result"], "failed", "{m}");
+        assert_eq!(m["error"], "interrupted", "{m}");
+        // No member got past the stage it was in.
+        let state = sb.state(&name);
+        assert_ne!(
+            state["stages"]["nodes"]["status"], "done",
+            "{name}: {state:#}"
+        );
+    }
+
+    let (code, events, stderr) = sb.run_json(&["up"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(fleet_summary(&events)["result"], "ok");
+    for name in names(4) {
+        assert_eq!(
+            creates_of(&sb.world(&name), &format!("cluster/kat-{name}")),
+            1,
+            "{name}: the cluster was requested once and waited for"
+        );
+    }
+}

@@ -349,11 +349,7 @@ fn images_stage(
     provider: &Arc<dyn Provider>,
 ) -> Result<Option<Arc<ImagesStage>>, KatError> {
     let cfg = &settings.config.registry;
-    let made = cfg.enabled && provider.component(Role::Registry).is_some();
-    // Where kat cannot push by itself (a provider that answers no registry credentials), the
-    // mirror runs only when asked for, with a `docker login` done by hand.
-    let by_default = made && provider.capabilities().registry_push;
-    let mirror = cfg.mirror.unwrap_or(by_default) && (made || cfg.url.is_some());
+    let mirror = RegistryUse::of(settings, provider).runs(cfg.mirror);
     let mirrored_addons: Vec<&Arc<AddonSource>> =
         addons.iter().filter(|a| a.mirrors_images()).collect();
     if !mirrored_addons.is_empty() && !mirror {
@@ -404,10 +400,7 @@ fn build_stage(
     let Some(bp) = blueprint else {
         return Ok(None);
     };
-    let cfg = &settings.config.registry;
-    let made = cfg.enabled && provider.component(Role::Registry).is_some();
-    let by_default = made && provider.capabilities().registry_push;
-    let wanted = settings.config.images.build.unwrap_or(by_default) && (made || cfg.url.is_some());
+    let wanted = RegistryUse::of(settings, provider).runs(settings.config.images.build);
     if !wanted || provider.capabilities().simulated {
         return Ok(None);
     }
@@ -442,6 +435,36 @@ fn build_stage(
         cache_dir: super::settings::image_cache_dir(),
         provider: provider.clone(),
     })))
+}
+
+/// Whether the environment has a registry to put images in, and whether copying (the mirror)
+/// and building into it run when kat.yaml does not say.
+struct RegistryUse {
+    /// kat makes the registry (ECR, ACR, microk8s's).
+    made: bool,
+    /// kat.yaml names one of the user's (`registry.url`).
+    own: bool,
+    /// kat can push there by itself (the provider answers credentials for it). Elsewhere the
+    /// mirror and the build run only when asked for, with a `docker login` done by hand.
+    pushes: bool,
+}
+
+impl RegistryUse {
+    fn of(settings: &Settings, provider: &Arc<dyn Provider>) -> RegistryUse {
+        let cfg = &settings.config.registry;
+        let made = cfg.enabled && provider.component(Role::Registry).is_some();
+        RegistryUse {
+            made,
+            own: cfg.url.is_some(),
+            pushes: made && provider.capabilities().registry_push,
+        }
+    }
+
+    /// A registry step (`registry.mirror`, `images.build`): as `asked`, else by default where
+    /// kat pushes by itself; never without a registry.
+    fn runs(&self, asked: Option<bool>) -> bool {
+        asked.unwrap_or(self.pushes) && (self.made || self.own)
+    }
 }
 
 /// One registry repository per image the blueprint builds or mirrors. Mirrored images' are

@@ -1,14 +1,40 @@
 //! Ctrl-C (and SIGTERM, which CI runners send): the first stops new stages and lets running ones
-//! reach a safe point, the second exits at once, after any journal write in progress.
+//! reach a safe point, the second exits at once, after any journal write in progress. One
+//! handler per process: a fleet's members each register their run, and one key press is one
+//! warning and reaches them all.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{now, Event, Reporter};
 use crate::state::Journal;
 
+/// A run a Ctrl-C stops: its cancellation, and the journal a second press waits for.
+type Run = (CancellationToken, Arc<Journal>);
+
+/// The runs of this process.
+fn runs() -> &'static Mutex<Vec<Run>> {
+    static RUNS: OnceLock<Mutex<Vec<Run>>> = OnceLock::new();
+    RUNS.get_or_init(Mutex::default)
+}
+
+/// Set by the first press: a fleet member whose run registers later starts no stage either.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
 pub fn install(cancel: CancellationToken, journal: Arc<Journal>, reporter: Arc<dyn Reporter>) {
+    {
+        let mut runs = runs().lock().unwrap_or_else(|p| p.into_inner());
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            cancel.cancel();
+        }
+        runs.push((cancel, journal));
+    }
+    static HANDLER: OnceLock<()> = OnceLock::new();
+    if HANDLER.set(()).is_err() {
+        return;
+    }
     let mut signals = match Signals::new() {
         Ok(s) => s,
         Err(e) => {
@@ -24,18 +50,34 @@ pub fn install(cancel: CancellationToken, journal: Arc<Journal>, reporter: Arc<d
         loop {
             signals.recv().await;
             presses += 1;
+            let registered = {
+                let runs = runs().lock().unwrap_or_else(|p| p.into_inner());
+                INTERRUPTED.store(true, Ordering::SeqCst);
+                runs.clone()
+            };
             if presses == 1 {
-                cancel.cancel();
+                for (cancel, _) in &registered {
+                    cancel.cancel();
+                }
                 reporter.emit(Event::Warning {
                     ts: now(),
                     message: "interrupted: starting no new stage, letting calls in flight finish and saving state; press Ctrl-C again to stop at once".into(),
                 });
             } else {
-                // Writes are atomic, so waiting for the one in progress keeps the journal whole.
-                journal.quiesce(|| std::process::exit(130));
+                // Writes are atomic, so waiting for those in progress keeps every journal whole.
+                let journals: Vec<Arc<Journal>> = registered.into_iter().map(|(_, j)| j).collect();
+                quiesce_all(&journals, || std::process::exit(130));
             }
         }
     });
+}
+
+/// Runs `f` with every journal's writes held off.
+fn quiesce_all(journals: &[Arc<Journal>], f: impl FnOnce()) {
+    match journals.split_first() {
+        Some((first, rest)) => first.quiesce(|| quiesce_all(rest, f)),
+        None => f(),
+    }
 }
 
 /// SIGINT and SIGTERM, registered once so that no signal between two waits is lost.

@@ -43,6 +43,14 @@ pub fn expand(settings: &Settings, count: Option<u8>) -> Result<Option<Vec<Membe
     let cfg = &settings.config;
     let hosts = &cfg.provider.microk8s.hosts;
     let fleet = cfg.fleet.as_ref();
+    if fleet.is_some_and(|f| f.share_network) {
+        // Accepting it and making a network per member anyway would be a change kat says it
+        // made and did not.
+        return Err(source.error_at(
+            "fleet.share_network",
+            "kat does not share one network between a fleet's members yet: each member makes its own; remove `share_network` (or set it to false) to go on",
+        ));
+    }
     if !hosts.is_empty() {
         let key = "provider.microk8s.hosts";
         if settings.provider != ProviderName::Microk8s {
