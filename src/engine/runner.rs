@@ -493,18 +493,7 @@ impl StageTask {
     }
 
     fn journal(&self, change: impl FnOnce(&mut BTreeMap<String, StageRecord>)) {
-        // A journal write is an fsync (about a millisecond here): on a worker thread it would
-        // stall every other stage scheduled there, and a fleet's twenty members' writes would
-        // queue behind each other on two cores. Off the worker, they overlap.
-        let write = || self.journal.update(|s| change(&mut s.stages));
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let written = if multi_thread {
-            tokio::task::block_in_place(write)
-        } else {
-            write()
-        };
-        if let Err(e) = written {
+        if let Err(e) = self.journal.update(|s| change(&mut s.stages)) {
             // The run goes on (the cloud is the truth and apply is idempotent), but say so loudly.
             self.reporter.emit(Event::Warning {
                 ts: now(),
