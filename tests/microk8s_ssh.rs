@@ -126,3 +126,81 @@ fn a_user_outside_the_group_is_added_only_when_allowed_and_removed_at_down() {
         .calls()
         .contains(&"sudo -n gpasswd -d root microk8s".to_string()));
 }
+
+const MIRRORED: &str = "name: mirrored\ndescription: one Deployment whose published image is mirrored\nsource: https://example.invalid/mirrored\nnamespace: mk8s-mirror-web\ncomponents:\n  - name: web\n    description: a web server\n    image: web\n    port: 8080\nimages:\n  web: { ref: \"SOURCE/team/web:1.0\" }\n";
+
+/// microk8s on another machine: its nodes pull from `localhost:32000`, but this machine reaches
+/// the registry at the host's address. Here the "host" is 127.0.0.2 (sshd and the registry
+/// listen there only), so a copy pushed to `localhost:32000` would find nothing listening.
+#[test]
+fn images_are_mirrored_to_the_hosts_registry_and_run_as_the_nodes_pull_them() {
+    let _one = testbed_lock();
+    let env = "mk8s-mirror";
+    let fake = FakeHost::new(installed(&[]));
+    let sshd = Sshd::start_at(&fake, "127.0.0.2");
+    let hosts_registry = common::registry::Registry::start_at("127.0.0.2:32000", None);
+    let source = common::registry::Registry::start(None);
+    let image = common::registry::push_image(&source, "team/web", "1.0", &[(61, 40_000)]);
+    let sb = Sandbox::new(&config(
+        env,
+        &sshd.provider_lines(&sshd.client_key()),
+        "blueprint:\n  name: ./bp\n",
+    ));
+    let bp = sb.path().join("bp");
+    std::fs::create_dir_all(bp.join("templates")).unwrap();
+    std::fs::write(
+        bp.join("blueprint.yaml"),
+        MIRRORED.replace("SOURCE", &source.host),
+    )
+    .unwrap();
+    std::fs::write(
+        bp.join("templates/web.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: mk8s-mirror-web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: \"{{ images.web }}\"}]}\n",
+    )
+    .unwrap();
+    // Up to the copy: the Kubernetes API of a host at 127.0.0.2 is not there to reach.
+    let events = kat_ok(&sb, &fake, &["up", "--until", "images"]);
+    assert_eq!(
+        events
+            .iter()
+            .find(|e| e["event"] == "stage_finished" && e["stage"] == "images")
+            .map(|e| e["result"].clone()),
+        Some("changed".into()),
+        "{events:#?}"
+    );
+    assert_eq!(
+        hosts_registry
+            .manifest("team/web", &image.digest)
+            .as_deref(),
+        Some(image.manifest.as_slice()),
+        "the copy is in the host's registry"
+    );
+    let recorded = &sb.state(env)["stages"]["images"]["outputs"];
+    assert_eq!(
+        recorded["values"]["images"][format!("{}/team/web:1.0", source.host)],
+        format!("localhost:32000/team/web@{}", image.digest),
+        "the manifests run it as the nodes pull it: {recorded:#}"
+    );
+    // `kat images` asks the host's registry too.
+    let (code, listed, stderr) = kat(&sb, &fake, &["images"]);
+    assert_eq!(code, 0, "{stderr}");
+    let row = listed
+        .iter()
+        .flat_map(|v| v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]))
+        .find(|r| r["key"] == "web")
+        .unwrap_or_else(|| panic!("{listed:#?}"));
+    assert!(
+        row["state"]
+            .as_str()
+            .unwrap()
+            .starts_with("mirrored: 127.0.0.2:32000/team/web@"),
+        "{row}"
+    );
+    // A second `up` to the same point finds the copy where it put it.
+    let events = kat_ok(&sb, &fake, &["up", "--until", "images"]);
+    assert_eq!(summary(&events)["result"], "no-changes", "{events:#?}");
+    // `down` would check the cluster for the blueprint's objects first, through an API this
+    // test's host cannot serve: the registry addon, whose ConfigMap is on the shared testbed,
+    // is disabled by hand.
+    fake.run(&["disable", "registry"]);
+}

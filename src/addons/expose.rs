@@ -47,6 +47,23 @@ pub fn ingress(
            "spec": spec})
 }
 
+/// The ingress controller's address as its stage recorded it (the load balancer's, else the
+/// first address the Kubernetes layer showed for its Service).
+pub fn controller_address(cx: &OpContext) -> Option<String> {
+    cx.input::<String>("ingress-nginx", "address")
+        .ok()
+        .or_else(|| {
+            // The Kubernetes layer shows each LoadBalancer Service's addresses, comma-separated.
+            cx.upstream
+                .get("ingress-nginx")?
+                .shown
+                .get("Service ingress-nginx/ingress-nginx-controller")?
+                .split(", ")
+                .next()
+                .map(str::to_string)
+        })
+}
+
 /// Where the ingress controller answers, for the URLs shown after `up`: the configured host, else
 /// the controller's load-balancer address (an output of the ingress-nginx stage), else its fixed
 /// NodePort on single-node clusters. `None` when nothing is known yet.
@@ -67,20 +84,7 @@ pub fn base_url(
     if !exposure.controller {
         return None;
     }
-    let address = cx
-        .input::<String>("ingress-nginx", "address")
-        .ok()
-        .or_else(|| {
-            // The Kubernetes layer shows each LoadBalancer Service's addresses, comma-separated.
-            cx.upstream
-                .get("ingress-nginx")?
-                .shown
-                .get("Service ingress-nginx/ingress-nginx-controller")?
-                .split(", ")
-                .next()
-                .map(str::to_string)
-        });
-    match address {
+    match controller_address(cx) {
         Some(a) => Some(format!("{scheme}://{a}")),
         // The fixed NodePorts of the single-node overlay (overlay.rs).
         None if caps.node_ports() => Some(format!(

@@ -19,7 +19,7 @@ mod source;
 
 pub use catalog::{variant_for, AddonDef, Artifact, ADDONS};
 pub use error::AddonError;
-pub use expose::Exposure;
+pub use expose::{controller_address, Exposure};
 pub use fetch::{FetchMode, Fetcher};
 pub use images::images_of;
 pub use issuer::{issuer_from, issuer_objects, IssuerKind};

@@ -61,11 +61,23 @@ impl Mirror {
     /// `registries`: every registry host this mirror will talk to, so the loopback ones are
     /// spoken to in plain HTTP and no other.
     pub fn new(cache: Cache, creds: Credentials, registries: &[String]) -> Mirror {
+        Mirror::with_plain_http(cache, creds, registries, &[])
+    }
+
+    /// As [`Mirror::new`], with registries that speak plain HTTP although they are not on
+    /// loopback (`plain`: microk8s's registry on a workshop host, which its provider says).
+    pub fn with_plain_http(
+        cache: Cache,
+        creds: Credentials,
+        registries: &[String],
+        plain: &[String],
+    ) -> Mirror {
         // reqwest is built without a default TLS provider: ring, as kube uses (no aws-lc).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let plain: Vec<String> = registries
             .iter()
             .filter(|r| plain_http(r))
+            .chain(plain)
             .cloned()
             .collect();
         let client = Client::new(ClientConfig {

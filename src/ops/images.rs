@@ -20,20 +20,33 @@ struct Row {
     state: String,
 }
 
-/// The registry copies go to: what the registry stage recorded, else kat.yaml's.
-fn registry(env: &Environment) -> Option<String> {
+/// The registry copies go to, as this machine reaches it: what the registry stage recorded
+/// (`push_from_here` for microk8s on another host, whose registry speaks plain HTTP), else
+/// kat.yaml's.
+fn registry(env: &Environment) -> (Option<String>, bool) {
     let snapshot = env.engine.journal.snapshot();
     let recorded = snapshot.stages.get("registry").map(|r| r.outputs.clone());
-    recorded
+    let named = recorded
         .as_ref()
-        .and_then(|o| o.get::<String>("prefix").or_else(|| o.get::<String>("url")))
-        .or_else(|| env.settings.config.registry.url.clone())
+        .and_then(|o| o.get::<String>("prefix").or_else(|| o.get::<String>("url")));
+    let here = recorded
+        .as_ref()
+        .and_then(|o| o.get::<String>("push_from_here"))
+        .filter(|h| Some(h) != named.as_ref());
+    match here {
+        Some(h) => (Some(h), true),
+        None => (
+            named.or_else(|| env.settings.config.registry.url.clone()),
+            false,
+        ),
+    }
 }
 
 fn mirror_for(
     env: &Environment,
     sources: &[(String, String)],
     registry: Option<&str>,
+    plain: bool,
 ) -> Result<Mirror, KatError> {
     let fail = |e: images::ImagesError| KatError::Failure(e.to_string());
     let mut hosts: Vec<String> = registry
@@ -43,14 +56,19 @@ fn mirror_for(
     for (_, s) in sources {
         hosts.push(reference::host(&reference::parse(s).map_err(fail)?).to_string());
     }
+    let forced: Vec<String> = match registry {
+        Some(r) if plain => vec![r.split('/').next().unwrap_or_default().to_string()],
+        _ => Vec::new(),
+    };
     let cache = Cache::open(&super::settings::image_cache_dir()).map_err(fail)?;
-    Ok(Mirror::new(
+    Ok(Mirror::with_plain_http(
         cache,
         Credentials::with_docker_config(Some(std::sync::Arc::new(images::ProviderCredentials(
             env.provider.clone(),
         ))))
         .map_err(fail)?,
         &hosts,
+        &forced,
     ))
 }
 
@@ -81,8 +99,8 @@ pub async fn images(env: &Environment, json_out: bool) -> Result<Exit, KatError>
             }
         }
     }
-    let registry = registry(env);
-    let mirror = mirror_for(env, &sources, registry.as_deref())?;
+    let (registry, plain) = registry(env);
+    let mirror = mirror_for(env, &sources, registry.as_deref(), plain)?;
     let locked = LockFile::load(&env.settings.lock_file)
         .map_err(|e| KatError::Usage(e.to_string()))?
         .images;
@@ -232,7 +250,7 @@ pub async fn update_image_pins(env: &Environment) -> Result<Exit, KatError> {
         return Err(KatError::Usage("no blueprint is chosen: its images are what `--update-images` pins; add --blueprint NAME".into()));
     };
     let sources = images::published(&bp.blueprint);
-    let mirror = mirror_for(env, &sources, None)?;
+    let mirror = mirror_for(env, &sources, None, false)?;
     let lock =
         LockFile::load(&env.settings.lock_file).map_err(|e| KatError::Usage(e.to_string()))?;
     let mut pins: BTreeMap<String, String> = lock.images.clone();

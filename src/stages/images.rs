@@ -44,9 +44,20 @@ impl ImagesStage {
             .or_else(|| self.own_registry.clone())
     }
 
-    fn mirror(&self, registry: &str) -> Result<Mirror, ProviderError> {
-        let mut hosts: Vec<String> =
-            vec![registry.split('/').next().unwrap_or_default().to_string()];
+    /// Where this machine pushes the copies to, and whether that address speaks plain HTTP: the
+    /// registry stage's `push_from_here` when it gives one (microk8s on a host over SSH, whose
+    /// nodes pull from `localhost:32000`), else `registry` itself.
+    fn push_target(&self, cx: &OpContext, registry: &str) -> (String, bool) {
+        match cx.input::<String>("registry", "push_from_here") {
+            Ok(here) if here != registry => (here, true),
+            _ => (registry.to_string(), false),
+        }
+    }
+
+    /// A mirror that pushes to `push` (`plain`: over HTTP).
+    fn mirror(&self, push: &str, plain: bool) -> Result<Mirror, ProviderError> {
+        let push_host = push.split('/').next().unwrap_or_default().to_string();
+        let mut hosts: Vec<String> = vec![push_host.clone()];
         for (_, source) in &self.images {
             hosts.push(reference::host(&reference::parse(source).map_err(failed)?).to_string());
         }
@@ -54,10 +65,12 @@ impl ImagesStage {
             self.provider.clone(),
         ))))
         .map_err(failed)?;
-        Ok(Mirror::new(
+        let forced = if plain { vec![push_host] } else { Vec::new() };
+        Ok(Mirror::with_plain_http(
             Cache::open(&self.cache_dir).map_err(failed)?,
             creds,
             &hosts,
+            &forced,
         ))
     }
 
@@ -103,21 +116,23 @@ impl Stage for ImagesStage {
             return Ok(vec![Change::new(ChangeAction::Create, "images")
                 .with_detail("copied once the registry exists")]);
         };
-        let mirror = self.mirror(&registry)?;
+        let (push, plain) = self.push_target(cx, &registry);
+        let mirror = self.mirror(&push, plain)?;
         let locked = self.locked()?;
         let mut changes = Vec::new();
         for (_, source) in &self.images {
             let src = reference::parse(source).map_err(failed)?;
             let pin = self.pin(&mirror, source, &src, &locked).await?;
-            let target = reference::target_of(&src, &registry);
+            let target = reference::target_of(&src, &push);
             if !mirror
                 .present(&target, pin.digest())
                 .await
                 .map_err(failed)?
             {
+                let run_as = reference::target_of(&src, &registry);
                 changes.push(
                     Change::new(ChangeAction::Create, format!("image/{source}"))
-                        .with_detail(reference::pinned(&target, pin.digest())),
+                        .with_detail(reference::pinned(&run_as, pin.digest())),
                 );
             }
         }
@@ -130,7 +145,8 @@ impl Stage for ImagesStage {
                 "no registry to mirror images into: the registry stage recorded no URL".into(),
             )
         })?;
-        let mirror = self.mirror(&registry)?;
+        let (push, plain) = self.push_target(cx, &registry);
+        let mirror = self.mirror(&push, plain)?;
         let mut locked = self.locked()?;
         let mut lock_changed = false;
         let mut changes = Vec::new();
@@ -146,12 +162,13 @@ impl Stage for ImagesStage {
                 locked.insert(source.clone(), d.clone());
                 lock_changed = true;
             }
-            let target = reference::target_of(&src, &registry);
+            let target = reference::target_of(&src, &push);
             let copied = mirror
                 .copy(&src, pin.digest(), &target)
                 .await
                 .map_err(failed)?;
-            let pinned = reference::pinned(&target, pin.digest());
+            // Recorded (and run) under the name the nodes pull.
+            let pinned = reference::pinned(&reference::target_of(&src, &registry), pin.digest());
             if copied.already {
                 cx.step(format!("{source}: already in the registry as {pinned}"));
             } else {
@@ -184,7 +201,8 @@ impl Stage for ImagesStage {
             return Ok(Verified::Drifted("the registry has no URL recorded".into()));
         };
         let mirrored: BTreeMap<String, String> = recorded.get("images").unwrap_or_default();
-        let mirror = self.mirror(&registry)?;
+        let (push, plain) = self.push_target(cx, &registry);
+        let mirror = self.mirror(&push, plain)?;
         let locked = self.locked()?;
         for (_, source) in &self.images {
             let Some(pinned) = mirrored.get(source) else {
@@ -200,6 +218,11 @@ impl Stage for ImagesStage {
                     "kat.lock pins {source} at {pin} now"
                 )));
             }
+            // Asked where this machine reaches it (the record names where the nodes do).
+            let repo = match repo.strip_prefix(registry.as_str()) {
+                Some(rest) if push != registry => format!("{push}{rest}"),
+                _ => repo.to_string(),
+            };
             let target = reference::parse(&format!("{repo}:kat")).map_err(failed)?;
             if !mirror.present(&target, digest).await.map_err(failed)? {
                 return Ok(Verified::Drifted(format!(

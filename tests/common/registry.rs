@@ -37,12 +37,16 @@ pub fn sha256(bytes: &[u8]) -> String {
 impl Registry {
     /// `login`: protect it with htpasswd (bcrypt, written by apache2-utils' `htpasswd -B`).
     pub fn start(login: Option<(&str, &str)>) -> Registry {
+        Registry::start_at(&format!("127.0.0.1:{}", free_port()), login)
+    }
+
+    /// On a given address (`127.0.0.2:32000`: a workshop host's microk8s registry).
+    pub fn start_at(addr: &str, login: Option<(&str, &str)>) -> Registry {
         assert!(
             std::path::Path::new(BINARY).exists(),
             "{BINARY} is missing: apt-get install docker-registry (see .ci/run)"
         );
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         let mut auth = String::new();
         if let Some((user, password)) = login {
             let out = Command::new("htpasswd")
@@ -58,7 +62,7 @@ impl Registry {
             );
         }
         let config = format!(
-            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth}",
             dir.path().join("data").display()
         );
         let config_path = dir.path().join("config.yml");
@@ -73,7 +77,7 @@ impl Registry {
             .spawn()
             .expect("start docker-registry");
         let r = Registry {
-            host: format!("127.0.0.1:{port}"),
+            host: addr.to_string(),
             dir,
             login: login.map(|(u, p)| (u.to_string(), p.to_string())),
             child,

@@ -10,6 +10,7 @@ use super::FakeHost;
 pub struct Sshd {
     pub dir: tempfile::TempDir,
     pub port: u16,
+    pub address: String,
     child: Child,
 }
 
@@ -43,6 +44,12 @@ fn sshd_binary() -> PathBuf {
 impl Sshd {
     /// sshd for `host`'s fake, accepting the key at `client_key()`.
     pub fn start(host: &FakeHost) -> Sshd {
+        Sshd::start_at(host, "127.0.0.1")
+    }
+
+    /// The same on another loopback address (`127.0.0.2`: a second machine, as far as what is
+    /// reached by its address goes).
+    pub fn start_at(host: &FakeHost, address: &str) -> Sshd {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         keygen(&d.join("host_key"));
@@ -60,7 +67,7 @@ impl Sshd {
             .collect();
         let port = free_port();
         let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+            "Port {port}\nListenAddress {address}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin yes\nPubkeyAuthentication yes\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
              SetEnv {}\n",
@@ -77,7 +84,7 @@ impl Sshd {
             .expect("sshd starts");
         // Ready once it accepts a connection (-D keeps it in the foreground: this child is sshd).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect((address, port)).is_err() {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!(
                     "sshd exited ({status}): {}",
@@ -87,7 +94,12 @@ impl Sshd {
             assert!(std::time::Instant::now() < deadline, "sshd never listened");
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        Sshd { dir, port, child }
+        Sshd {
+            dir,
+            port,
+            address: address.to_string(),
+            child,
+        }
     }
 
     pub fn client_key(&self) -> PathBuf {
@@ -101,7 +113,8 @@ impl Sshd {
     /// `provider.microk8s` lines for this server.
     pub fn provider_lines(&self, key: &Path) -> String {
         format!(
-            "host: root@127.0.0.1\nport: {}\nkey: {}\nknown_hosts: {}\n",
+            "host: root@{}\nport: {}\nkey: {}\nknown_hosts: {}\n",
+            self.address,
             self.port,
             key.display(),
             self.known_hosts().display()

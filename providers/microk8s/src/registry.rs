@@ -83,15 +83,33 @@ async fn read(s: &Shared) -> Result<Hosting, ProviderError> {
     Ok(parse_hosting(&cm, port)?)
 }
 
+/// Where this machine reaches the registry: the nodes' own address (`localhost:32000`) names
+/// this machine only when microk8s runs here; on a host over SSH it is the host's address.
+pub fn from_here(pull: &str, host_address: Option<&str>) -> String {
+    match host_address {
+        Some(a) => {
+            let a = if a.contains(':') && !a.starts_with('[') {
+                format!("[{a}]")
+            } else {
+                a.to_string()
+            };
+            match pull.split_once(':') {
+                Some(("localhost" | "127.0.0.1", port)) => format!("{a}:{port}"),
+                _ => pull.to_string(),
+            }
+        }
+        None => pull.to_string(),
+    }
+}
+
 fn outputs(s: &Shared, h: &Hosting) -> Outputs {
     let mut o = Outputs::new();
-    o.put(&REGISTRY_URL, &h.pull).set("push_url", &h.push);
-    let workstation = s
-        .cli
-        .runner()
-        .address()
-        .map(|a| h.pull.replace("localhost", &a))
-        .unwrap_or_else(|| h.pull.clone());
+    let workstation = from_here(&h.pull, s.cli.runner().address().as_deref());
+    // `push_from_here`: where kat's image mirror pushes (plain HTTP, as microk8s's registry
+    // speaks); the manifests still name `url`, the address the nodes pull from.
+    o.put(&REGISTRY_URL, &h.pull)
+        .set("push_url", &h.push)
+        .set("push_from_here", &workstation);
     o.show(
         "registry",
         format!(
@@ -144,6 +162,23 @@ impl Component for Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_machine_pushes_to_the_hosts_address_when_microk8s_is_remote() {
+        assert_eq!(from_here("localhost:32000", None), "localhost:32000");
+        assert_eq!(
+            from_here("localhost:32000", Some("10.0.0.5")),
+            "10.0.0.5:32000"
+        );
+        assert_eq!(
+            from_here("localhost:32000", Some("fd00::5")),
+            "[fd00::5]:32000"
+        );
+        assert_eq!(
+            from_here("registry.example:5000", Some("10.0.0.5")),
+            "registry.example:5000"
+        );
+    }
 
     #[test]
     fn microk8s_s_configmap_gives_the_pull_host_and_the_service_the_push_host() {

@@ -39,19 +39,8 @@ impl AttendeeSource {
         if ingress.class.is_none() {
             return Ok(None);
         }
-        let address = cx
-            .input::<String>("ingress-nginx", "address")
-            .ok()
-            .or_else(|| {
-                cx.upstream
-                    .get("ingress-nginx")?
-                    .shown
-                    .get("Service ingress-nginx/ingress-nginx-controller")?
-                    .split(", ")
-                    .next()
-                    .map(str::to_string)
-            })
-            .filter(|a| a.parse::<std::net::IpAddr>().is_ok());
+        let address =
+            crate::addons::controller_address(cx).filter(|a| a.parse::<std::net::IpAddr>().is_ok());
         match address {
             Some(ip) => Ok(Some(format!("{}.{ip}.nip.io", self.member))),
             None => Err(ProviderError::config(
