@@ -204,3 +204,69 @@ fn images_are_mirrored_to_the_hosts_registry_and_run_as_the_nodes_pull_them() {
     // is disabled by hand.
     fake.run(&["disable", "registry"]);
 }
+
+/// A workshop: `provider.microk8s.hosts` makes one environment per host, each over its own real
+/// sshd (127.0.0.1 and 127.0.0.2 on one port, one key). The second host has no microk8s and kat
+/// may not install it: only that member fails, the fleet summary says why, the first member's
+/// handout is written, and `down` gives the first host back as it was.
+#[test]
+fn a_workshop_makes_one_environment_per_host_and_a_failed_host_stops_nothing() {
+    let _one = testbed_lock();
+    let ready = FakeHost::new(installed(&[]));
+    let bare = FakeHost::new(serde_json::json!({"installed": false}));
+    let first = Sshd::start_at(&ready, "127.0.0.1");
+    let second = Sshd::start_beside(&bare, "127.0.0.2", &first);
+    let provider = format!(
+        "hosts: [root@127.0.0.1, root@127.0.0.2]\nport: {}\nkey: {}\nknown_hosts: {}\n",
+        first.port,
+        first.client_key().display(),
+        first.known_hosts().display()
+    );
+    let sb = Sandbox::new(&config("ws", &provider, ""));
+
+    let (code, events, stderr) = kat(&sb, &ready, &["up"]);
+    assert_eq!(code, 1, "one host failed: {stderr}");
+    let fleet = events
+        .iter()
+        .find(|e| e["event"] == "fleet_summary")
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    let member = |name: &str| {
+        fleet["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["member"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{fleet:#}"))
+    };
+    assert_eq!(member("ws-01")["result"], "ok", "{fleet:#}");
+    assert_eq!(member("ws-02")["result"], "failed");
+    let why = member("ws-02")["error"].as_str().unwrap().to_string();
+    assert!(why.contains("snap install microk8s"), "{why}");
+    // Each member went to its own host: the second host was only asked, never changed.
+    assert_eq!(
+        ready.mutating_calls(),
+        [
+            "snap refresh --hold microk8s",
+            "microk8s enable dns hostpath-storage registry",
+        ],
+        "sshd log: {}",
+        first.log()
+    );
+    assert!(bare.mutating_calls().is_empty(), "{:#?}", bare.calls());
+    assert!(!bare.calls().is_empty(), "the second host was asked: {}", second.log());
+    // The first attendee's handout: a kubeconfig for their host's API.
+    let handout = sb.path().join(".kat/ws/handout/01");
+    let kubeconfig = std::fs::read_to_string(handout.join("kubeconfig")).unwrap();
+    assert!(kubeconfig.contains("server: https://127.0.0.1:"), "{kubeconfig}");
+    assert!(!sb.path().join(".kat/ws/handout/02").exists());
+
+    // `down` of the fleet: the first host as it was; the second had nothing to undo.
+    ready.clear_log();
+    let (code, _, stderr) = kat(&sb, &ready, &["down", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(ready.addons(), Vec::<String>::new());
+    assert_eq!(ready.state()["held"], false);
+    assert!(bare.mutating_calls().is_empty());
+    assert!(!sb.path().join(".kat/ws/handout").exists());
+}

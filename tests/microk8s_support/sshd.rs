@@ -50,11 +50,30 @@ impl Sshd {
     /// The same on another loopback address (`127.0.0.2`: a second machine, as far as what is
     /// reached by its address goes).
     pub fn start_at(host: &FakeHost, address: &str) -> Sshd {
+        Sshd::start_with(host, address, None, None)
+    }
+
+    /// A second machine of a workshop: on `address`, on `first`'s port (hosts share one
+    /// `provider.microk8s.port`), accepting `first`'s client key too (and one `key`).
+    pub fn start_beside(host: &FakeHost, address: &str, first: &Sshd) -> Sshd {
+        Sshd::start_with(host, address, Some(first.port), Some(&first.client_key()))
+    }
+
+    fn start_with(
+        host: &FakeHost,
+        address: &str,
+        port: Option<u16>,
+        also_accept: Option<&Path>,
+    ) -> Sshd {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         keygen(&d.join("host_key"));
         keygen(&d.join("client_key"));
-        std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
+        let mut authorized = std::fs::read_to_string(d.join("client_key.pub")).unwrap();
+        if let Some(other) = also_accept {
+            authorized.push_str(&std::fs::read_to_string(other.with_extension("pub")).unwrap());
+        }
+        std::fs::write(d.join("authorized_keys"), authorized).unwrap();
         // sshd's privilege-separation directory.
         std::fs::create_dir_all("/run/sshd").unwrap();
         // HOME too: the session's ~/.kube is the test's, not this machine's.
@@ -65,7 +84,7 @@ impl Sshd {
             .chain([("HOME".to_string(), host.home().display().to_string())])
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        let port = free_port();
+        let port = port.unwrap_or_else(free_port);
         let config = format!(
             "Port {port}\nListenAddress {address}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin yes\nPubkeyAuthentication yes\n\
