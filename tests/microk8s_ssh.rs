@@ -254,11 +254,18 @@ fn a_workshop_makes_one_environment_per_host_and_a_failed_host_stops_nothing() {
         first.log()
     );
     assert!(bare.mutating_calls().is_empty(), "{:#?}", bare.calls());
-    assert!(!bare.calls().is_empty(), "the second host was asked: {}", second.log());
+    assert!(
+        !bare.calls().is_empty(),
+        "the second host was asked: {}",
+        second.log()
+    );
     // The first attendee's handout: a kubeconfig for their host's API.
     let handout = sb.path().join(".kat/ws/handout/01");
     let kubeconfig = std::fs::read_to_string(handout.join("kubeconfig")).unwrap();
-    assert!(kubeconfig.contains("server: https://127.0.0.1:"), "{kubeconfig}");
+    assert!(
+        kubeconfig.contains("server: https://127.0.0.1:"),
+        "{kubeconfig}"
+    );
     assert!(!sb.path().join(".kat/ws/handout/02").exists());
 
     // `down` of the fleet: the first host as it was; the second had nothing to undo.

@@ -30,11 +30,17 @@ fn the_vm_is_installed_with_the_configured_size_once_and_purge_uninstalls_it() {
         json!({"cpu": "4", "mem": "8", "disk": "40"})
     );
     assert_eq!(host.state()["channel"], "1.31/stable");
-    // Then the installer's CLI as on Linux: one enable; no snap on a Mac.
-    assert!(mutating[1..]
+    // The snap inside the VM, through multipass: its refreshes held for the environment's life.
+    assert_eq!(
+        mutating[1],
+        "multipass exec microk8s-vm -- sudo snap refresh --hold microk8s"
+    );
+    assert_eq!(host.state()["held"], true);
+    // Then the installer's CLI as on Linux: one enable; no snap on the Mac itself.
+    assert!(mutating[2..]
         .iter()
         .all(|c| c.starts_with("microk8s enable")));
-    assert_eq!(mutating.len(), 2, "{mutating:#?}");
+    assert_eq!(mutating.len(), 3, "{mutating:#?}");
     assert!(!host.calls().iter().any(|c| c.starts_with("snap")));
 
     host.clear_log();
@@ -68,6 +74,7 @@ fn a_plain_down_keeps_the_vm() {
     host.clear_log();
     kat_ok(&sb, &host, &["down", "--yes"]);
     assert_eq!(host.state()["installed"], true);
+    assert_eq!(host.state()["held"], false, "the hold kat set is released");
     assert!(!host.calls().iter().any(|c| c == "microk8s uninstall"));
     assert_eq!(
         host.addons(),
@@ -87,6 +94,25 @@ fn without_install_a_missing_vm_names_the_install_command() {
         err.contains("`microk8s install --cpu 3 --mem 4 --disk 50 --channel 1.32/stable")
             && err.contains("brew install ubuntu/microk8s/microk8s")
             && err.contains("provider.microk8s.install: true"),
+        "{err}"
+    );
+    assert_eq!(host.mutating_calls(), Vec::<String>::new());
+}
+
+#[test]
+fn a_vm_tracking_another_channel_is_refused_with_the_command_that_moves_it() {
+    let host = FakeHost::macos();
+    host.set("installed", json!(true));
+    host.set("channel", json!("1.30/stable"));
+    let sb = Sandbox::new(&config("mk8s-vm-chan", "channel: 1.31/stable", ""));
+    let (code, _, stderr) = kat(&sb, &host, &["up"]);
+    let err = error_line(&stderr);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("tracks channel 1.30/stable")
+            && err.contains(
+                "`multipass exec microk8s-vm -- sudo snap refresh microk8s --channel=1.31/stable`"
+            ),
         "{err}"
     );
     assert_eq!(host.mutating_calls(), Vec::<String>::new());

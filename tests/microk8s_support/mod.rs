@@ -65,7 +65,15 @@ impl FakeHost {
         std::fs::create_dir_all(&bin).unwrap();
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/microk8s_support/fake/microk8s");
-        for name in ["microk8s", "snap", "usermod", "gpasswd", "sudo", "chown"] {
+        for name in [
+            "microk8s",
+            "snap",
+            "usermod",
+            "gpasswd",
+            "sudo",
+            "chown",
+            "multipass",
+        ] {
             std::fs::copy(&script, bin.join(name)).unwrap();
         }
         let host = FakeHost {
@@ -191,6 +199,7 @@ impl FakeHost {
                     "snap install",
                     "snap refresh",
                     "snap remove",
+                    "multipass exec microk8s-vm -- sudo snap",
                 ]
                 .iter()
                 .any(|m| c.starts_with(m))

@@ -13,6 +13,8 @@ use crate::runner::{command_line, shell_quote, Output, Runner};
 use crate::status::{self, SnapInfo, Status};
 
 pub const SNAP: &str = "microk8s";
+/// The multipass instance canonical's installer (`microk8s install`) creates.
+pub const VM_NAME: &str = "microk8s-vm";
 
 #[derive(Clone)]
 pub struct Microk8s {
@@ -50,6 +52,15 @@ impl Microk8s {
     /// microk8s runs in the installer's multipass VM (macOS, Windows).
     pub fn is_vm(&self) -> bool {
         self.vm.is_some()
+    }
+
+    /// What a user runs to move microk8s here to `channel`, as messages show it.
+    pub fn refresh_hint(&self, channel: &str) -> String {
+        let inner = format!("sudo snap refresh {SNAP} --channel={channel}");
+        match &self.vm {
+            Some(_) => format!("multipass exec {VM_NAME} -- {inner}"),
+            None => inner,
+        }
     }
 
     /// What a user runs to install microk8s here, on the pinned channel, as messages show it.
@@ -139,10 +150,28 @@ impl Microk8s {
     async fn snap(&self, args: &[&str], mutating: bool) -> Result<Output, Microk8sError> {
         let mut command = vec!["snap"];
         command.extend_from_slice(args);
-        let prefix: &[String] = if mutating { &self.snap_prefix } else { &[] };
-        let argv = Self::with_prefix(prefix, &command);
+        let argv = if self.vm.is_some() {
+            // The installer's VM: its snap through multipass, as its default user (who has
+            // passwordless sudo there).
+            let mut inside = vec!["multipass", "exec", VM_NAME, "--"];
+            if mutating {
+                inside.push("sudo");
+            }
+            inside.extend(&command);
+            inside.iter().map(|s| s.to_string()).collect()
+        } else {
+            let prefix: &[String] = if mutating { &self.snap_prefix } else { &[] };
+            Self::with_prefix(prefix, &command)
+        };
         tracing::debug!(place = %self.place(), command = %command_line(&argv), "snap");
         let out = self.runner.run(&argv, self.timeout).await?;
+        if out.code == Some(127) && self.vm.is_some() {
+            return Err(Microk8sError::NoMultipass {
+                place: self.place(),
+                command: command_line(&argv),
+                message: out.last_line(),
+            });
+        }
         if out.code == Some(127) {
             return Err(Microk8sError::NoSnap {
                 place: self.place(),
@@ -231,16 +260,13 @@ impl Microk8s {
     }
 
     /// The installer answers every command but `install` with nothing (exit 0) while there is
-    /// no VM, and with "not running" while the VM is stopped. The snap's channel and hold inside
-    /// the VM are out of reach from here: the pinned channel is what `install` was given.
+    /// no VM, and with "not running" while the VM is stopped. The snap inside the VM (its
+    /// channel, its hold) is read through multipass, as on any machine.
     async fn vm_installed(&self) -> Result<Option<SnapInfo>, Microk8sError> {
         let out = self.microk8s(&["version"], self.timeout).await?;
-        if let Some(version) = status::parse_version(&out.stdout) {
-            return Ok(Some(SnapInfo {
-                version,
-                tracking: self.channel.clone(),
-                held: false,
-            }));
+        if status::parse_version(&out.stdout).is_some() {
+            let list = self.snap(&["list", SNAP], false).await?;
+            return Ok(status::parse_snap_list(&list.stdout));
         }
         if status::is_not_running(&out.text()) {
             return Err(Microk8sError::NotRunning {

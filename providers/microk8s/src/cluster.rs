@@ -58,6 +58,7 @@ impl Cluster {
                 place: self.m().place(),
                 tracking: info.tracking.clone(),
                 pinned: self.channel().to_string(),
+                refresh: self.m().refresh_hint(self.channel()),
             }
             .into());
         }
@@ -100,7 +101,7 @@ impl Cluster {
         let cfg = &self.s.req.config.microk8s;
         if self.m().is_vm() {
             format!(
-                "`microk8s install`: a multipass VM with {} cores, {} GB memory, {} GB disk, channel {}",
+                "`microk8s install`: a multipass VM with {} cores, {} GB memory, {} GB disk, channel {}, refreshes held",
                 cfg.vm.cpus,
                 cfg.vm.memory_gb,
                 cfg.vm.disk_gb,
@@ -109,11 +110,6 @@ impl Cluster {
         } else {
             format!("channel {}, refreshes held", self.channel())
         }
-    }
-
-    /// The snap's refreshes are held on this machine or host; the VM's snap is out of reach.
-    fn holds(&self) -> bool {
-        !self.m().is_vm()
     }
 
     /// `--purge`'s command, and what it leaves.
@@ -170,7 +166,7 @@ impl Component for Cluster {
             );
             return Ok(changes);
         };
-        if !info.held && self.holds() {
+        if !info.held {
             changes.push(
                 Change::new(ChangeAction::Update, "snap/microk8s").with_detail("hold refreshes"),
             );
@@ -222,7 +218,7 @@ impl Component for Cluster {
             }
             None => return Err(self.not_installed()),
         };
-        if !info.held && self.holds() {
+        if !info.held {
             cx.step("holding microk8s's snap refreshes for the environment's life");
             record.held_by_kat = true;
             record.save(self.state_dir())?;
@@ -298,10 +294,10 @@ impl Component for Cluster {
             .put(&CLUSTER_VERSION, &info.version)
             .set("channel", &info.tracking)
             .set("addons", &status.enabled);
-        let held = if self.holds() {
-            "refreshes held"
+        let held = if self.m().is_vm() {
+            "refreshes held, in the installer's multipass VM"
         } else {
-            "in the installer's multipass VM"
+            "refreshes held"
         };
         outputs.show(
             "microk8s",
@@ -333,7 +329,7 @@ impl Component for Cluster {
                 self.channel()
             )));
         }
-        if !info.held && self.holds() {
+        if !info.held {
             return Ok(Verified::Drifted(
                 "microk8s's refreshes are no longer held".into(),
             ));

@@ -10,6 +10,13 @@ pub enum Microk8sError {
     #[error("microk8s is not installed on {place}; install it with {install}, or set provider.microk8s.install: true and kat installs it (and `kat down --purge` may remove it again)")]
     NotInstalled { place: String, install: String },
 
+    #[error("multipass is not available on {place} (`{command}`: {message}); the installer's VM is reached through it to hold its microk8s snap's refreshes: reinstall microk8s's installer, which brings multipass")]
+    NoMultipass {
+        place: String,
+        command: String,
+        message: String,
+    },
+
     #[error("snap is not available on {place} (`{command}`: {message}); microk8s needs snapd: install it (`sudo apt-get install snapd` on Debian/Ubuntu) or use a machine that has it")]
     NoSnap {
         place: String,
@@ -28,11 +35,12 @@ pub enum Microk8sError {
     )]
     NotRunning { place: String },
 
-    #[error("microk8s on {place} tracks channel {tracking}, kat.yaml pins {pinned}; set provider.microk8s.channel: {tracking}, or move it yourself with `sudo snap refresh microk8s --channel={pinned}` (an upgrade of the running cluster)")]
+    #[error("microk8s on {place} tracks channel {tracking}, kat.yaml pins {pinned}; set provider.microk8s.channel: {tracking}, or move it yourself with `{refresh}` (an upgrade of the running cluster)")]
     ChannelMismatch {
         place: String,
         tracking: String,
         pinned: String,
+        refresh: String,
     },
 
     #[error("cannot reach {host} over SSH: {message}; check provider.microk8s.host (and provider.microk8s.port) and that sshd runs there")]
@@ -96,6 +104,7 @@ impl From<Microk8sError> for ProviderError {
                 ProviderError::config("provider.microk8s", message)
             }
             Microk8sError::NoSnap { .. }
+            | Microk8sError::NoMultipass { .. }
             | Microk8sError::SudoPassword { .. }
             | Microk8sError::BadPlatform { .. } => {
                 ProviderError::config("provider.microk8s", message)

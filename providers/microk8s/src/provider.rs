@@ -108,6 +108,7 @@ impl Provider for Microk8sProvider {
                     place: self.s.cli.place(),
                     tracking: info.tracking,
                     pinned: cfg.channel.clone(),
+                    refresh: self.s.cli.refresh_hint(&cfg.channel),
                 }
                 .into())
             }
