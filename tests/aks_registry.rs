@@ -38,7 +38,7 @@ struct FakeAcr {
 }
 
 impl FakeAcr {
-    fn start(port: u16, backend: &str, entra: &str) -> FakeAcr {
+    fn start(port: u16, backend: &str, entra: &str, extra: &[&str]) -> FakeAcr {
         let script =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/aks_support/fake_acr.py");
         let mut child = Command::new(aks_support::python())
@@ -51,6 +51,7 @@ impl FakeAcr {
                 "--entra-token",
                 entra,
             ])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -85,47 +86,85 @@ impl Drop for FakeAcr {
     }
 }
 
-#[test]
-fn aks_mirrors_into_acr_with_a_repository_token_from_the_exchange() {
-    let env = "acrpush";
-    let ns = "acrpush-web";
-    let backend = Registry::start(None);
-    let source = Registry::start(None);
-    let image = push_image(&source, "team/web", "1.0", &[(61, 110_000), (62, 70_000)]);
-    let acr_port = free_port();
-    let fake = FakeArm::start_with(
-        &testbed(),
-        &["--login-server", &format!("127.0.0.1:{acr_port}")],
-    );
-    let acr = FakeAcr::start(acr_port, &backend.host, &fake.token());
+/// An aks environment (the fake ARM) whose blueprint runs one published image, with the fake
+/// ACR login server in front of a real registry.
+struct AcrWorld {
+    ns: String,
+    backend: Registry,
+    _source: Registry,
+    image: common::registry::TestImage,
+    fake: FakeArm,
+    acr: FakeAcr,
+    sb: Sandbox,
+    docker: tempfile::TempDir,
+}
 
-    let sb = Sandbox::new(&format!(
-        "environment: {env}\nprovider:\n  name: aks\n  region: westeurope\n  nodes: {{min: 1, max: 3, count: 1}}\nblueprint:\n  name: ./bp\n"
-    ));
-    let bp = sb.path().join("bp");
-    std::fs::create_dir_all(bp.join("templates")).unwrap();
-    std::fs::write(
-        bp.join("blueprint.yaml"),
-        BLUEPRINT.replace("SOURCE", &source.host).replace("NS", ns),
-    )
-    .unwrap();
-    std::fs::write(bp.join("templates/00-namespace.yaml"), NAMESPACE).unwrap();
-    std::fs::write(bp.join("templates/web.yaml"), DEPLOYMENT).unwrap();
-    let docker = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
+impl AcrWorld {
+    /// `acr_args`: the fake login server's options (token life, slow uploads).
+    fn new(env: &str, acr_args: &[&str]) -> AcrWorld {
+        let ns = format!("{env}-web");
+        let backend = Registry::start(None);
+        let source = Registry::start(None);
+        let image = push_image(&source, "team/web", "1.0", &[(61, 110_000), (62, 70_000)]);
+        let acr_port = free_port();
+        let fake = FakeArm::start_with(
+            &testbed(),
+            &["--login-server", &format!("127.0.0.1:{acr_port}")],
+        );
+        let acr = FakeAcr::start(acr_port, &backend.host, &fake.token(), acr_args);
+        let sb = Sandbox::new(&format!(
+            "environment: {env}\nprovider:\n  name: aks\n  region: westeurope\n  nodes: {{min: 1, max: 3, count: 1}}\nblueprint:\n  name: ./bp\n"
+        ));
+        let bp = sb.path().join("bp");
+        std::fs::create_dir_all(bp.join("templates")).unwrap();
+        std::fs::write(
+            bp.join("blueprint.yaml"),
+            BLUEPRINT.replace("SOURCE", &source.host).replace("NS", &ns),
+        )
+        .unwrap();
+        std::fs::write(bp.join("templates/00-namespace.yaml"), NAMESPACE).unwrap();
+        std::fs::write(bp.join("templates/web.yaml"), DEPLOYMENT).unwrap();
+        AcrWorld {
+            ns,
+            backend,
+            _source: source,
+            image,
+            fake,
+            acr,
+            sb,
+            docker: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, Vec<serde_json::Value>, String) {
         let mut all = args.to_vec();
         all.extend(["-o", "json"]);
-        let mut c = sb.cmd(&all);
-        fake.apply(&mut c);
+        let mut c = self.sb.cmd(&all);
+        self.fake.apply(&mut c);
         c.env("KAT_AZURE_NO_IMDS", "1")
-            .env("KUBECONFIG", sb.path().join("home-kube-config"))
-            .env("KAT_CACHE_DIR", sb.path().join("cache"))
-            .env("KAT_AZURE_FAKE_ACR", &acr.host)
+            .env("KUBECONFIG", self.sb.path().join("home-kube-config"))
+            .env("KAT_CACHE_DIR", self.sb.path().join("cache"))
+            .env("KAT_AZURE_FAKE_ACR", &self.acr.host)
             // No `docker login`: the only credentials are the provider's.
-            .env("DOCKER_CONFIG", docker.path());
+            .env("DOCKER_CONFIG", self.docker.path());
         events_of(&c.output().expect("run kat"))
-    };
+    }
 
+    /// Registry calls the login server refused.
+    fn refused(&self) -> Vec<serde_json::Value> {
+        self.acr
+            .log()
+            .into_iter()
+            .filter(|l| l["method"].is_string() && l["allowed"] == false)
+            .collect()
+    }
+}
+
+#[test]
+fn aks_mirrors_into_acr_with_a_repository_token_from_the_exchange() {
+    let w = AcrWorld::new("acrpush", &[]);
+    let (ns, backend, image, acr) = (w.ns.as_str(), &w.backend, &w.image, &w.acr);
+    let run = |args: &[&str]| w.run(args);
     let (code, events, stderr) = run(&["up"]);
     if code != 0 {
         let _ = Command::new("kubectl")
@@ -158,10 +197,7 @@ fn aks_mirrors_into_acr_with_a_repository_token_from_the_exchange() {
             .any(|l| l["path"] == "/oauth2/token" && l["scope"] == "repository:team/web:pull,push"),
         "scoped to the repository: {log:#?}"
     );
-    let refused: Vec<_> = log
-        .iter()
-        .filter(|l| l["method"].is_string() && l["allowed"] == false)
-        .collect();
+    let refused = w.refused();
     assert!(
         refused.is_empty(),
         "every registry call carried a valid Bearer: {refused:#?}"
@@ -194,4 +230,28 @@ fn aks_mirrors_into_acr_with_a_repository_token_from_the_exchange() {
 
     let (code, events, stderr) = run(&["down"]);
     assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
+}
+
+/// Access tokens that expire while the copy is still going (3 s here, 75 minutes in ACR; every
+/// upload held 2 s): the mirror asks the provider again before each blob and the manifest, and
+/// the provider renews a token close to its end, so no call goes out with an expired one.
+#[test]
+fn a_copy_that_outlasts_its_access_token_logs_in_again() {
+    let w = AcrWorld::new("acrslow", &["--access-life", "3", "--slow-put", "2"]);
+    let (code, events, stderr) = w.run(&["up", "--until", "images"]);
+    assert_eq!(code, 0, "{stderr}\n{events:#?}\n{:#?}", w.acr.log());
+    assert_eq!(result_of(&events, "images"), "changed");
+    assert_eq!(
+        w.backend.manifest("team/web", &w.image.digest).as_deref(),
+        Some(w.image.manifest.as_slice())
+    );
+    let log = w.acr.log();
+    let tokens = log
+        .iter()
+        .filter(|l| l["path"] == "/oauth2/token" && l["ok"] == true)
+        .count();
+    assert!(tokens >= 2, "a token renewed during the copy: {log:#?}");
+    assert!(w.refused().is_empty(), "{:#?}", w.refused());
+    let (code, _, stderr) = w.run(&["down"]);
+    assert_eq!(code, 0, "{stderr}");
 }

@@ -54,7 +54,8 @@ pub struct Mirror {
     /// (target host, blob digest) → a repository of that host known to hold it, for mounts.
     holders: Mutex<HashMap<(String, String), String>>,
     /// Registry hosts already logged in to, per operation.
-    logged_in: tokio::sync::Mutex<std::collections::HashSet<(String, String, bool)>>,
+    /// (registry, repository, push) → a fingerprint of the credentials last logged in with.
+    logged_in: tokio::sync::Mutex<HashMap<(String, String, bool), u64>>,
 }
 
 impl Mirror {
@@ -95,7 +96,7 @@ impl Mirror {
             cache,
             creds,
             holders: Mutex::new(HashMap::new()),
-            logged_in: tokio::sync::Mutex::new(std::collections::HashSet::new()),
+            logged_in: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -115,13 +116,17 @@ impl Mirror {
             r.repository().to_string(),
             matches!(op, RegistryOperation::Push),
         );
+        // Logged in again whenever the credentials changed: a provider renews its short-lived
+        // tokens (ACR's repository tokens last 75 minutes) before they expire, and the client
+        // would otherwise keep sending the first one.
+        let now = fingerprint(&auth);
         let mut done = self.logged_in.lock().await;
-        if !done.contains(&key) {
+        if done.get(&key) != Some(&now) {
             self.client
                 .auth(r, &auth, op)
                 .await
                 .map_err(|e| ImagesError::from_oci(&r.whole(), &registry, e))?;
-            done.insert(key);
+            done.insert(key, now);
         }
         Ok(auth)
     }
@@ -311,6 +316,7 @@ impl Mirror {
                 digest: digest.to_string(),
                 message: format!("media type `{}` is not a header value", parsed.media_type()),
             })?;
+        self.auth(target, RegistryOperation::Push).await?;
         self.client
             .push_manifest_raw(&at, bytes.to_vec(), content_type)
             .await
@@ -327,6 +333,8 @@ impl Mirror {
         bar: &ImageBar,
         counters: &Counters,
     ) -> Result<(), ImagesError> {
+        // A large image outlasts a short-lived token: the credentials are asked for per blob.
+        self.auth(target, RegistryOperation::Push).await?;
         let to_err = |e| ImagesError::from_oci(&target.whole(), host(target), e);
         if self
             .client
@@ -463,6 +471,18 @@ fn by_digest_as_tag(target: &Reference, digest: &str) -> Reference {
         target.repository().to_string(),
         digest.to_string(),
     )
+}
+
+/// Tells one set of credentials from another without keeping them twice.
+fn fingerprint(auth: &RegistryAuth) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match auth {
+        RegistryAuth::Anonymous => 0u8.hash(&mut h),
+        RegistryAuth::Basic(u, p) => (1u8, u, p).hash(&mut h),
+        RegistryAuth::Bearer(t) => (2u8, t).hash(&mut h),
+    }
+    h.finish()
 }
 
 #[cfg(test)]

@@ -2,13 +2,17 @@
 """A fake ACR login server for kat's aks tests: ACR's token exchange in front of a real registry.
 
   python3 fake_acr.py --port 0 --backend HOST:PORT --entra-token TOKEN
+                      [--access-life SECONDS] [--slow-put SECONDS]
 
 POST /oauth2/exchange (grant_type=access_token, service, access_token[, tenant]) answers a
 refresh token when access_token is the Entra token given; POST /oauth2/token (grant_type=
 refresh_token, service, scope=repository:<repo>:<actions>, refresh_token) answers an access token
 for that one repository. /v2/... is forwarded to the backend registry (a docker-registry without
 auth) only with `Authorization: Bearer <an access token for the repository in the path>`; else
-401 with ACR's Bearer challenge. GET /_fake/log lists what was asked (no token values).
+401 with ACR's Bearer challenge. Access tokens last 75 minutes, or --access-life seconds (an
+expired one is refused as ACR refuses it); --slow-put holds every PUT that long before its token
+is checked (a large upload, in little time). GET /_fake/log lists what was asked (no token
+values).
 Prints `listening on http://127.0.0.1:<port>` first. Python standard library only.
 """
 import argparse
@@ -78,9 +82,10 @@ class Handler(BaseHTTPRequestHandler):
             LOG.append({"path": self.path, "ok": bool(ok), "scope": scope})
             if not ok:
                 return self.answer(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}')
-            token = jwt({"exp": int(time.time()) + 75 * 60, "repo": repo})
+            exp = time.time() + self.server.access_life
+            token = jwt({"exp": int(exp), "repo": repo})
             with LOCK:
-                ACCESS[token] = repo
+                ACCESS[token] = (repo, exp)
             return self.answer(200, json.dumps({"access_token": token}).encode())
         return self.forward("POST")
 
@@ -101,15 +106,18 @@ class Handler(BaseHTTPRequestHandler):
     def forward(self, method):
         if not self.path.startswith("/v2/"):
             return self.answer(404)
+        body = self.body() if method in ("POST", "PUT", "PATCH") else b""
+        if method == "PUT" and self.server.slow_put:
+            time.sleep(self.server.slow_put)
         auth = self.headers.get("Authorization") or ""
         token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
-        repo = ACCESS.get(token)
+        repo, exp = ACCESS.get(token, (None, 0))
+        expired = token in ACCESS and time.time() > exp
         path = self.path.split("?")[0]
-        allowed = path == "/v2/" and token in ACCESS or (
-            repo is not None and path.startswith(f"/v2/{repo}/"))
-        body = self.body() if method in ("POST", "PUT", "PATCH") else b""
+        allowed = not expired and (path == "/v2/" and token in ACCESS or (
+            repo is not None and path.startswith(f"/v2/{repo}/")))
         LOG.append({"path": path, "method": method, "bearer": token is not None,
-                    "allowed": bool(allowed)})
+                    "allowed": bool(allowed), "expired": expired})
         if not allowed:
             challenge = (f'Bearer realm="http://{self.server.service}/oauth2/token",'
                          f'service="{self.server.service}"')
@@ -142,11 +150,15 @@ def main():
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--backend", required=True)
     p.add_argument("--entra-token", required=True)
+    p.add_argument("--access-life", type=float, default=75 * 60)
+    p.add_argument("--slow-put", type=float, default=0)
     a = p.parse_args()
     httpd = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     httpd.daemon_threads = True
     httpd.backend = a.backend
     httpd.entra = a.entra_token
+    httpd.access_life = a.access_life
+    httpd.slow_put = a.slow_put
     httpd.service = f"127.0.0.1:{httpd.server_address[1]}"
     print(f"listening on http://{httpd.service}", flush=True)
     httpd.serve_forever()
