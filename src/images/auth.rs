@@ -3,11 +3,12 @@
 //! `credHelpers`, `credsStore`), else anonymous (oci-client then follows the registry's bearer
 //! token challenge).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -106,7 +107,13 @@ struct AuthEntry {
 pub struct DockerConfig {
     path: PathBuf,
     file: DockerConfigFile,
+    /// Credential helpers' answers: a mirror asks before every blob it pushes, and a helper is a
+    /// process (on macOS a keychain lookup), so each registry's answer is kept a while.
+    helped: std::sync::Mutex<HashMap<String, (Instant, Option<RegistryAuth>)>>,
 }
+
+/// How long a credential helper's answer is reused.
+const HELPER_ANSWER_LIFE: Duration = Duration::from_secs(5 * 60);
 
 impl DockerConfig {
     /// The config of this user; absent is the same as empty.
@@ -135,6 +142,7 @@ impl DockerConfig {
         Ok(DockerConfig {
             path: path.to_path_buf(),
             file,
+            helped: std::sync::Mutex::default(),
         })
     }
 
@@ -196,7 +204,7 @@ impl RegistryCredentials for DockerConfig {
             .get(registry)
             .or(self.file.creds_store.as_ref());
         if let Some(helper) = helper {
-            if let Some(auth) = run_helper(helper, registry)? {
+            if let Some(auth) = self.helper_answer(helper, registry)? {
                 return Ok(Some(auth));
             }
         }
@@ -204,6 +212,28 @@ impl RegistryCredentials for DockerConfig {
             Some(entry) => self.auth_of(entry),
             None => Ok(None),
         }
+    }
+}
+
+impl DockerConfig {
+    fn helper_answer(
+        &self,
+        helper: &str,
+        registry: &str,
+    ) -> Result<Option<RegistryAuth>, ImagesError> {
+        let kept = self.helped.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, auth)) = kept.get(registry) {
+            if at.elapsed() < HELPER_ANSWER_LIFE {
+                return Ok(auth.clone());
+            }
+        }
+        drop(kept);
+        let auth = run_helper(helper, registry)?;
+        self.helped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(registry.to_string(), (Instant::now(), auth.clone()));
+        Ok(auth)
     }
 }
 
@@ -308,7 +338,27 @@ mod tests {
         DockerConfig {
             path: PathBuf::from("config.json"),
             file: serde_json::from_str(json).unwrap(),
+            helped: std::sync::Mutex::default(),
         }
+    }
+
+    #[tokio::test]
+    async fn a_helpers_answer_is_reused_for_a_while_then_asked_again() {
+        // The helper does not exist: an answer that comes back was not asked of it.
+        let c = config(r#"{"credHelpers": {"ghcr.io": "kat-test-absent"}}"#);
+        let kept = RegistryAuth::Basic("u".into(), "p".into());
+        c.helped
+            .lock()
+            .unwrap()
+            .insert("ghcr.io".into(), (Instant::now(), Some(kept)));
+        let again = c.credentials("ghcr.io").await.unwrap();
+        assert!(matches!(again, Some(RegistryAuth::Basic(u, _)) if u == "u"));
+        let Some(long_ago) = Instant::now().checked_sub(HELPER_ANSWER_LIFE * 2) else {
+            return; // a machine up for less than ten minutes cannot say "long ago"
+        };
+        c.helped.lock().unwrap().get_mut("ghcr.io").unwrap().0 = long_ago;
+        let e = c.credentials("ghcr.io").await.unwrap_err().to_string();
+        assert!(e.contains("docker-credential-kat-test-absent"), "{e}");
     }
 
     #[tokio::test]
