@@ -202,18 +202,7 @@ fn aks_mirrors_into_acr_with_a_repository_token_from_the_exchange() {
         refused.is_empty(),
         "every registry call carried a valid Bearer: {refused:#?}"
     );
-    let deployed = kubectl_at(
-        &testbed(),
-        &[
-            "-n",
-            ns,
-            "get",
-            "deployment",
-            "web",
-            "-o",
-            "jsonpath={.spec.template.spec.containers[0].image}",
-        ],
-    );
+    let deployed = deployed_image(&testbed(), ns, "web");
     assert_eq!(
         deployed.trim(),
         format!("{}/team/web@{}", acr.host, image.digest)

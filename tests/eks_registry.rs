@@ -127,18 +127,7 @@ fn eks_mirrors_into_its_registry_with_the_token_ecr_answers() {
         stand_in.blob_puts() >= 3,
         "config and two layers were pushed"
     );
-    let deployed = kubectl_at(
-        &kube_support::kubeconfig(),
-        &[
-            "-n",
-            ns,
-            "get",
-            "deployment",
-            "web",
-            "-o",
-            "jsonpath={.spec.template.spec.containers[0].image}",
-        ],
-    );
+    let deployed = deployed_image(&kube_support::kubeconfig(), ns, "web");
     assert_eq!(
         deployed.trim(),
         format!("{}/{repo}@{}", stand_in.host, image.digest)
@@ -225,18 +214,7 @@ fn mirrored_addon_images_get_their_own_ecr_repositories() {
         stand_in.manifest(&repo, &image.digest).as_deref(),
         Some(image.manifest.as_slice())
     );
-    let deployed = kubectl_at(
-        &kube_support::kubeconfig(),
-        &[
-            "-n",
-            ns,
-            "get",
-            "deployment",
-            "metrics-server",
-            "-o",
-            "jsonpath={.spec.template.spec.containers[0].image}",
-        ],
-    );
+    let deployed = deployed_image(&kube_support::kubeconfig(), ns, "metrics-server");
     assert_eq!(
         deployed.trim(),
         format!("{}/{repo}@{}", stand_in.host, image.digest)

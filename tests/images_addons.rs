@@ -57,18 +57,7 @@ fn addon_images_run_from_the_environments_registry_by_digest() {
     }
     assert_eq!(code, 0, "{stderr}\n{events:#?}");
     assert_eq!(result_of(&events, "images"), "changed");
-    let deployed = kubectl_at(
-        &kube_support::kubeconfig(),
-        &[
-            "-n",
-            ns,
-            "get",
-            "deployment",
-            "metrics-server",
-            "-o",
-            "jsonpath={.spec.template.spec.containers[0].image}",
-        ],
-    );
+    let deployed = deployed_image(&kube_support::kubeconfig(), ns, "metrics-server");
     assert_eq!(
         deployed.trim(),
         format!("{}/team/ms@{}", target.host, image.digest),

@@ -127,18 +127,7 @@ fn the_bundle_carries_the_images_and_up_offline_needs_no_source_registry() {
             Some(child.manifest.as_slice())
         );
     }
-    let deployed = kubectl_at(
-        &kube_support::kubeconfig(),
-        &[
-            "-n",
-            ns,
-            "get",
-            "deployment",
-            "web",
-            "-o",
-            "jsonpath={.spec.template.spec.containers[0].image}",
-        ],
-    );
+    let deployed = deployed_image(&kube_support::kubeconfig(), ns, "web");
     assert_eq!(
         deployed.trim(),
         format!("{}/team/web@{}", target.host, index.digest)
@@ -252,18 +241,7 @@ fn a_helm_chart_is_pinned_bundled_and_rendered_offline() {
         .matches("pull")
         .count();
     assert_eq!(pulls_after, pulls_before, "offline, helm pulls nothing");
-    let image = kubectl_at(
-        &kube_support::kubeconfig(),
-        &[
-            "-n",
-            ns,
-            "get",
-            "deployment",
-            "metrics-server",
-            "-o",
-            "jsonpath={.spec.template.spec.containers[0].image}",
-        ],
-    );
+    let image = deployed_image(&kube_support::kubeconfig(), ns, "metrics-server");
     assert_eq!(image.trim(), "registry.example.test/metrics-server:v0.7.2");
 
     // A chart re-published under the same version is refused against the pin.

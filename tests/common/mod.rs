@@ -164,6 +164,24 @@ pub fn kubectl_at(kubeconfig: &Path, args: &[&str]) -> String {
     kubectl_with("kubectl", kubeconfig, args)
 }
 
+/// The image a Deployment's first container runs, as the API server has it.
+pub fn deployed_image(kubeconfig: &Path, namespace: &str, deployment: &str) -> String {
+    kubectl_at(
+        kubeconfig,
+        &[
+            "-n",
+            namespace,
+            "get",
+            "deployment",
+            deployment,
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
 /// [`kubectl_at`] with a given kubectl executable.
 pub fn kubectl_with(exe: &str, kubeconfig: &Path, args: &[&str]) -> String {
     let out = Command::new(exe)
