@@ -57,6 +57,16 @@ pub fn plain_http(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Where this machine pushes copies for a registry whose name the manifests run (`named`), and
+/// whether that address speaks plain HTTP: the registry stage's `push_from_here` when it gives
+/// another one (microk8s on a host over SSH, whose nodes pull from `localhost:32000`).
+pub fn push_address(named: &str, push_from_here: Option<String>) -> (String, bool) {
+    match push_from_here {
+        Some(here) if here != named => (here, true),
+        _ => (named.to_string(), false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

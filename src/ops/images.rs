@@ -28,18 +28,14 @@ fn registry(env: &Environment) -> (Option<String>, bool) {
     let recorded = snapshot.stages.get("registry").map(|r| r.outputs.clone());
     let named = recorded
         .as_ref()
-        .and_then(|o| o.get::<String>("prefix").or_else(|| o.get::<String>("url")));
-    let here = recorded
-        .as_ref()
-        .and_then(|o| o.get::<String>("push_from_here"))
-        .filter(|h| Some(h) != named.as_ref());
-    match here {
-        Some(h) => (Some(h), true),
-        None => (
-            named.or_else(|| env.settings.config.registry.url.clone()),
-            false,
-        ),
-    }
+        .and_then(|o| o.get::<String>("prefix").or_else(|| o.get::<String>("url")))
+        .or_else(|| env.settings.config.registry.url.clone());
+    let Some(named) = named else {
+        return (None, false);
+    };
+    let here = recorded.and_then(|o| o.get::<String>("push_from_here"));
+    let (address, plain) = reference::push_address(&named, here);
+    (Some(address), plain)
 }
 
 fn mirror_for(

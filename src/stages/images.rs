@@ -48,10 +48,7 @@ impl ImagesStage {
     /// registry stage's `push_from_here` when it gives one (microk8s on a host over SSH, whose
     /// nodes pull from `localhost:32000`), else `registry` itself.
     fn push_target(&self, cx: &OpContext, registry: &str) -> (String, bool) {
-        match cx.input::<String>("registry", "push_from_here") {
-            Ok(here) if here != registry => (here, true),
-            _ => (registry.to_string(), false),
-        }
+        reference::push_address(registry, cx.input("registry", "push_from_here").ok())
     }
 
     /// A mirror that pushes to `push` (`plain`: over HTTP).
