@@ -42,6 +42,7 @@ pub fn region_of(env: &str) -> &'static str {
         "zones" => "ap-south-2",
         "faults0" => "ap-southeast-3",
         "ecrpush" => "af-south-1",
+        "ecraddon" => "me-central-1",
         _ => "eu-north-1",
     }
 }
