@@ -321,3 +321,23 @@ fn keys_init_wrote_for_another_provider_are_warnings_and_yours_are_errors() {
     );
     assert!(stderr.contains("use `mode: in-cluster`"), "{stderr}");
 }
+
+/// `kat providers | head -1`: a command that only prints ends as `cat` does when its reader is
+/// gone (killed by SIGPIPE, nothing on stderr), not with a panic and a backtrace.
+#[test]
+fn a_printing_command_ends_quietly_when_its_reader_is_gone() {
+    use std::os::unix::process::ExitStatusExt;
+    let sb = Sandbox::new("provider:\n  name: sim\n");
+    // The reading end is closed before kat writes anything: its first line meets no reader.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = sb
+        .cmd(&["providers"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run kat");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+}

@@ -24,6 +24,7 @@ pub fn main() -> ExitCode {
     };
     let verbosity = cli.global.verbosity();
     ui::init_logging(verbosity);
+    quiet_on_closed_pipe(&cli.command);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if matches!(cli.command, Command::Up(_) | Command::Down(_)) {
         // Journal writes fsync on the worker that runs the stage: with a worker per core, a
@@ -50,6 +51,33 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(exit.code() as u8)
+}
+
+/// `kat status | head`: a command that only prints ends quietly when its reader goes, as `cat`
+/// does, instead of panicking on the write (Rust ignores SIGPIPE). Commands that change
+/// something keep ignoring it: `kat up | tee log` must not die halfway because `tee` did.
+fn quiet_on_closed_pipe(command: &Command) {
+    let prints_only = matches!(
+        command,
+        Command::Plan { .. }
+            | Command::Status { .. }
+            | Command::Output { .. }
+            | Command::Providers
+            | Command::Blueprints
+            | Command::Images
+            | Command::Render { .. }
+            | Command::Schema { .. }
+            | Command::Completions { .. }
+    );
+    #[cfg(not(unix))]
+    let _ = prints_only;
+    #[cfg(unix)]
+    if prints_only {
+        // SAFETY: called once at start, before any thread exists; restores the default action.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
 }
 
 fn report(err: KatError, verbosity: Verbosity) {
