@@ -28,25 +28,13 @@ pub async fn ensure_provider(
     issuer: &str,
 ) -> Result<Option<String>, ProviderError> {
     let resource = format!("oidc-provider/{}", host_path(issuer));
-    let list = aws
-        .iam
-        .list_open_id_connect_providers()
-        .send()
-        .await
-        .map_err(|e| pe("ListOpenIDConnectProviders", &resource, e))?;
-    let suffix = format!("oidc-provider/{}", host_path(issuer));
-    if let Some(found) = list
-        .open_id_connect_provider_list()
-        .iter()
-        .filter_map(|p| p.arn())
-        .find(|arn| arn.ends_with(&suffix))
-    {
-        return Ok(Some(found.to_string()));
+    if let Some(found) = find_provider(aws, issuer).await? {
+        return Ok(Some(found));
     }
     if !pass.create(&resource)? {
         return Ok(None);
     }
-    let out = aws
+    let made = aws
         .iam
         .create_open_id_connect_provider()
         .url(issuer)
@@ -54,9 +42,33 @@ pub async fn ensure_provider(
         .thumbprint_list(THUMBPRINT)
         .set_tags(Some(crate::tags::iam(&s.req.tags)))
         .send()
+        .await;
+    match made {
+        Ok(out) => Ok(out.open_id_connect_provider_arn().map(str::to_string)),
+        // A create whose answer was lost and was retried finds its own provider made: IAM
+        // takes no idempotency token here, so the provider is looked up again instead.
+        Err(e) if crate::error::code(&e).as_deref() == Some("EntityAlreadyExists") => {
+            find_provider(aws, issuer).await
+        }
+        Err(e) => Err(pe("CreateOpenIDConnectProvider", &resource, e)),
+    }
+}
+
+/// The IAM OIDC provider for `issuer`, if one exists (its ARN ends with the issuer's host/path).
+async fn find_provider(aws: &Aws, issuer: &str) -> Result<Option<String>, ProviderError> {
+    let suffix = format!("oidc-provider/{}", host_path(issuer));
+    let list = aws
+        .iam
+        .list_open_id_connect_providers()
+        .send()
         .await
-        .map_err(|e| pe("CreateOpenIDConnectProvider", &resource, e))?;
-    Ok(out.open_id_connect_provider_arn().map(str::to_string))
+        .map_err(|e| pe("ListOpenIDConnectProviders", &suffix, e))?;
+    Ok(list
+        .open_id_connect_provider_list()
+        .iter()
+        .filter_map(|p| p.arn())
+        .find(|arn| arn.ends_with(&suffix))
+        .map(str::to_string))
 }
 
 /// Every OIDC provider tagged for this environment (found without the cluster, which may be gone).
