@@ -24,8 +24,8 @@ pub struct FleetConfig {
     /// `clusters` (default) or `namespaces`.
     #[serde(default)]
     pub shape: FleetShape,
-    /// Members share one network (VPC / virtual network). Not built yet: `true` is refused
-    /// before anything is touched, rather than each member silently making its own.
+    /// Members build in one network (eks: one VPC), made first by the environment `<env>-net`
+    /// and removed after the last member. Refused where members cannot share one.
     #[serde(default)]
     pub share_network: bool,
     /// `namespaces` shape: each attendee namespace's ResourceQuota, over what kat sizes from the

@@ -60,6 +60,16 @@ pub fn with_managed_database() -> Vec<ProviderName> {
         .collect()
 }
 
+/// The providers whose fleet members can build in one network (`fleet.share_network`): those
+/// that take a network of the user's own ([`kat_provider::Provider::adopt_network`]).
+pub fn with_shared_network() -> Vec<ProviderName> {
+    ProviderName::ALL
+        .iter()
+        .copied()
+        .filter(|p| matches!(p, ProviderName::Eks) && implemented(*p))
+        .collect()
+}
+
 /// Whether any build of this version of kat has the provider (a cargo feature exists for it).
 pub fn implemented(name: ProviderName) -> bool {
     let _ = name;

@@ -43,6 +43,8 @@ pub fn region_of(env: &str) -> &'static str {
         "faults0" => "ap-southeast-3",
         "ecrpush" => "af-south-1",
         "ecraddon" => "me-central-1",
+        // A fleet: its members and their shared network share one region, as a real fleet does.
+        "fleetnet" => "eu-central-2",
         _ => "eu-north-1",
     }
 }
@@ -239,9 +241,14 @@ impl Eks {
     }
 
     pub fn tag_filter(&self) -> kat_provider_eks::sdk::ec2::types::Filter {
+        Eks::env_filter(&self.env)
+    }
+
+    /// EC2's filter for what carries `kat:environment=<env>`.
+    pub fn env_filter(env: &str) -> kat_provider_eks::sdk::ec2::types::Filter {
         kat_provider_eks::sdk::ec2::types::Filter::builder()
             .name("tag:kat:environment")
-            .values(&self.env)
+            .values(env)
             .build()
     }
 
@@ -313,14 +320,19 @@ impl Eks {
     /// kinds moto's tagging API does not cover (EKS, ECR, IAM, RDS subnet groups, log groups,
     /// elastic IPs). Each entry names the resource.
     pub fn remaining(&self) -> Vec<String> {
+        self.remaining_of(&self.env)
+    }
+
+    /// [`Eks::remaining`] of another environment in the same moto and region (a fleet's member).
+    pub fn remaining_of(&self, env: &str) -> Vec<String> {
         let rt = &self.rt;
         let aws = &self.aws;
-        let cluster = format!("kat-{}", self.env);
+        let cluster = format!("kat-{}", env);
         let mut found: Vec<String> = Vec::new();
         let filters = [
             TagFilter::builder()
                 .key("kat:environment")
-                .values(&self.env)
+                .values(env)
                 .build(),
             // `shared` marks what the cluster uses but does not own (a VPC of the user's).
             TagFilter::builder()
@@ -401,7 +413,7 @@ impl Eks {
             if tags
                 .tags()
                 .iter()
-                .any(|t| t.key() == "kat:environment" && t.value() == self.env)
+                .any(|t| t.key() == "kat:environment" && t.value() == env)
             {
                 found.push(format!("oidc provider {arn}"));
             }
@@ -435,7 +447,7 @@ impl Eks {
             .block_on(
                 aws.ec2
                     .describe_addresses()
-                    .filters(self.tag_filter())
+                    .filters(Eks::env_filter(env))
                     .send(),
             )
             .unwrap();

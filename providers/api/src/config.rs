@@ -394,6 +394,11 @@ pub struct EksConfig {
     /// With `vpc_id`: the private subnets (nodes, database).
     #[serde(default)]
     pub private_subnet_ids: Vec<String>,
+    /// Not a setting: the environment whose VPC `vpc_id` is, when a fleet's member builds in the
+    /// fleet's shared network (`fleet.share_network`), for what kat says of it.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub vpc_of: Option<String>,
     /// Give the identity that runs `kat up` cluster-admin through an EKS access entry.
     #[serde(default = "default_true")]
     pub access_entry: bool,
@@ -448,6 +453,7 @@ impl Default for EksConfig {
             vpc_id: None,
             public_subnet_ids: Vec::new(),
             private_subnet_ids: Vec::new(),
+            vpc_of: None,
             access_entry: true,
             addons: default_addons(),
             log_types: default_log_types(),

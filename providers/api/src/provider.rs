@@ -166,6 +166,23 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// A fleet's shared network (`fleet.share_network`): `member`'s configuration changed to
+    /// build in the network the environment `owner`'s network stage recorded (`network`: its
+    /// outputs), as a network of the user's own, so the member neither creates nor deletes one.
+    /// Unsupported: every environment of this provider makes its own network.
+    fn adopt_network(
+        &self,
+        owner: &str,
+        network: &Outputs,
+        member: &mut ProviderConfig,
+    ) -> Result<(), ProviderError> {
+        let _ = (owner, network, member);
+        Err(ProviderError::Unsupported {
+            provider: self.name().into(),
+            what: "one network shared by a fleet's members (`fleet.share_network`)".into(),
+        })
+    }
+
     /// How to reach the cluster, given what the kubeconfig stage recorded. With nothing recorded
     /// (`down` after the state was lost) the provider finds the cluster by name and tags, and
     /// answers [`ProviderError::Gone`] when there is none.

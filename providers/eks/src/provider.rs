@@ -148,6 +148,15 @@ impl Provider for EksProvider {
         crate::kubeconfig::access(&self.shared, kubeconfig).await
     }
 
+    fn adopt_network(
+        &self,
+        owner: &str,
+        network: &Outputs,
+        member: &mut kat_provider::ProviderConfig,
+    ) -> Result<(), ProviderError> {
+        crate::network::adopt(owner, network, &mut member.eks)
+    }
+
     async fn sweep(&self, cx: &OpContext) -> Result<Vec<Leftover>, ProviderError> {
         crate::budget::scoped(cx, crate::teardown::sweep::sweep(&self.shared, cx)).await
     }

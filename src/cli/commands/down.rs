@@ -15,7 +15,7 @@ pub async fn run(g: &GlobalArgs, down: &DownFlags) -> Result<Exit, KatError> {
         if !flags.dry_run
             && !g.yes
             && std::io::stdin().is_terminal()
-            && !confirm_fleet(&settings, &members)
+            && !confirm_fleet(&settings, &members, down.member.is_none())
         {
             eprintln!("nothing was changed");
             return Ok(Exit::Usage);
@@ -64,11 +64,15 @@ fn confirm(env: &Environment) -> bool {
     matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
-/// A fleet's `down` names how many environments go.
-fn confirm_fleet(s: &ops::Settings, members: &[ops::fleet::Member]) -> bool {
+/// A fleet's `down` names how many environments go, and the shared network when it goes too.
+fn confirm_fleet(s: &ops::Settings, members: &[ops::fleet::Member], whole: bool) -> bool {
     let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+    let network = match ops::fleet::network_known(s) {
+        Ok(Some(n)) if whole => format!(", then their shared network `{}`", n.name),
+        _ => String::new(),
+    };
     eprint!(
-        "Destroy {} environment{} of fleet `{}` ({}) on {} and everything in them? [y/N] ",
+        "Destroy {} environment{} of fleet `{}` ({}){network} on {} and everything in them? [y/N] ",
         members.len(),
         if members.len() == 1 { "" } else { "s" },
         s.env,

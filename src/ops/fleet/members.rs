@@ -44,12 +44,7 @@ pub fn expand(settings: &Settings, count: Option<u8>) -> Result<Option<Vec<Membe
     let hosts = &cfg.provider.microk8s.hosts;
     let fleet = cfg.fleet.as_ref();
     if fleet.is_some_and(|f| f.share_network) {
-        // Accepting it and making a network per member anyway would be a change kat says it
-        // made and did not.
-        return Err(source.error_at(
-            "fleet.share_network",
-            "kat does not share one network between a fleet's members yet: each member makes its own; remove `share_network` (or set it to false) to go on",
-        ));
+        check_shared_network(settings)?;
     }
     if !hosts.is_empty() {
         let key = "provider.microk8s.hosts";
@@ -118,6 +113,36 @@ pub fn expand(settings: &Settings, count: Option<u8>) -> Result<Option<Vec<Membe
     ))
 }
 
+/// `fleet.share_network` where it can be done; refused before anything is touched where it
+/// cannot, rather than each member making its own network after all.
+fn check_shared_network(settings: &Settings) -> Result<(), ConfigError> {
+    let key = "fleet.share_network";
+    let cfg = &settings.config;
+    let able = crate::ops::providers::with_shared_network();
+    let why = if !able.contains(&settings.provider) {
+        format!(
+            "the {} provider cannot build a fleet's members in one network: each makes its own. Providers that can: {}; remove `share_network` (or set it to false) to go on",
+            settings.provider,
+            able.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+        )
+    } else if cfg
+        .fleet
+        .as_ref()
+        .is_some_and(|f| f.shape == FleetShape::Namespaces)
+    {
+        "the `namespaces` shape is one cluster in one network already; remove `share_network`"
+            .to_string()
+    } else if let Some(vpc) = &cfg.provider.eks.vpc_id {
+        format!(
+            "every member already builds in your VPC `{vpc}` (`provider.eks.vpc_id`{}); remove `share_network`, or remove `vpc_id` for a VPC kat makes for the fleet",
+            line_of(settings, "provider.eks.vpc_id")
+        )
+    } else {
+        return Ok(());
+    };
+    Err(settings.source.error_at(key, why))
+}
+
 fn check_size(settings: &Settings, n: usize, key: &str) -> Result<(), ConfigError> {
     if (1..=MAX_MEMBERS).contains(&n) {
         return Ok(());
@@ -163,6 +188,25 @@ fn member(settings: &Settings, index: usize, host: Option<String>) -> Member {
         host,
         settings: s,
     }
+}
+
+/// The environment that holds a fleet's shared network (`fleet.share_network`): `<env>-net`,
+/// an ordinary environment of its own (journal, lock, tags) built only up to its network stage,
+/// before any member, and taken down after the last one.
+pub fn network(settings: &Settings) -> Member {
+    let mut m = member(settings, 0, None);
+    let name = network_name(&settings.env);
+    m.settings.state_dir = m.settings.state_dir.with_file_name(&name);
+    m.settings.env = name.clone();
+    m.settings.config.environment = Some(name.clone());
+    // Nothing of the application belongs to the network's environment.
+    m.settings.config.blueprint = None;
+    m.name = name;
+    m
+}
+
+pub fn network_name(env: &str) -> String {
+    format!("{env}-net")
 }
 
 /// Settings for the members recorded in `fleet.json` (a `down` or `status` that must not depend on
@@ -261,6 +305,36 @@ mod tests {
             "{full}"
         );
         assert!(full.contains("hosts"), "{full}");
+    }
+
+    #[test]
+    fn a_shared_network_is_taken_where_the_members_can_share_one() {
+        let eks =
+            "environment: ws\nprovider:\n  name: eks\nfleet:\n  count: 2\n  share_network: true\n";
+        let s = settings(eks).unwrap();
+        assert_eq!(expand(&s, None).unwrap().unwrap().len(), 2);
+        let net = network(&s);
+        assert_eq!(net.name, "ws-net");
+        assert!(net.settings.state_dir.ends_with("ws-net"));
+        assert!(net.settings.config.blueprint.is_none());
+
+        let refused = |yaml: &str| {
+            let e = expand(&settings(yaml).unwrap(), None).unwrap_err();
+            format!("{e:?} {e}")
+        };
+        let own_vpc = eks.replace("  name: eks\n", "  name: eks\n  eks:\n    vpc_id: vpc-1\n");
+        let e = refused(&own_vpc);
+        assert!(
+            e.contains("fleet.share_network") && e.contains("vpc-1") && e.contains("line 5"),
+            "{e}"
+        );
+        let e = refused(&format!("{eks}  shape: namespaces\n"));
+        assert!(e.contains("one cluster in one network"), "{e}");
+        let e = refused(&eks.replace("name: eks", "name: aks"));
+        assert!(
+            e.contains("the aks provider") && e.contains("Providers that can: eks"),
+            "{e}"
+        );
     }
 
     #[test]

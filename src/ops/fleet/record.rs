@@ -18,6 +18,9 @@ pub struct FleetRecord {
     /// Digest of the configuration the members were last built from.
     pub config_digest: String,
     pub members: Vec<RecordedMember>,
+    /// The environment holding the members' shared network (`<env>-net`), while it exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::members::{self, Member};
+use super::network;
 use super::record::{self, FleetRecord, RecordedMember};
 use super::view::{first_line, FleetView};
 use crate::engine::{digest, EnvOutputs, FleetMemberResult, FleetSummaryLine};
@@ -73,10 +74,11 @@ pub async fn up(
     members: Vec<Member>,
     args: &FleetArgs,
 ) -> Result<Exit, KatError> {
+    let network = network::planned(settings);
     if !args.run.dry_run {
-        remember(settings, &members)?;
+        remember(settings, &members, network.as_ref())?;
     }
-    run(settings, members, args, Dir::Up).await
+    run(settings, members, network, args, Dir::Up).await
 }
 
 pub async fn down(
@@ -84,12 +86,18 @@ pub async fn down(
     members: Vec<Member>,
     args: &FleetArgs,
 ) -> Result<Exit, KatError> {
-    run(settings, members, args, Dir::Down).await
+    let network = network::known(settings)?;
+    run(settings, members, network, args, Dir::Down).await
 }
 
 /// Records the members before any is touched, keeping members an earlier `up` made that the
-/// configuration no longer names (only `down` forgets a member).
-fn remember(settings: &Settings, members: &[Member]) -> Result<(), KatError> {
+/// configuration no longer names (only `down` forgets a member), and the shared network's
+/// environment before it is made.
+fn remember(
+    settings: &Settings,
+    members: &[Member],
+    network: Option<&Member>,
+) -> Result<(), KatError> {
     let dir = &settings.state_dir;
     let mut listed: Vec<RecordedMember> = members
         .iter()
@@ -98,7 +106,12 @@ fn remember(settings: &Settings, members: &[Member]) -> Result<(), KatError> {
             host: m.host.clone(),
         })
         .collect();
-    if let Some(old) = record::load(dir).map_err(KatError::Failure)? {
+    let old = record::load(dir).map_err(KatError::Failure)?;
+    // A network an earlier `up` made stays recorded until `down` removes it.
+    let network = network
+        .map(|n| n.name.clone())
+        .or_else(|| old.as_ref().and_then(|o| o.network.clone()));
+    if let Some(old) = old {
         for m in old.members {
             if !listed.iter().any(|l| l.name == m.name) {
                 eprintln!(
@@ -115,18 +128,23 @@ fn remember(settings: &Settings, members: &[Member]) -> Result<(), KatError> {
         shape: "clusters".into(),
         config_digest: digest(&serde_json::to_value(&settings.config).expect("config serializes")),
         members: listed,
+        network,
     };
     record::save(dir, &rec).map_err(KatError::Failure)
 }
 
 async fn run(
     settings: &Settings,
-    members: Vec<Member>,
+    mut members: Vec<Member>,
+    network: Option<Member>,
     args: &FleetArgs,
     dir: Dir,
 ) -> Result<Exit, KatError> {
     let started = Instant::now();
-    let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+    let mut names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
+    if let Some(n) = &network {
+        names.insert(0, n.name.clone());
+    }
     let view = FleetView::new(args.output, args.verbosity, &names);
     let mut margs = args.run.clone();
     // One bound for the whole fleet: a member's own runner is unbounded, the permits are shared.
@@ -135,15 +153,46 @@ async fn run(
         margs.jobs = 0;
     }
     let fleet_dir = settings.state_dir.clone();
+    let mut net = NetworkPart::default();
+    let mut refused = Vec::new();
+    if let Some(n) = &network {
+        if dir == Dir::Up && !args.run.dry_run {
+            net.exit =
+                Some(run_member(n, &network::args_for(&margs, true), &view, dir, &fleet_dir).await);
+        }
+        match net.exit {
+            Some(e) if e != Exit::Ok => {
+                let why = format!("not started: the fleet's network {} is not up", n.name);
+                refused = members.drain(..).map(|m| (m, why.clone())).collect();
+            }
+            _ => match network::recorded(n, view.member(&n.name))? {
+                Some(r) => refused = network::adopt(&r, &mut members),
+                // Not made yet (a dry run), or its state is gone: members keep their own
+                // configuration, and a `down` finds what each made by its tags.
+                None if dir == Dir::Up && args.run.dry_run => net.note = Some(format!(
+                    "the members' plans show a network each: with `share_network` they build in {}'s, made first by `kat up`",
+                    n.name
+                )),
+                None => {}
+            },
+        }
+    }
+    for (m, why) in &refused {
+        view.fail(&m.name, why);
+    }
     let runs = members
         .iter()
         .map(|m| run_member(m, &margs, &view, dir, &fleet_dir));
-    let exits: Vec<Exit> = futures::future::join_all(runs).await;
-    view.finish();
+    let mut exits: Vec<Exit> = futures::future::join_all(runs).await;
+    for (m, _) in refused {
+        members.push(m);
+        exits.push(Exit::Failed);
+    }
     if args.run.dry_run {
+        view.finish();
         return Ok(worst(&exits));
     }
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = net.note.take().into_iter().collect();
     match dir {
         Dir::Up => {
             if let Err(e) = handout::write_index(&fleet_dir, &format!("kat fleet {}", settings.env))
@@ -152,12 +201,48 @@ async fn run(
             }
         }
         Dir::Down if !args.run.selection.is_partial() => {
-            forget_members(settings, &members, &exits, &mut notes)?
+            let left = forget_members(settings, &members, &exits, &mut notes)?;
+            match &network {
+                // The network goes only once no member is left in it.
+                Some(n) if left == 0 => {
+                    net.exit = Some(
+                        run_member(n, &network::args_for(&margs, false), &view, dir, &fleet_dir)
+                            .await,
+                    );
+                }
+                Some(n) => notes.push(format!(
+                    "the shared network {} stays: {left} member(s) still use it",
+                    n.name
+                )),
+                None => {}
+            }
+            if left == 0 && net.exit.is_none_or(|e| e == Exit::Ok) {
+                handout::remove(&fleet_dir, None).map_err(KatError::Failure)?;
+                record::remove(&fleet_dir).map_err(KatError::Failure)?;
+            }
         }
         Dir::Down => {}
     }
-    summarise(settings, &members, &exits, &view, dir, started, &notes);
-    Ok(worst(&exits))
+    view.finish();
+    let network = network.zip(net.exit);
+    let tally = Tally {
+        members: &members,
+        exits: &exits,
+        network: network.as_ref(),
+    };
+    summarise(settings, &tally, &view, dir, started, &notes);
+    let mut all = exits.clone();
+    all.extend(network.map(|(_, e)| e));
+    Ok(worst(&all))
+}
+
+/// The shared network's part of one fleet run.
+#[derive(Default)]
+struct NetworkPart {
+    /// How its own run ended, when it ran.
+    exit: Option<Exit>,
+    /// What the summary says about it besides.
+    note: Option<String>,
 }
 
 async fn run_member(
@@ -222,14 +307,15 @@ fn entry(m: &Member, env: &Environment) -> HandoutEntry {
     }
 }
 
-/// After `down`: each member that is gone leaves the record and the handout; the record and the
-/// whole handout go only when no member is left.
+/// After `down`: each member that is gone leaves the record and the handout. Returns how many
+/// members the record still holds; the caller removes the record and the whole handout when none
+/// is (and nothing else, such as a shared network, is left).
 fn forget_members(
     settings: &Settings,
     members: &[Member],
     exits: &[Exit],
     notes: &mut Vec<String>,
-) -> Result<(), KatError> {
+) -> Result<usize, KatError> {
     let dir = &settings.state_dir;
     let gone: Vec<&Member> = members
         .iter()
@@ -243,20 +329,17 @@ fn forget_members(
         }
     }
     let Some(mut rec) = record::load(dir).map_err(KatError::Failure)? else {
-        return Ok(());
+        return Ok(0);
     };
     rec.members
         .retain(|r| !gone.iter().any(|m| m.name == r.name));
-    if rec.members.is_empty() {
-        handout::remove(dir, None).map_err(KatError::Failure)?;
-        record::remove(dir).map_err(KatError::Failure)?;
-    } else {
-        record::save(dir, &rec).map_err(KatError::Failure)?;
+    record::save(dir, &rec).map_err(KatError::Failure)?;
+    if !rec.members.is_empty() {
         if let Err(e) = handout::write_index(dir, &format!("kat fleet {}", settings.env)) {
             notes.push(format!("warning: {e}"));
         }
     }
-    Ok(())
+    Ok(rec.members.len())
 }
 
 fn worst(exits: &[Exit]) -> Exit {
@@ -269,10 +352,17 @@ fn worst(exits: &[Exit]) -> Exit {
     }
 }
 
+/// How each part of a fleet run ended.
+struct Tally<'a> {
+    members: &'a [Member],
+    exits: &'a [Exit],
+    /// The shared network's environment, when its own run was part of this one.
+    network: Option<&'a (Member, Exit)>,
+}
+
 fn summarise(
     settings: &Settings,
-    members: &[Member],
-    exits: &[Exit],
+    tally: &Tally<'_>,
     view: &FleetView,
     dir: Dir,
     started: Instant,
@@ -283,28 +373,40 @@ fn summarise(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
+    // The first line of why a part failed, as its events (or the view) said.
+    let why = |name: &str, e: Exit| {
+        let s = states.get(name).cloned().unwrap_or_default();
+        first_line(&s.error.unwrap_or_else(|| match e {
+            Exit::Interrupted => "interrupted".into(),
+            _ => s.result.unwrap_or_else(|| "failed".into()),
+        }))
+    };
+    let result_of = |name: &str, e: Exit| FleetMemberResult {
+        member: name.to_string(),
+        result: if e == Exit::Ok { "ok" } else { "failed" }.to_string(),
+        error: (e != Exit::Ok).then(|| why(name, e)),
+    };
     let command = if dir == Dir::Up { "up" } else { "down" };
+    let members: Vec<FleetMemberResult> = tally
+        .members
+        .iter()
+        .zip(tally.exits)
+        .map(|(m, e)| result_of(&m.name, *e))
+        .collect();
+    let network = tally.network.map(|(n, e)| result_of(&n.name, *e));
     let ok: Vec<&str> = members
         .iter()
-        .zip(exits)
-        .filter(|(_, e)| **e == Exit::Ok)
-        .map(|(m, _)| m.name.as_str())
+        .filter(|m| m.error.is_none())
+        .map(|m| m.member.as_str())
         .collect();
-    let failed: Vec<(&str, String)> = members
-        .iter()
-        .zip(exits)
-        .filter(|(_, e)| **e != Exit::Ok)
-        .map(|(m, e)| {
-            let s = states.get(&m.name).cloned().unwrap_or_default();
-            let why = s.error.unwrap_or_else(|| match e {
-                Exit::Interrupted => "interrupted".into(),
-                _ => s.result.unwrap_or_else(|| "failed".into()),
-            });
-            (m.name.as_str(), first_line(&why))
-        })
-        .collect();
+    let failed: Vec<&FleetMemberResult> = members.iter().filter(|m| m.error.is_some()).collect();
+    let network_failed = network.as_ref().is_some_and(|n| n.error.is_some());
     let elapsed = started.elapsed().as_millis() as u64;
-    let result = if failed.is_empty() { "ok" } else { "failed" };
+    let result = if failed.is_empty() && !network_failed {
+        "ok"
+    } else {
+        "failed"
+    };
     let line = FleetSummaryLine {
         schema_version: crate::engine::EVENTS_SCHEMA_VERSION,
         event: FleetSummaryLine::EVENT,
@@ -313,18 +415,8 @@ fn summarise(
         env: settings.env.clone(),
         result: result.to_string(),
         duration_ms: elapsed,
-        members: members
-            .iter()
-            .zip(exits)
-            .map(|(m, e)| FleetMemberResult {
-                member: m.name.clone(),
-                result: if *e == Exit::Ok { "ok" } else { "failed" }.to_string(),
-                error: failed
-                    .iter()
-                    .find(|(n, _)| *n == m.name)
-                    .map(|(_, why)| why.clone()),
-            })
-            .collect(),
+        members: members.clone(),
+        network: network.clone(),
     };
     if view.json(&line) {
         return;
@@ -338,11 +430,21 @@ fn summarise(
         failed.len(),
         format_duration(elapsed)
     );
+    if let Some(n) = &network {
+        match &n.error {
+            None => out.push_str(&format!("  shared network {}: {done_word}\n", n.member)),
+            Some(e) => out.push_str(&format!("  FAILED shared network {}: {e}\n", n.member)),
+        }
+    }
     if !ok.is_empty() {
         out.push_str(&format!("  {done_word}: {}\n", ok.join(", ")));
     }
-    for (name, why) in &failed {
-        out.push_str(&format!("  FAILED {name}: {why}\n"));
+    for m in &failed {
+        out.push_str(&format!(
+            "  FAILED {}: {}\n",
+            m.member,
+            m.error.as_deref().unwrap_or_default()
+        ));
     }
     for n in notes {
         out.push_str(&format!("  {n}\n"));
@@ -353,14 +455,20 @@ fn summarise(
         format!(" --env {}", settings.env)
     };
     let handout = handout::dir(&settings.state_dir).join("index.html");
-    let next = match (dir, failed.is_empty()) {
+    let next = match (dir, result == "ok") {
         (Dir::Up, true) => format!(
             "handout: {}   (status: kat status{flag}; when done: kat down{flag})",
             handout.display()
         ),
         (Dir::Up, false) => format!(
-            "fix the cause and run `kat up{flag}` again: members that are up are verified and skipped, only {} have work",
-            failed.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            "fix the cause and run `kat up{flag}` again: what is up is verified and skipped, only {} have work",
+            network
+                .iter()
+                .filter(|n| n.error.is_some())
+                .chain(failed.iter().copied())
+                .map(|m| m.member.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         (Dir::Down, true) => format!("nothing is left; `kat up{flag}` builds the fleet again"),
         (Dir::Down, false) => format!(
@@ -373,15 +481,33 @@ fn summarise(
 
 /// `kat status` of a fleet: every member's status (text), or one document with each member's
 /// last run and stages (json/yaml).
+/// What a fleet's `status` shows.
+pub struct Shown {
+    /// The shared network's environment too (not for `--member`).
+    pub network: bool,
+    pub document: crate::ops::Document,
+}
+
 pub async fn status(
-    members: Vec<Member>,
-    format: crate::ops::Document,
+    mut members: Vec<Member>,
+    network: Option<Member>,
+    shown: Shown,
     verbosity: Verbosity,
 ) -> Result<Exit, KatError> {
+    let format = shown.document;
+    if let Some(n) = &network {
+        let side = crate::ui::reporter(OutputMode::Text, verbosity);
+        network::adopt_for_status(n, &mut members, side)?;
+    }
+    let network = network.filter(|_| shown.network);
     if matches!(format, crate::ops::Document::Text) {
         let mut exits = Vec::new();
-        for m in &members {
-            println!("== {} ==", m.name);
+        for m in network.iter().chain(&members) {
+            if network.as_ref().is_some_and(|n| n.name == m.name) {
+                println!("== {} (the members' shared network) ==", m.name);
+            } else {
+                println!("== {} ==", m.name);
+            }
             let side = crate::ui::reporter(OutputMode::Text, verbosity);
             let exit = match Environment::open(m.settings.clone(), None, side) {
                 Ok(env) => crate::ops::status(&env, format).await?,
@@ -395,25 +521,25 @@ pub async fn status(
         }
         return Ok(worst(&exits));
     }
-    let doc: Vec<serde_json::Value> = members
-        .iter()
-        .map(|m| {
-            let snapshot = crate::state::Journal::open(&m.settings.state_dir, &m.name)
-                .map(|j| j.snapshot())
-                .ok();
-            let last = snapshot.as_ref().and_then(|s| s.runs.last().cloned());
-            serde_json::json!({
-                "member": m.name,
-                "host": m.host,
-                "state_dir": m.settings.state_dir,
-                "stages": snapshot.as_ref().map(|s| s.stages.len()).unwrap_or(0),
-                "last_run": last.map(|r| serde_json::json!({
-                    "command": r.command, "result": r.result, "finished": r.finished,
-                })),
-            })
+    let doc_of = |m: &Member| {
+        let snapshot = crate::state::Journal::open(&m.settings.state_dir, &m.name)
+            .map(|j| j.snapshot())
+            .ok();
+        let last = snapshot.as_ref().and_then(|s| s.runs.last().cloned());
+        serde_json::json!({
+            "member": m.name,
+            "host": m.host,
+            "state_dir": m.settings.state_dir,
+            "stages": snapshot.as_ref().map(|s| s.stages.len()).unwrap_or(0),
+            "last_run": last.map(|r| serde_json::json!({
+                "command": r.command, "result": r.result, "finished": r.finished,
+            })),
         })
-        .collect();
-    let doc = serde_json::json!({ "members": doc });
+    };
+    let mut doc = serde_json::json!({ "members": members.iter().map(doc_of).collect::<Vec<_>>() });
+    if let Some(n) = &network {
+        doc["network"] = doc_of(n);
+    }
     match format {
         crate::ops::Document::Yaml => print!(
             "{}",

@@ -72,7 +72,11 @@ impl Network {
                 .set("public_subnet_ids", &eks.public_subnet_ids)
                 .set("private_subnet_ids", &eks.private_subnet_ids)
                 .set("byo", true);
-            o.show("VPC", format!("{vpc} (yours; kat leaves it in place)"));
+            let whose = match &eks.vpc_of {
+                Some(env) => format!("the fleet's shared network; `kat down` of the fleet removes it with environment {env}"),
+                None => "yours; kat leaves it in place".to_string(),
+            };
+            o.show("VPC", format!("{vpc} ({whose})"));
             return Ok(o);
         }
         let aws = s.aws().await;
@@ -141,6 +145,32 @@ impl Network {
             ),
         );
         Ok(o)
+    }
+}
+
+/// A fleet member's configuration made to build in the VPC another environment's network stage
+/// recorded (`fleet.share_network`), through the bring-your-own keys: the member creates no
+/// network and its `down` deletes none; the VPC's own environment does.
+pub fn adopt(
+    owner: &str,
+    network: &Outputs,
+    eks: &mut kat_provider::EksConfig,
+) -> Result<(), ProviderError> {
+    let vpc: Option<String> = network.get("vpc_id");
+    let public: Vec<String> = network.get("public_subnet_ids").unwrap_or_default();
+    let private: Vec<String> = network.get("private_subnet_ids").unwrap_or_default();
+    match vpc.filter(|v| !v.is_empty()) {
+        Some(vpc) if !public.is_empty() && private.len() >= 2 => {
+            eks.vpc_id = Some(vpc);
+            eks.public_subnet_ids = public;
+            eks.private_subnet_ids = private;
+            eks.vpc_of = Some(owner.to_string());
+            Ok(())
+        }
+        _ => Err(ProviderError::config(
+            "fleet.share_network",
+            "the shared network recorded no VPC with its subnets (its network stage has not finished); run `kat up` again to make it",
+        )),
     }
 }
 

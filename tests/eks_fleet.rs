@@ -1,0 +1,186 @@
+//! A fleet of two EKS environments sharing one network (`fleet.share_network`) against moto: the
+//! network's own environment `<env>-net` is made first and holds the only VPC; each member's
+//! cluster (and its managed database) is built in that VPC's subnets and makes no network of its
+//! own; a second `up` changes nothing; taking one member down leaves the network for the other;
+//! the fleet's `down` removes the network after the last member, and nothing of any of the three
+//! environments is left.
+#![cfg(feature = "eks")]
+
+mod common;
+mod common_eks;
+
+use serde_json::Value;
+
+use common_eks::*;
+
+const FLEET: &str = "database:\n  mode: managed\nfleet:\n  count: 2\n  share_network: true\n";
+
+fn summary(events: &[Value]) -> &Value {
+    events
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "fleet_summary")
+        .unwrap_or_else(|| panic!("no fleet_summary in {events:#?}"))
+}
+
+fn vpcs_of(t: &Eks, env: &str) -> Vec<String> {
+    let out =
+        t.rt.block_on(
+            t.aws
+                .ec2
+                .describe_vpcs()
+                .filters(Eks::env_filter(env))
+                .send(),
+        )
+        .expect("DescribeVpcs");
+    out.vpcs()
+        .iter()
+        .filter_map(|v| v.vpc_id().map(str::to_string))
+        .collect()
+}
+
+/// The subnets the member's EKS cluster was created in, as EKS says (moto does not fill in the
+/// VPC id of a cluster created with subnets alone, so the subnets show where it is).
+fn cluster_subnets(t: &Eks, member: &str) -> Option<Vec<String>> {
+    let c =
+        t.rt.block_on(
+            t.aws
+                .eks
+                .describe_cluster()
+                .name(format!("kat-{member}"))
+                .send(),
+        )
+        .ok()?;
+    Some(c.cluster()?.resources_vpc_config()?.subnet_ids().to_vec())
+}
+
+fn subnets_of_vpc(t: &Eks, vpc: &str) -> Vec<String> {
+    let filter = kat_provider_eks::sdk::ec2::types::Filter::builder()
+        .name("vpc-id")
+        .values(vpc)
+        .build();
+    let out =
+        t.rt.block_on(t.aws.ec2.describe_subnets().filters(filter).send())
+            .expect("DescribeSubnets");
+    out.subnets()
+        .iter()
+        .filter_map(|s| s.subnet_id().map(str::to_string))
+        .collect()
+}
+
+fn record(t: &Eks) -> Option<Value> {
+    record_of(t, "fleetnet")
+}
+
+fn record_of(t: &Eks, fleet: &str) -> Option<Value> {
+    let path = t.sb.path().join(".kat").join(fleet).join("fleet.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(serde_json::from_str(&text).expect("fleet.json is JSON"))
+}
+
+#[test]
+fn a_fleet_sharing_one_network_builds_in_it_and_removes_it_after_the_last_member() {
+    let t = Eks::new("fleetnet", FLEET);
+
+    let (code, events, stderr, _) = t.run(&["up"]);
+    assert_eq!(code, 0, "{stderr}\n{events:#?}");
+    let s = summary(&events);
+    assert_eq!(s["network"]["member"], "fleetnet-net", "{s:#}");
+    assert_eq!(s["network"]["result"], "ok", "{s:#}");
+    assert_eq!(s["members"].as_array().unwrap().len(), 2, "{s:#}");
+    let shared = vpcs_of(&t, "fleetnet-net");
+    assert_eq!(shared.len(), 1, "one VPC, the network environment's");
+    let shared = &shared[0];
+    let in_shared = subnets_of_vpc(&t, shared);
+    for member in ["fleetnet-01", "fleetnet-02"] {
+        assert!(vpcs_of(&t, member).is_empty(), "{member} made a VPC");
+        let subnets = cluster_subnets(&t, member).expect("the member's cluster");
+        assert!(
+            !subnets.is_empty() && subnets.iter().all(|s| in_shared.contains(s)),
+            "{member}: {subnets:?} not all in {in_shared:?}"
+        );
+    }
+    // The network's environment has no cluster: it was built up to its network stage only.
+    assert!(cluster_subnets(&t, "fleetnet-net").is_none());
+    let rec = record(&t).expect("fleet.json");
+    assert_eq!(rec["network"], "fleetnet-net", "{rec:#}");
+
+    // Nothing to do the second time, for the network or a member.
+    let (code, events, stderr, _) = t.run(&["up"]);
+    assert_eq!(code, 0, "{stderr}");
+    let changed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "stage_finished" && e["result"] == "changed")
+        .collect();
+    assert!(changed.is_empty(), "a second up changed {changed:#?}");
+
+    let out = t.cmd(&["status", "-o", "json"]).output().unwrap();
+    let status: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
+    assert_eq!(status["network"]["member"], "fleetnet-net", "{status:#}");
+    assert_eq!(status["members"].as_array().unwrap().len(), 2);
+
+    // One member goes; the other still builds in the network, so it stays.
+    let (code, events, stderr, _) = t.run(&["down", "--member", "01", "--yes"]);
+    assert_eq!(code, 0, "{stderr}\n{events:#?}");
+    assert!(cluster_subnets(&t, "fleetnet-01").is_none());
+    assert!(cluster_subnets(&t, "fleetnet-02").is_some());
+    assert_eq!(vpcs_of(&t, "fleetnet-net").len(), 1, "the network stays");
+    assert!(
+        summary(&events).get("network").is_none(),
+        "{:#}",
+        summary(&events)
+    );
+    assert_eq!(record(&t).unwrap()["network"], "fleetnet-net");
+
+    // The last member, then the network.
+    let (code, events, stderr, _) = t.run(&["down", "--yes"]);
+    assert_eq!(code, 0, "{stderr}\n{events:#?}");
+    let s = summary(&events);
+    assert_eq!(s["network"]["result"], "ok", "{s:#}");
+    assert!(
+        vpcs_of(&t, "fleetnet-net").is_empty(),
+        "the shared VPC is gone"
+    );
+    assert!(record(&t).is_none(), "fleet.json is gone with the fleet");
+    for env in ["fleetnet-net", "fleetnet-01", "fleetnet-02"] {
+        let left = t.remaining_of(env);
+        assert!(left.is_empty(), "{env} left {left:#?}");
+    }
+}
+
+/// The shared network cannot be made (AWS refuses the VPC's range): no member is started, each
+/// says why, and `down` clears the fleet.
+#[test]
+fn members_wait_for_a_shared_network_that_failed() {
+    let t = Eks::new(
+        "fleetbad",
+        "    vpc_cidr: 10.0.0.0/30\nfleet:\n  count: 2\n  share_network: true\n",
+    );
+    let (code, events, stderr, _) = t.run(&["up"]);
+    assert_eq!(code, 1, "{stderr}\n{events:#?}");
+    let s = summary(&events);
+    assert_eq!(s["network"]["result"], "failed", "{s:#}");
+    for m in s["members"].as_array().unwrap() {
+        assert_eq!(m["result"], "failed", "{s:#}");
+        let why = m["error"].as_str().unwrap();
+        assert!(why.contains("fleetbad-net is not up"), "{why}");
+    }
+    for member in ["fleetbad-01", "fleetbad-02"] {
+        assert!(
+            cluster_subnets(&t, member).is_none(),
+            "{member} was started"
+        );
+        assert!(
+            !t.sb
+                .path()
+                .join(".kat")
+                .join(member)
+                .join("state.json")
+                .exists(),
+            "{member} has a journal"
+        );
+    }
+    let (code, _, stderr, _) = t.run(&["down", "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(record_of(&t, "fleetbad").is_none());
+}
