@@ -47,10 +47,23 @@ fn labelled(env: &str) -> String {
 /// `up`, a second `up` that changes nothing, `down` that leaves nothing.
 fn lifecycle(env: &str, blueprint: &str, extra: &str, args: &[&str]) {
     let sb = Sandbox::new(&config(env, blueprint, extra));
+    lifecycle_in(&sb, env, blueprint, args, |_| {});
+}
+
+/// [`lifecycle`] in a sandbox prepared by the caller, with `after_up` looking at the first
+/// `up`'s events and the cluster before the rest.
+fn lifecycle_in(
+    sb: &Sandbox,
+    env: &str,
+    blueprint: &str,
+    args: &[&str],
+    after_up: impl Fn(&[serde_json::Value]),
+) {
     let up: Vec<&str> = [&["up"][..], args].concat();
     let (code, events, stderr) = sb.run_json(&up);
     assert_eq!(code, 0, "{blueprint}: {stderr}\n{:#?}", summary(&events));
     assert_eq!(result_of(&events, "blueprint"), "changed");
+    after_up(&events);
     assert!(
         !labelled(env).is_empty(),
         "{blueprint}: objects are labelled with the environment"
@@ -75,9 +88,43 @@ fn lifecycle(env: &str, blueprint: &str, extra: &str, args: &[&str]) {
     );
 }
 
+/// With no mirror, an image kat.lock pins runs from its source at that digest, and the images
+/// still named by tag alone are named in a warning.
 #[test]
 fn nanomon_deploys_idempotently_and_leaves_nothing() {
-    lifecycle("bp-nanomon", "nanomon", "", &[]);
+    let env = "bp-nanomon";
+    let sb = Sandbox::new(&config(env, "nanomon", ""));
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    std::fs::write(
+        sb.path().join("kat.lock"),
+        format!("images:\n  ghcr.io/benc-uk/nanomon-api:0.2.0: {digest}\n"),
+    )
+    .unwrap();
+    lifecycle_in(&sb, env, "nanomon", &[], |events| {
+        let kc = kube_support::kubeconfig();
+        assert_eq!(
+            deployed_image(&kc, "nanomon", "api"),
+            format!("ghcr.io/benc-uk/nanomon-api:0.2.0@{digest}")
+        );
+        assert_eq!(
+            deployed_image(&kc, "nanomon", "frontend"),
+            "ghcr.io/benc-uk/nanomon-frontend:0.2.0"
+        );
+        let warned: Vec<&str> = events
+            .iter()
+            .filter(|e| e["event"] == "warning")
+            .filter_map(|e| e["message"].as_str())
+            .filter(|m| m.contains("run by tag"))
+            .collect();
+        assert_eq!(warned.len(), 1, "{warned:#?}");
+        assert!(
+            warned[0].contains("nanomon-frontend:0.2.0")
+                && !warned[0].contains("nanomon-api")
+                && warned[0].contains("kat lock --update-images"),
+            "{}",
+            warned[0]
+        );
+    });
 }
 
 #[test]

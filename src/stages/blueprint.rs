@@ -35,6 +35,9 @@ pub struct BlueprintSource {
     pub registry_url: Option<String>,
     /// Reads the managed database's password from the cloud's secret store (`database.mode: managed`).
     pub secrets: Option<Arc<dyn Provider>>,
+    /// kat.lock's image pins (source → digest): a published image that is not mirrored runs from
+    /// its source at the pinned digest, not at whatever its tag names on the day a node pulls.
+    pub pins: std::collections::BTreeMap<String, String>,
 }
 
 /// kat.yaml's database mode.
@@ -114,6 +117,7 @@ impl BlueprintSource {
             registry_url: settings.config.registry.url.clone(),
             blueprint,
             secrets: None,
+            pins: crate::addons::LockFile::load(&settings.lock_file)?.images,
         })
     }
 
@@ -187,7 +191,36 @@ impl BlueprintSource {
                 crate::images::rewrite(manifests.iter_mut().map(|m| &mut m.object), &by_digest);
             }
         }
+        // What no stage copied or built runs from its source, at kat.lock's digest when pinned.
+        crate::images::rewrite(
+            manifests.iter_mut().map(|m| &mut m.object),
+            &self.source_pins(),
+        );
         Ok(manifests)
+    }
+
+    /// Published image → `<source>@<digest>` for each that kat.lock pins.
+    fn source_pins(&self) -> std::collections::BTreeMap<String, String> {
+        crate::images::published(&self.blueprint)
+            .into_iter()
+            .filter(|(_, source)| !source.contains('@'))
+            .filter_map(|(_, source)| {
+                let digest = self.pins.get(&source)?;
+                Some((source.clone(), format!("{source}@{digest}")))
+            })
+            .collect()
+    }
+
+    /// Published images that will run by their tag: not mirrored (no copy recorded by the images
+    /// stage), not pinned in kat.lock, not already named by digest in blueprint.yaml.
+    fn by_tag(&self, cx: &OpContext) -> Vec<String> {
+        let mirrored: std::collections::BTreeMap<String, String> =
+            cx.input(super::IMAGES_STAGE, "images").unwrap_or_default();
+        crate::images::published(&self.blueprint)
+            .into_iter()
+            .map(|(_, source)| source)
+            .filter(|s| !s.contains('@') && !mirrored.contains_key(s) && !self.pins.contains_key(s))
+            .collect()
     }
 
     /// One attendee's copy of the application (a namespaces fleet): every workload in
@@ -233,6 +266,14 @@ impl SetSource for BlueprintSource {
         let registry = self.registry_for(cx);
         let render = self.context(&cx.env, api, registry);
         let mut manifests = self.manifests(&self.blueprint, &render, cx).await?;
+        let by_tag = self.by_tag(cx);
+        if !by_tag.is_empty() {
+            cx.warn(format!(
+                "{} image(s) run by tag, which can name other bits tomorrow: {}; `kat lock --update-images` pins them by digest in kat.lock (or let kat mirror them: `registry.mirror`)",
+                by_tag.len(),
+                by_tag.join(", ")
+            ));
+        }
         if self.database_mode == DatabaseMode::Managed {
             let provider = self.secrets.as_ref().ok_or_else(|| {
                 ProviderError::Other("no provider to read the database secret from".into())
