@@ -114,6 +114,19 @@ fn a_fleet_sharing_one_network_builds_in_it_and_removes_it_after_the_last_member
         .collect();
     assert!(changed.is_empty(), "a second up changed {changed:#?}");
 
+    // Switching sharing off under members built in the shared network is refused: their
+    // clusters cannot move, and each would start making a network beside its cluster.
+    let unshared = config("fleetnet", &FLEET.replace("  share_network: true\n", ""));
+    t.sb.write_config(&unshared);
+    let (code, _, stderr, _) = t.run(&["up"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("fleet.share_network") && stderr.contains("kat down --env fleetnet"),
+        "{stderr}"
+    );
+    assert_eq!(vpcs_of(&t, "fleetnet-01").len(), 0, "nothing was made");
+    t.sb.write_config(&config("fleetnet", FLEET));
+
     let out = t.cmd(&["status", "-o", "json"]).output().unwrap();
     let status: Value = serde_json::from_slice(&out.stdout).expect("status JSON");
     assert_eq!(status["network"]["member"], "fleetnet-net", "{status:#}");

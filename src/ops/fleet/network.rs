@@ -35,6 +35,39 @@ pub fn known(settings: &Settings) -> Result<Option<Member>, KatError> {
     }
 }
 
+/// `share_network` switched on or off under members that exist: refused. A member's cluster
+/// cannot move to another network (EKS fixes a cluster's subnets at creation), and the member
+/// would stop deleting the network it made, or start making one beside the cluster.
+pub fn check_switch(settings: &Settings, planned: Option<&Member>) -> Result<(), KatError> {
+    let Some(rec) = record::load(&settings.state_dir).map_err(KatError::Failure)? else {
+        return Ok(());
+    };
+    if rec.members.is_empty() {
+        return Ok(());
+    }
+    let flag = if settings.env == "default" {
+        String::new()
+    } else {
+        format!(" --env {}", settings.env)
+    };
+    let why = match (planned, &rec.network) {
+        (Some(_), None) => {
+            "`fleet.share_network` is on, but the fleet's members were made with a network each"
+        }
+        (None, Some(_)) => {
+            "`fleet.share_network` is off, but the fleet's members were made in one shared network"
+        }
+        _ => return Ok(()),
+    };
+    Err(KatError::Config(settings.source.error_at(
+        "fleet.share_network",
+        format!(
+            "{why} ({}); a cluster cannot move to another network: set it back, or take the fleet down first (`kat down{flag}`)",
+            rec.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    )))
+}
+
 /// The network environment's own run: on `up` only as far as its network stage.
 pub fn args_for(args: &RunArgs, up: bool) -> RunArgs {
     let mut a = args.clone();

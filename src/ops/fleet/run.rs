@@ -75,6 +75,7 @@ pub async fn up(
     args: &FleetArgs,
 ) -> Result<Exit, KatError> {
     let network = network::planned(settings);
+    network::check_switch(settings, network.as_ref())?;
     if !args.run.dry_run {
         remember(settings, &members, network.as_ref())?;
     }
