@@ -11,33 +11,10 @@ mod common_eks;
 
 use serde_json::Value;
 
+use common::fleet_summary;
 use common_eks::*;
 
 const FLEET: &str = "database:\n  mode: managed\nfleet:\n  count: 2\n  share_network: true\n";
-
-fn summary(events: &[Value]) -> &Value {
-    events
-        .iter()
-        .rev()
-        .find(|e| e["event"] == "fleet_summary")
-        .unwrap_or_else(|| panic!("no fleet_summary in {events:#?}"))
-}
-
-fn vpcs_of(t: &Eks, env: &str) -> Vec<String> {
-    let out =
-        t.rt.block_on(
-            t.aws
-                .ec2
-                .describe_vpcs()
-                .filters(Eks::env_filter(env))
-                .send(),
-        )
-        .expect("DescribeVpcs");
-    out.vpcs()
-        .iter()
-        .filter_map(|v| v.vpc_id().map(str::to_string))
-        .collect()
-}
 
 /// The subnets the member's EKS cluster was created in, as EKS says (moto does not fill in the
 /// VPC id of a cluster created with subnets alone, so the subnets show where it is).
@@ -84,16 +61,16 @@ fn a_fleet_sharing_one_network_builds_in_it_and_removes_it_after_the_last_member
 
     let (code, events, stderr, _) = t.run(&["up"]);
     assert_eq!(code, 0, "{stderr}\n{events:#?}");
-    let s = summary(&events);
+    let s = fleet_summary(&events);
     assert_eq!(s["network"]["member"], "fleetnet-net", "{s:#}");
     assert_eq!(s["network"]["result"], "ok", "{s:#}");
     assert_eq!(s["members"].as_array().unwrap().len(), 2, "{s:#}");
-    let shared = vpcs_of(&t, "fleetnet-net");
+    let shared = t.vpcs_of("fleetnet-net");
     assert_eq!(shared.len(), 1, "one VPC, the network environment's");
     let shared = &shared[0];
     let in_shared = subnets_of_vpc(&t, shared);
     for member in ["fleetnet-01", "fleetnet-02"] {
-        assert!(vpcs_of(&t, member).is_empty(), "{member} made a VPC");
+        assert!(t.vpcs_of(member).is_empty(), "{member} made a VPC");
         let subnets = cluster_subnets(&t, member).expect("the member's cluster");
         assert!(
             !subnets.is_empty() && subnets.iter().all(|s| in_shared.contains(s)),
@@ -124,7 +101,7 @@ fn a_fleet_sharing_one_network_builds_in_it_and_removes_it_after_the_last_member
         stderr.contains("fleet.share_network") && stderr.contains("kat down --env fleetnet"),
         "{stderr}"
     );
-    assert_eq!(vpcs_of(&t, "fleetnet-01").len(), 0, "nothing was made");
+    assert_eq!(t.vpcs_of("fleetnet-01").len(), 0, "nothing was made");
     t.sb.write_config(&config("fleetnet", FLEET));
 
     let out = t.cmd(&["status", "-o", "json"]).output().unwrap();
@@ -137,21 +114,21 @@ fn a_fleet_sharing_one_network_builds_in_it_and_removes_it_after_the_last_member
     assert_eq!(code, 0, "{stderr}\n{events:#?}");
     assert!(cluster_subnets(&t, "fleetnet-01").is_none());
     assert!(cluster_subnets(&t, "fleetnet-02").is_some());
-    assert_eq!(vpcs_of(&t, "fleetnet-net").len(), 1, "the network stays");
+    assert_eq!(t.vpcs_of("fleetnet-net").len(), 1, "the network stays");
     assert!(
-        summary(&events).get("network").is_none(),
+        fleet_summary(&events).get("network").is_none(),
         "{:#}",
-        summary(&events)
+        fleet_summary(&events)
     );
     assert_eq!(record(&t).unwrap()["network"], "fleetnet-net");
 
     // The last member, then the network.
     let (code, events, stderr, _) = t.run(&["down", "--yes"]);
     assert_eq!(code, 0, "{stderr}\n{events:#?}");
-    let s = summary(&events);
+    let s = fleet_summary(&events);
     assert_eq!(s["network"]["result"], "ok", "{s:#}");
     assert!(
-        vpcs_of(&t, "fleetnet-net").is_empty(),
+        t.vpcs_of("fleetnet-net").is_empty(),
         "the shared VPC is gone"
     );
     assert!(record(&t).is_none(), "fleet.json is gone with the fleet");
@@ -171,7 +148,7 @@ fn members_wait_for_a_shared_network_that_failed() {
     );
     let (code, events, stderr, _) = t.run(&["up"]);
     assert_eq!(code, 1, "{stderr}\n{events:#?}");
-    let s = summary(&events);
+    let s = fleet_summary(&events);
     assert_eq!(s["network"]["result"], "failed", "{s:#}");
     for m in s["members"].as_array().unwrap() {
         assert_eq!(m["result"], "failed", "{s:#}");

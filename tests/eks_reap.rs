@@ -6,26 +6,12 @@
 mod common;
 mod common_eks;
 
-use kat_provider_eks::sdk::ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use kat_provider_eks::sdk::ec2::types::{ResourceType, Tag, TagSpecification};
 
 use common_eks::*;
 
 fn tag(k: &str, v: &str) -> Tag {
     Tag::builder().key(k).value(v).build()
-}
-
-fn vpcs_of(t: &Eks, env: &str) -> Vec<String> {
-    let filter = Filter::builder()
-        .name("tag:kat:environment")
-        .values(env)
-        .build();
-    let out =
-        t.rt.block_on(t.aws.ec2.describe_vpcs().filters(filter).send())
-            .expect("DescribeVpcs");
-    out.vpcs()
-        .iter()
-        .filter_map(|v| v.vpc_id().map(str::to_string))
-        .collect()
 }
 
 #[test]
@@ -43,13 +29,13 @@ fn reap_removes_only_the_expired_kat_environments() {
         }
         let (code, _, stderr, _) = t.run(&args);
         assert_eq!(code, 0, "{env}: {stderr}");
-        assert_eq!(vpcs_of(&t, env).len(), 1, "{env}");
+        assert_eq!(t.vpcs_of(env).len(), 1, "{env}");
     }
     // reap-old was made long ago: its VPC says so (reap reads an environment's earliest
     // creation tag). Only the live VPC: moto keeps answering DescribeTags for deleted resources.
     t.rt.block_on(
         ec2.create_tags()
-            .set_resources(Some(vpcs_of(&t, "reap-old")))
+            .set_resources(Some(t.vpcs_of("reap-old")))
             .tags(tag("kat:created-at", "2020-01-01T00:00:00Z"))
             .send(),
     )
@@ -107,21 +93,17 @@ fn reap_removes_only_the_expired_kat_environments() {
     // The owner is the caller's ARN (STS GetCallerIdentity at the first `up`).
     assert!(line("reap-keep").contains("arn:aws:"), "{listing}");
     assert!(!listing.contains("reap-theirs"), "not kat's: {listing}");
-    assert_eq!(
-        vpcs_of(&t, "reap-old").len(),
-        1,
-        "a dry run removes nothing"
-    );
+    assert_eq!(t.vpcs_of("reap-old").len(), 1, "a dry run removes nothing");
 
     let out = t
         .cmd(&["reap", "--provider", "eks", "--older-than", "6h", "--yes"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert!(vpcs_of(&t, "reap-old").is_empty());
-    assert!(vpcs_of(&t, "reap-late").is_empty());
-    assert_eq!(vpcs_of(&t, "reap-keep").len(), 1);
-    assert_eq!(vpcs_of(&t, "reap-theirs"), vec![theirs.clone()]);
+    assert!(t.vpcs_of("reap-old").is_empty());
+    assert!(t.vpcs_of("reap-late").is_empty());
+    assert_eq!(t.vpcs_of("reap-keep").len(), 1);
+    assert_eq!(t.vpcs_of("reap-theirs"), vec![theirs.clone()]);
 
     // Clean the shared moto for the next run.
     let (code, _, stderr, _) = t.run(&["down", "--env", "reap-keep"]);

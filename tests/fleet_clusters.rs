@@ -16,14 +16,6 @@ fn fleet_config(count: usize, scale: f64, fault_in: Option<&str>) -> String {
     )
 }
 
-fn fleet_summary(events: &[Value]) -> &Value {
-    events
-        .iter()
-        .rev()
-        .find(|e| e["event"] == "fleet_summary")
-        .unwrap_or_else(|| panic!("no fleet_summary in {events:#?}"))
-}
-
 fn member_result<'a>(summary: &'a Value, member: &str) -> &'a Value {
     summary["members"]
         .as_array()

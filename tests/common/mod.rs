@@ -218,6 +218,15 @@ pub fn summary(events: &[Value]) -> &Value {
         .expect("a summary event")
 }
 
+/// The last `fleet_summary` line of a fleet's JSON run.
+pub fn fleet_summary(events: &[Value]) -> &Value {
+    events
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "fleet_summary")
+        .unwrap_or_else(|| panic!("no fleet_summary in {events:#?}"))
+}
+
 /// Result of `stage` in the summary.
 pub fn result_of<'a>(events: &'a [Value], stage: &str) -> &'a Value {
     let s = summary(events);

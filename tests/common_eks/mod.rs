@@ -253,13 +253,18 @@ impl Eks {
     }
 
     pub fn vpcs(&self) -> Vec<String> {
+        self.vpcs_of(&self.env)
+    }
+
+    /// The VPCs tagged for `env` (another environment in the same moto and region).
+    pub fn vpcs_of(&self, env: &str) -> Vec<String> {
         let out = self
             .rt
             .block_on(
                 self.aws
                     .ec2
                     .describe_vpcs()
-                    .filters(self.tag_filter())
+                    .filters(Eks::env_filter(env))
                     .send(),
             )
             .expect("DescribeVpcs");
