@@ -154,14 +154,16 @@ async fn run(
         margs.jobs = 0;
     }
     let fleet_dir = settings.state_dir.clone();
-    let mut net = NetworkPart::default();
+    // How the shared network's own run ended, when it ran.
+    let mut net_exit: Option<Exit> = None;
     let mut refused = Vec::new();
+    let mut dry_note = None;
     if let Some(n) = &network {
         if dir == Dir::Up && !args.run.dry_run {
-            net.exit =
+            net_exit =
                 Some(run_member(n, &network::args_for(&margs, true), &view, dir, &fleet_dir).await);
         }
-        match net.exit {
+        match net_exit {
             Some(e) if e != Exit::Ok => {
                 let why = format!("not started: the fleet's network {} is not up", n.name);
                 refused = members.drain(..).map(|m| (m, why.clone())).collect();
@@ -170,7 +172,7 @@ async fn run(
                 Some(r) => refused = network::adopt(&r, &mut members),
                 // Not made yet (a dry run), or its state is gone: members keep their own
                 // configuration, and a `down` finds what each made by its tags.
-                None if dir == Dir::Up && args.run.dry_run => net.note = Some(format!(
+                None if dir == Dir::Up && args.run.dry_run => dry_note = Some(format!(
                     "the members' plans show a network each: with `share_network` they build in {}'s, made first by `kat up`",
                     n.name
                 )),
@@ -191,9 +193,12 @@ async fn run(
     }
     if args.run.dry_run {
         view.finish();
+        if let Some(note) = dry_note {
+            eprintln!("note: {note}");
+        }
         return Ok(worst(&exits));
     }
-    let mut notes: Vec<String> = net.note.take().into_iter().collect();
+    let mut notes = Vec::new();
     match dir {
         Dir::Up => {
             if let Err(e) = handout::write_index(&fleet_dir, &format!("kat fleet {}", settings.env))
@@ -206,7 +211,7 @@ async fn run(
             match &network {
                 // The network goes only once no member is left in it.
                 Some(n) if left == 0 => {
-                    net.exit = Some(
+                    net_exit = Some(
                         run_member(n, &network::args_for(&margs, false), &view, dir, &fleet_dir)
                             .await,
                     );
@@ -217,7 +222,7 @@ async fn run(
                 )),
                 None => {}
             }
-            if left == 0 && net.exit.is_none_or(|e| e == Exit::Ok) {
+            if left == 0 && net_exit.is_none_or(|e| e == Exit::Ok) {
                 handout::remove(&fleet_dir, None).map_err(KatError::Failure)?;
                 record::remove(&fleet_dir).map_err(KatError::Failure)?;
             }
@@ -225,7 +230,7 @@ async fn run(
         Dir::Down => {}
     }
     view.finish();
-    let network = network.zip(net.exit);
+    let network = network.zip(net_exit);
     let tally = Tally {
         members: &members,
         exits: &exits,
@@ -235,15 +240,6 @@ async fn run(
     let mut all = exits.clone();
     all.extend(network.map(|(_, e)| e));
     Ok(worst(&all))
-}
-
-/// The shared network's part of one fleet run.
-#[derive(Default)]
-struct NetworkPart {
-    /// How its own run ended, when it ran.
-    exit: Option<Exit>,
-    /// What the summary says about it besides.
-    note: Option<String>,
 }
 
 async fn run_member(
