@@ -374,12 +374,8 @@ fn verdict(report: &RunReport, leftovers: &[String]) -> (&'static str, Exit) {
 }
 
 fn next_step(env: &Environment, dir: Direction, result: &str, stages: &[StageSummary]) -> String {
+    let flag = env.settings.env_flag();
     let e = &env.settings.env;
-    let flag = if e == "default" {
-        String::new()
-    } else {
-        format!(" --env {e}")
-    };
     match (dir, result) {
         (_, "interrupted") => format!(
             "run `kat {}{flag}` again to resume where it stopped",
@@ -474,7 +470,7 @@ fn merge_context(env: &Environment) -> Option<String> {
         Ok(dest) => Some(format!(
             "kubectl context set to {context} (merged into {}); try `kubectl get nodes`   (when done: kat down{})",
             dest.display(),
-            env_flag(env)
+            env.settings.env_flag()
         )),
         Err(e) => {
             env.engine.reporter.emit(Event::Warning {
@@ -500,13 +496,6 @@ fn unmerge_context(env: &Environment) {
             ts: now(),
             message: format!("could not remove context {context} from your kubeconfig: {e}"),
         });
-    }
-}
-
-fn env_flag(env: &Environment) -> String {
-    match env.settings.env.as_str() {
-        "default" => String::new(),
-        e => format!(" --env {e}"),
     }
 }
 

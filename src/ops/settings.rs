@@ -227,6 +227,14 @@ fn cache_base() -> PathBuf {
 }
 
 impl Settings {
+    /// ` --env NAME` for commands kat suggests, empty for the default environment.
+    pub fn env_flag(&self) -> String {
+        match self.env.as_str() {
+            "default" => String::new(),
+            e => format!(" --env {e}"),
+        }
+    }
+
     /// A mistake in kat.yaml at `key` (when known), pointing at its line; otherwise a usage error.
     pub fn mistake(&self, key: Option<String>, message: String, usage: bool) -> KatError {
         match key {

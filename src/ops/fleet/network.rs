@@ -45,11 +45,7 @@ pub fn check_switch(settings: &Settings, planned: Option<&Member>) -> Result<(),
     if rec.members.is_empty() {
         return Ok(());
     }
-    let flag = if settings.env == "default" {
-        String::new()
-    } else {
-        format!(" --env {}", settings.env)
-    };
+    let flag = settings.env_flag();
     let why = match (planned, &rec.network) {
         (Some(_), None) => {
             "`fleet.share_network` is on, but the fleet's members were made with a network each"

@@ -446,11 +446,7 @@ fn summarise(
     for n in notes {
         out.push_str(&format!("  {n}\n"));
     }
-    let flag = if settings.env == "default" {
-        String::new()
-    } else {
-        format!(" --env {}", settings.env)
-    };
+    let flag = settings.env_flag();
     let handout = handout::dir(&settings.state_dir).join("index.html");
     let next = match (dir, result == "ok") {
         (Dir::Up, true) => format!(
