@@ -193,12 +193,23 @@ fn plain_output_prefixes_every_member_line_and_status_lists_the_members() {
     let out = sb.run(&["status", "--member", "09"]);
     assert_eq!(out.status.code(), Some(2));
 
+    // After one member's `down`, the summary names the members still there, not "nothing is left".
+    let out = sb.run(&["down", "--member", "02", "--yes"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("next: the fleet still has demo-01, demo-03"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("nothing is left"), "{stdout}");
+
     let out = sb.run(&["down"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("next: nothing is left"));
 }
 
 #[test]

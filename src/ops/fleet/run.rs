@@ -199,6 +199,8 @@ async fn run(
         return Ok(worst(&exits));
     }
     let mut notes = Vec::new();
+    // The fleet's members still recorded after a `down` (of some members, or with failures).
+    let mut remaining = Vec::new();
     match dir {
         Dir::Up => {
             if let Err(e) = handout::write_index(&fleet_dir, &format!("kat fleet {}", settings.env))
@@ -207,7 +209,8 @@ async fn run(
             }
         }
         Dir::Down if !args.run.selection.is_partial() => {
-            let left = forget_members(settings, &members, &exits, &mut notes)?;
+            remaining = forget_members(settings, &members, &exits, &mut notes)?;
+            let left = remaining.len();
             match &network {
                 // The network goes only once no member is left in it.
                 Some(n) if left == 0 => {
@@ -227,7 +230,8 @@ async fn run(
                 record::remove(&fleet_dir).map_err(KatError::Failure)?;
             }
         }
-        Dir::Down => {}
+        // Only some stages went: every member is still there.
+        Dir::Down => remaining = members.iter().map(|m| m.name.clone()).collect(),
     }
     view.finish();
     let network = network.zip(net_exit);
@@ -235,6 +239,7 @@ async fn run(
         members: &members,
         exits: &exits,
         network: network.as_ref(),
+        remaining: &remaining,
     };
     summarise(settings, &tally, &view, dir, started, &notes);
     let mut all = exits.clone();
@@ -304,15 +309,15 @@ fn entry(m: &Member, env: &Environment) -> HandoutEntry {
     }
 }
 
-/// After `down`: each member that is gone leaves the record and the handout. Returns how many
-/// members the record still holds; the caller removes the record and the whole handout when none
-/// is (and nothing else, such as a shared network, is left).
+/// After `down`: each member that is gone leaves the record and the handout. Returns the members
+/// the record still holds; the caller removes the record and the whole handout when none is (and
+/// nothing else, such as a shared network, is left).
 fn forget_members(
     settings: &Settings,
     members: &[Member],
     exits: &[Exit],
     notes: &mut Vec<String>,
-) -> Result<usize, KatError> {
+) -> Result<Vec<String>, KatError> {
     let dir = &settings.state_dir;
     let gone: Vec<&Member> = members
         .iter()
@@ -326,7 +331,7 @@ fn forget_members(
         }
     }
     let Some(mut rec) = record::load(dir).map_err(KatError::Failure)? else {
-        return Ok(0);
+        return Ok(Vec::new());
     };
     rec.members
         .retain(|r| !gone.iter().any(|m| m.name == r.name));
@@ -336,7 +341,7 @@ fn forget_members(
             notes.push(format!("warning: {e}"));
         }
     }
-    Ok(rec.members.len())
+    Ok(rec.members.into_iter().map(|r| r.name).collect())
 }
 
 fn worst(exits: &[Exit]) -> Exit {
@@ -355,6 +360,8 @@ struct Tally<'a> {
     exits: &'a [Exit],
     /// The shared network's environment, when its own run was part of this one.
     network: Option<&'a (Member, Exit)>,
+    /// After a `down`: the members the fleet still has (those not asked for, or not removed).
+    remaining: &'a [String],
 }
 
 fn summarise(
@@ -463,7 +470,13 @@ fn summarise(
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        (Dir::Down, true) => format!("nothing is left; `kat up{flag}` builds the fleet again"),
+        (Dir::Down, true) if tally.remaining.is_empty() => {
+            format!("nothing is left; `kat up{flag}` builds the fleet again")
+        }
+        (Dir::Down, true) => format!(
+            "the fleet still has {}; `kat down{flag}` removes them, `kat status{flag}` shows them",
+            tally.remaining.join(", ")
+        ),
         (Dir::Down, false) => format!(
             "fix the cause and run `kat down{flag}` again; it finds what is left by its tags"
         ),
