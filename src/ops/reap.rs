@@ -64,8 +64,12 @@ pub struct Reaped {
     pub age_seconds: Option<u64>,
     /// Why it goes (`expired 2h ago`, `older than 6h`), `None` when it stays.
     pub reason: Option<String>,
-    /// `kept`, `would-reap` (a dry run), `reaped`, `failed`, or `not-confirmed`.
+    /// `kept`, `would-reap` (a dry run), `reaped`, `failed`, `not-confirmed`, or `held` (a
+    /// fleet's shared network that members still use: it goes with a later reap, after them).
     pub outcome: &'static str,
+    /// For `held`: the environments still in its network.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held_for: Vec<String>,
     /// What stopped its teardown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -112,10 +116,12 @@ pub async fn reap(
                 found: e,
                 reason,
                 outcome,
+                held_for: Vec::new(),
                 error: None,
             }
         })
         .collect();
+    hold_networks(&mut rows, &["kept"]);
     if !args.json {
         print_table(&rows, args.dry_run, provider_name);
     }
@@ -132,11 +138,27 @@ pub async fn reap(
         }
         exit = Exit::Usage;
     } else {
-        for r in rows.iter_mut().filter(|r| r.outcome == "reaped") {
-            if let Some(error) = tear_down(overrides, &r.found.env, &reporter).await {
-                r.outcome = "failed";
-                r.error = Some(error);
+        // Members before the networks they are in: a VPC cannot go while a cluster is in it.
+        for networks in [false, true] {
+            if networks {
+                hold_networks(&mut rows, &["kept", "failed"]);
             }
+            for r in rows
+                .iter_mut()
+                .filter(|r| r.outcome == "reaped" && is_network(r) == networks)
+            {
+                if let Some(error) = tear_down(overrides, &r.found.env, &reporter).await {
+                    r.outcome = "failed";
+                    r.error = Some(error);
+                }
+            }
+        }
+        for r in rows.iter().filter(|r| r.outcome == "held") {
+            eprintln!(
+                "note: {} stays: {} still use(s) its network; a later `kat reap` removes it after them",
+                r.found.env,
+                r.held_for.join(", ")
+            );
         }
         let failed: Vec<String> = rows
             .iter()
@@ -149,8 +171,15 @@ pub async fn reap(
                 failed.join("; ")
             );
             exit = Exit::Failed;
-        } else if !doomed.is_empty() && !args.json {
-            println!("reaped {}", doomed.join(", "));
+        } else if !args.json {
+            let gone: Vec<&str> = rows
+                .iter()
+                .filter(|r| r.outcome == "reaped")
+                .map(|r| r.found.env.as_str())
+                .collect();
+            if !gone.is_empty() {
+                println!("reaped {}", gone.join(", "));
+            }
         }
     }
     if args.json {
@@ -166,6 +195,33 @@ pub async fn reap(
     Ok(exit)
 }
 
+/// Whether the row is named as a fleet's shared network (`<fleet>-net`): those go last.
+fn is_network(r: &Reaped) -> bool {
+    r.found.env.ends_with("-net")
+}
+
+/// A fleet's shared network that would go while a member of its fleet stays (in `staying`
+/// outcomes) is held back instead: its VPC cannot be deleted under a cluster, and the member
+/// would lose its network. The member's own expiry takes both, members first.
+fn hold_networks(rows: &mut [Reaped], staying: &[&str]) {
+    let users: Vec<Vec<String>> = rows
+        .iter()
+        .map(|net| {
+            rows.iter()
+                .filter(|m| staying.contains(&m.outcome))
+                .filter(|m| crate::ops::fleet::uses_network(&m.found.env, &net.found.env))
+                .map(|m| m.found.env.clone())
+                .collect()
+        })
+        .collect();
+    for (r, users) in rows.iter_mut().zip(users) {
+        if !users.is_empty() && matches!(r.outcome, "reaped" | "would-reap") {
+            r.outcome = "held";
+            r.held_for = users;
+        }
+    }
+}
+
 fn print_table(rows: &[Reaped], dry_run: bool, provider: kat_provider::ProviderName) {
     println!(
         "{:<24} {:>9} {:<32} {:<22} ACTION",
@@ -178,6 +234,10 @@ fn print_table(rows: &[Reaped], dry_run: bool, provider: kat_provider::ProviderN
             .map(|s| format_duration(s * 1000))
             .unwrap_or_else(|| "?".into());
         let action = match (&r.reason, dry_run) {
+            (Some(why), _) if r.outcome == "held" => format!(
+                "keep for now ({why}; {} still in its network)",
+                r.held_for.join(", ")
+            ),
             (Some(why), true) => format!("would reap ({why})"),
             (Some(why), false) => format!("reap ({why})"),
             (None, _) => "keep".to_string(),
@@ -227,4 +287,49 @@ fn confirmed(doomed: &[String]) -> bool {
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(env: &str, outcome: &'static str) -> Reaped {
+        Reaped {
+            found: TaggedEnvironment {
+                env: env.into(),
+                created_at: None,
+                expires_at: None,
+                owner: None,
+                resources: 1,
+            },
+            age_seconds: None,
+            reason: Some("expired 1m ago".into()),
+            outcome,
+            held_for: Vec::new(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_fleets_network_is_held_while_a_member_stays_and_goes_with_them() {
+        let mut rows = vec![
+            row("ws-net", "reaped"),
+            row("ws-01", "reaped"),
+            row("ws-02", "kept"),
+            row("other-net", "reaped"),
+            row("wsx-01", "kept"),
+        ];
+        hold_networks(&mut rows, &["kept"]);
+        let outcome: Vec<&str> = rows.iter().map(|r| r.outcome).collect();
+        assert_eq!(outcome, ["held", "reaped", "kept", "reaped", "kept"]);
+        assert_eq!(rows[0].held_for, ["ws-02"]);
+
+        // When every member goes, so does the network; a member whose teardown failed holds it.
+        let mut rows = vec![row("ws-net", "reaped"), row("ws-01", "failed")];
+        hold_networks(&mut rows, &["kept"]);
+        assert_eq!(rows[0].outcome, "reaped");
+        hold_networks(&mut rows, &["kept", "failed"]);
+        assert_eq!(rows[0].outcome, "held");
+        assert!(is_network(&rows[0]) && !is_network(&rows[1]));
+    }
 }

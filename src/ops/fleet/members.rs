@@ -209,6 +209,19 @@ pub fn network_name(env: &str) -> String {
     format!("{env}-net")
 }
 
+/// Whether `member` is named as one of the members of the fleet whose shared network environment
+/// is `network` (`ws-07` of `ws-net`): what `kat reap`, which knows names and tags but no
+/// `fleet.json`, holds a network back for.
+pub fn uses_network(member: &str, network: &str) -> bool {
+    let Some(fleet) = network.strip_suffix("-net") else {
+        return false;
+    };
+    member
+        .strip_prefix(fleet)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|n| n.len() >= 2 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Settings for the members recorded in `fleet.json` (a `down` or `status` that must not depend on
 /// kat.yaml still describing the fleet).
 pub fn recorded(settings: &Settings, names: &[(String, Option<String>)]) -> Vec<Member> {
@@ -351,5 +364,16 @@ mod tests {
         assert_eq!(select(&m, "ws", "03").unwrap().name, "ws-03");
         assert_eq!(select(&m, "ws", "ws-02").unwrap().name, "ws-02");
         assert!(select(&m, "ws", "09").is_err());
+    }
+
+    #[test]
+    fn a_network_is_used_by_its_fleets_numbered_members_only() {
+        assert!(uses_network("ws-07", "ws-net"));
+        assert!(uses_network("ws-120", "ws-net"));
+        assert!(!uses_network("ws-7", "ws-net"));
+        assert!(!uses_network("wsx-07", "ws-net"));
+        assert!(!uses_network("ws-net", "ws-net"));
+        assert!(!uses_network("ws-07", "ws"));
+        assert!(!uses_network("ws-ab", "ws-net"));
     }
 }

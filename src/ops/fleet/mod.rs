@@ -8,7 +8,7 @@ mod record;
 mod run;
 mod view;
 
-pub use members::{expand, member_name, Member};
+pub use members::{expand, member_name, uses_network, Member};
 pub use network::known as network_known;
 pub use record::{load as load_record, FleetRecord};
 pub use run::{down, members_for_up, members_known, only, status, up, FleetArgs, Shown};
