@@ -218,19 +218,9 @@ fn on_a_terminal_each_member_keeps_one_line_and_a_failure_stays_on_screen() {
     let kat = env!("CARGO_BIN_EXE_kat");
     let typescript = sb.path().join("typescript");
     // util-linux's `script` runs kat on a pseudo-terminal and records what it drew.
-    let status = std::process::Command::new("script")
-        .args([
-            "-q",
-            "-e",
-            "-c",
-            // A terminal of a known size, as a real one always has.
-            &format!("stty cols 80 rows 40; {kat} up"),
-            typescript.to_str().unwrap(),
-        ])
-        .current_dir(sb.path())
-        .env_remove("CI")
-        .env_remove("RUST_LOG")
-        .env("TERM", "xterm")
+    // A terminal of a known size, as a real one always has.
+    let shell = format!("stty cols 80 rows 40; {kat} up");
+    let status = common::screen::on_a_pty(sb.path(), &shell, &typescript)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .status()

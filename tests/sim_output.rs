@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
 fn text(bytes: &[u8]) -> String {
@@ -99,19 +97,8 @@ fn on_a_terminal(sb: &Sandbox, args: &str) -> String {
 fn on_a_terminal_logging(sb: &Sandbox, args: &str, rust_log: Option<&str>) -> String {
     let kat = env!("CARGO_BIN_EXE_kat");
     let typescript = sb.path().join("typescript");
-    let out = Command::new("script")
-        .args([
-            "-q",
-            "-e",
-            "-c",
-            &format!("{kat} {args}"),
-            typescript.to_str().unwrap(),
-        ])
-        .current_dir(sb.path())
-        .env_remove("CI")
-        .env_remove("RUST_LOG")
+    let out = common::screen::on_a_pty(sb.path(), &format!("{kat} {args}"), &typescript)
         .envs(rust_log.map(|l| ("RUST_LOG", l)))
-        .env("TERM", "xterm")
         .output()
         .expect("script (util-linux) runs kat on a pseudo-terminal");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
@@ -196,18 +183,7 @@ fn ctrl_c_at_the_keyboard_leaves_no_stray_line_above_the_summary() {
     let sb = Sandbox::new(&full_config("typed", 0.01));
     let kat = env!("CARGO_BIN_EXE_kat");
     let typescript = sb.path().join("typescript");
-    let mut child = Command::new("script")
-        .args([
-            "-q",
-            "-e",
-            "-c",
-            &format!("{kat} up"),
-            typescript.to_str().unwrap(),
-        ])
-        .current_dir(sb.path())
-        .env_remove("CI")
-        .env_remove("RUST_LOG")
-        .env("TERM", "xterm")
+    let mut child = common::screen::on_a_pty(sb.path(), &format!("{kat} up"), &typescript)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()

@@ -66,3 +66,21 @@ pub fn replay(typescript: &str, width: usize) -> Vec<String> {
         .map(|r| r.into_iter().collect::<String>().trim_end().to_string())
         .collect()
 }
+
+/// util-linux `script` running `shell` (a command line for sh) in `dir` on a pseudo-terminal and
+/// recording what the terminal showed into `typescript`: a person's run, so without the test
+/// environment's `CI` and `RUST_LOG`. The caller adds stdin, stdout and any environment.
+pub fn on_a_pty(
+    dir: &std::path::Path,
+    shell: &str,
+    typescript: &std::path::Path,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-q", "-e", "-c", shell])
+        .arg(typescript)
+        .current_dir(dir)
+        .env_remove("CI")
+        .env_remove("RUST_LOG")
+        .env("TERM", "xterm");
+    cmd
+}
