@@ -11,35 +11,10 @@ mod common_eks;
 #[path = "kube_support/mod.rs"]
 mod kube_support;
 
-use base64::Engine;
 use common::charts::{fake_helm_path, metrics_server_deployment, package_chart};
 use common::registry::{push_image, Registry};
 use common::*;
 use common_eks::*;
-
-const BLUEPRINT: &str = "name: ecrtest\ndescription: one Deployment whose image comes from a registry of the test\nsource: https://example.invalid/ecrtest\nnamespace: NS\ncomponents:\n  - name: web\n    description: a web server\n    image: web\n    port: 8080\nimages:\n  web: { ref: \"SOURCE/team/web:1.0\" }\n";
-const NAMESPACE: &str =
-    "{% import \"kat/k8s.j2\" as k -%}\n{{ k.namespace(blueprint.name, namespace) }}\n";
-const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {{ namespace }}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: {{ images.web }}\n";
-
-fn run(
-    t: &Eks,
-    stand_in: &Registry,
-    dirs: &[&tempfile::TempDir; 2],
-    args: &[&str],
-) -> (i32, Vec<serde_json::Value>, String) {
-    let mut all = args.to_vec();
-    all.extend(["-o", "json"]);
-    let out = t
-        .cmd(&all)
-        .env("KAT_EKS_REGISTRY_ENDPOINT", &stand_in.host)
-        // No `docker login`: the only credentials are the provider's.
-        .env("DOCKER_CONFIG", dirs[0].path())
-        .env("KAT_CACHE_DIR", dirs[1].path())
-        .output()
-        .expect("run kat");
-    events_of(&out)
-}
 
 /// `provider.eks.api_access` to the testbed: the Kubernetes stages run there.
 fn api_access() -> String {
@@ -49,55 +24,19 @@ fn api_access() -> String {
     )
 }
 
-/// What ECR (moto) answers this account as (user, password): the stand-in accepts exactly that.
-fn ecr_login(t: &Eks) -> (String, String) {
-    let answer =
-        t.rt.block_on(t.aws.ecr.get_authorization_token().send())
-            .expect("GetAuthorizationToken");
-    let data = &answer.authorization_data()[0];
-    assert!(data.proxy_endpoint().unwrap().starts_with("https://"));
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(data.authorization_token().unwrap())
-        .unwrap();
-    let decoded = String::from_utf8(decoded).unwrap();
-    let (user, password) = decoded.split_once(':').unwrap();
-    assert_eq!(user, "AWS");
-    (user.to_string(), password.to_string())
-}
-
-/// The ECR repositories moto holds.
-fn ecr_repositories(t: &Eks) -> Vec<String> {
-    let answer =
-        t.rt.block_on(t.aws.ecr.describe_repositories().send())
-            .expect("DescribeRepositories");
-    answer
-        .repositories()
-        .iter()
-        .filter_map(|r| r.repository_name().map(str::to_string))
-        .collect()
-}
-
 #[test]
 fn eks_mirrors_into_its_registry_with_the_token_ecr_answers() {
     let env = "ecrpush";
     let ns = "ecrpush-web";
     let access = api_access();
     let t = Eks::new(env, &access);
-    let (user, password) = ecr_login(&t);
+    let (user, password) = ecr::login(&t);
     let (user, password) = (user.as_str(), password.as_str());
     let stand_in = Registry::start(Some((user, password)));
     let source = Registry::start(None);
     let image = push_image(&source, "team/web", "1.0", &[(51, 120_000), (52, 60_000)]);
 
-    let bp = t.sb.path().join("bp");
-    std::fs::create_dir_all(bp.join("templates")).unwrap();
-    std::fs::write(
-        bp.join("blueprint.yaml"),
-        BLUEPRINT.replace("SOURCE", &source.host).replace("NS", ns),
-    )
-    .unwrap();
-    std::fs::write(bp.join("templates/00-namespace.yaml"), NAMESPACE).unwrap();
-    std::fs::write(bp.join("templates/web.yaml"), DEPLOYMENT).unwrap();
+    ecr::write_blueprint(&t, &source, ns);
     t.sb.write_config(&config(env, &format!("{access}blueprint:\n  name: ./bp\n")));
     let dirs = [&tempfile::tempdir().unwrap(), &tempfile::tempdir().unwrap()];
 
@@ -107,7 +46,7 @@ fn eks_mirrors_into_its_registry_with_the_token_ecr_answers() {
             &["delete", "ns", ns, "--ignore-not-found", "--wait=false"],
         );
     };
-    let (code, events, stderr) = run(&t, &stand_in, &dirs, &["up"]);
+    let (code, events, stderr) = ecr::run(&t, &stand_in, &dirs, &["up"]);
     if code != 0 {
         cleanup();
     }
@@ -137,7 +76,7 @@ fn eks_mirrors_into_its_registry_with_the_token_ecr_answers() {
     assert!(!said.contains(password));
     assert!(!all_text(&t.sb.path().join(".kat")).contains(password));
 
-    let (code, events, stderr) = run(&t, &stand_in, &dirs, &["up"]);
+    let (code, events, stderr) = ecr::run(&t, &stand_in, &dirs, &["up"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         summary(&events)["result"],
@@ -146,7 +85,7 @@ fn eks_mirrors_into_its_registry_with_the_token_ecr_answers() {
         summary(&events)
     );
 
-    let (code, events, stderr) = run(&t, &stand_in, &dirs, &["down"]);
+    let (code, events, stderr) = ecr::run(&t, &stand_in, &dirs, &["down"]);
     assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
     t.assert_nothing_left();
 }
@@ -157,7 +96,7 @@ fn mirrored_addon_images_get_their_own_ecr_repositories() {
     let ns = "ecraddon-ms";
     let access = api_access();
     let t = Eks::new(env, &access);
-    let (user, password) = ecr_login(&t);
+    let (user, password) = ecr::login(&t);
     let stand_in = Registry::start(Some((&user, &password)));
     let source = Registry::start(None);
     let image = push_image(&source, "team/ms", "0.7.2", &[(73, 80_000)]);
@@ -206,9 +145,9 @@ fn mirrored_addon_images_get_their_own_ecr_repositories() {
     // by the registry stage with the blueprint's (none here).
     let repo = format!("kat-{env}/team/ms");
     assert!(
-        ecr_repositories(&t).contains(&repo),
+        ecr::repositories(&t).contains(&repo),
         "{:?}",
-        ecr_repositories(&t)
+        ecr::repositories(&t)
     );
     assert_eq!(
         stand_in.manifest(&repo, &image.digest).as_deref(),
@@ -222,7 +161,7 @@ fn mirrored_addon_images_get_their_own_ecr_repositories() {
 
     let (code, events, stderr) = kat(&["down"]);
     assert_eq!(code, 0, "{stderr}\n{:#?}", summary(&events));
-    assert!(!ecr_repositories(&t).contains(&repo));
+    assert!(!ecr::repositories(&t).contains(&repo));
     t.assert_nothing_left();
 }
 

@@ -15,6 +15,7 @@ use kat_provider_eks::{Aws, EksProvider};
 
 use crate::common::Sandbox;
 
+pub mod ecr;
 pub mod fault_proxy;
 
 /// Each test environment in a region of its own: moto gives every cluster of a region the same
