@@ -1,8 +1,8 @@
 //! `kat reap` against moto: three kat environments (their journals deleted, as on a CI runner
 //! that is gone), one made long ago, one past its ttl, one still within it, and a VPC someone
 //! else tagged `kat:environment` without `kat:managed`. Only the two expired kat environments go.
-//! A fleet's shared network (`reap-net`) past its ttl stays while its member `reap-07` does not
-//! expire: a VPC cannot go from under a cluster.
+//! A fleet's shared environment (`reap-shared`, its network) past its ttl stays while its member
+//! `reap-07` does not expire: a VPC cannot go from under a cluster.
 #![cfg(feature = "eks")]
 
 mod common;
@@ -24,7 +24,7 @@ fn reap_removes_only_the_expired_kat_environments() {
         ("reap-old", None),
         ("reap-late", Some("1s")),
         ("reap-keep", Some("8h")),
-        ("reap-net", Some("1s")),
+        ("reap-shared", Some("1s")),
         ("reap-07", Some("8h")),
     ] {
         let mut args = vec!["up", "--env", env, "--only", "network"];
@@ -60,7 +60,13 @@ fn reap_removes_only_the_expired_kat_environments() {
         )
         .unwrap();
     let theirs = theirs.vpc().and_then(|v| v.vpc_id()).unwrap().to_string();
-    for env in ["reap-old", "reap-late", "reap-keep", "reap-net", "reap-07"] {
+    for env in [
+        "reap-old",
+        "reap-late",
+        "reap-keep",
+        "reap-shared",
+        "reap-07",
+    ] {
         std::fs::remove_dir_all(t.sb.path().join(".kat").join(env)).unwrap();
     }
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -95,8 +101,8 @@ fn reap_removes_only_the_expired_kat_environments() {
     );
     assert!(line("reap-keep").ends_with("keep"), "{listing}");
     assert!(
-        line("reap-net").contains("keep for now (expired")
-            && line("reap-net").ends_with("reap-07 still in its network)"),
+        line("reap-shared").contains("keep for now (expired")
+            && line("reap-shared").ends_with("reap-07 still use it)"),
         "{listing}"
     );
     // The owner is the caller's ARN (STS GetCallerIdentity at the first `up`).
@@ -111,17 +117,17 @@ fn reap_removes_only_the_expired_kat_environments() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains("reap-net stays: reap-07 still use(s) its network"),
+            .contains("reap-shared stays: reap-07 still use(s) what it holds for the fleet"),
         "{out:?}"
     );
-    assert_eq!(t.vpcs_of("reap-net").len(), 1, "held for its member");
+    assert_eq!(t.vpcs_of("reap-shared").len(), 1, "held for its member");
     assert!(t.vpcs_of("reap-old").is_empty());
     assert!(t.vpcs_of("reap-late").is_empty());
     assert_eq!(t.vpcs_of("reap-keep").len(), 1);
     assert_eq!(t.vpcs_of("reap-theirs"), vec![theirs.clone()]);
 
     // Clean the shared moto for the next run.
-    for env in ["reap-keep", "reap-07", "reap-net"] {
+    for env in ["reap-keep", "reap-07", "reap-shared"] {
         let (code, _, stderr, _) = t.run(&["down", "--env", env]);
         assert_eq!(code, 0, "{env}: {stderr}");
     }

@@ -24,10 +24,16 @@ pub struct FleetConfig {
     /// `clusters` (default) or `namespaces`.
     #[serde(default)]
     pub shape: FleetShape,
-    /// Members build in one network (eks: one VPC), made first by the environment `<env>-net`
-    /// and removed after the last member. Refused where members cannot share one.
+    /// Members build in one network (eks: one VPC), made first by the fleet's shared
+    /// environment `<env>-shared` and removed after the last member. Refused where members
+    /// cannot share one.
     #[serde(default)]
     pub share_network: bool,
+    /// Members run their images from one registry (eks: one ECR repository per image), made and
+    /// filled first by `<env>-shared` (the mirror copies each image once) and removed after the
+    /// last member. Refused where members cannot share one.
+    #[serde(default)]
+    pub share_registry: bool,
     /// `namespaces` shape: each attendee namespace's ResourceQuota, over what kat sizes from the
     /// blueprint's own requests and limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]

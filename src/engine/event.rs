@@ -162,10 +162,11 @@ pub struct FleetSummaryLine {
     pub result: String,
     pub duration_ms: u64,
     pub members: Vec<FleetMemberResult>,
-    /// The environment holding the members' shared network (`fleet.share_network`), `<env>-net`,
-    /// and how its part went (built before any member on `up`, removed after the last on `down`).
+    /// The environment holding what the members share (`fleet.share_network`,
+    /// `fleet.share_registry`), `<env>-shared`, and how its part went (built before any member
+    /// on `up`, removed after the last on `down`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub network: Option<FleetMemberResult>,
+    pub shared: Option<FleetMemberResult>,
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]

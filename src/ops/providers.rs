@@ -70,6 +70,18 @@ pub fn with_shared_network() -> Vec<ProviderName> {
         .collect()
 }
 
+/// The providers whose fleet members can run their images from one registry
+/// (`fleet.share_registry`): those whose push credentials are the account's, not one
+/// registry's (ECR's GetAuthorizationToken), so a member pushes to and its nodes pull from the
+/// registry the shared environment made.
+pub fn with_shared_registry() -> Vec<ProviderName> {
+    ProviderName::ALL
+        .iter()
+        .copied()
+        .filter(|p| matches!(p, ProviderName::Eks) && implemented(*p))
+        .collect()
+}
+
 /// Whether any build of this version of kat has the provider (a cargo feature exists for it).
 pub fn implemented(name: ProviderName) -> bool {
     let _ = name;

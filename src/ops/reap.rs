@@ -65,9 +65,9 @@ pub struct Reaped {
     /// Why it goes (`expired 2h ago`, `older than 6h`), `None` when it stays.
     pub reason: Option<String>,
     /// `kept`, `would-reap` (a dry run), `reaped`, `failed`, `not-confirmed`, or `held` (a
-    /// fleet's shared network that members still use: it goes with a later reap, after them).
+    /// fleet's shared environment that members still use: it goes with a later reap, after them).
     pub outcome: &'static str,
-    /// For `held`: the environments still in its network.
+    /// For `held`: the environments still using it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub held_for: Vec<String>,
     /// What stopped its teardown.
@@ -121,7 +121,7 @@ pub async fn reap(
             }
         })
         .collect();
-    hold_networks(&mut rows, &["kept"]);
+    hold_shared(&mut rows, &["kept"]);
     if !args.json {
         print_table(&rows, args.dry_run, provider_name);
     }
@@ -138,14 +138,14 @@ pub async fn reap(
         }
         exit = Exit::Usage;
     } else {
-        // Members before the networks they are in: a VPC cannot go while a cluster is in it.
-        for networks in [false, true] {
-            if networks {
-                hold_networks(&mut rows, &["kept", "failed"]);
+        // Members before what they share: a VPC cannot go while a cluster is in it.
+        for sharing in [false, true] {
+            if sharing {
+                hold_shared(&mut rows, &["kept", "failed"]);
             }
             for r in rows
                 .iter_mut()
-                .filter(|r| r.outcome == "reaped" && is_network(r) == networks)
+                .filter(|r| r.outcome == "reaped" && is_shared(r) == sharing)
             {
                 if let Some(error) = tear_down(overrides, &r.found.env, &reporter).await {
                     r.outcome = "failed";
@@ -155,7 +155,7 @@ pub async fn reap(
         }
         for r in rows.iter().filter(|r| r.outcome == "held") {
             eprintln!(
-                "note: {} stays: {} still use(s) its network; a later `kat reap` removes it after them",
+                "note: {} stays: {} still use(s) what it holds for the fleet; a later `kat reap` removes it after them",
                 r.found.env,
                 r.held_for.join(", ")
             );
@@ -195,21 +195,24 @@ pub async fn reap(
     Ok(exit)
 }
 
-/// Whether the row is named as a fleet's shared network (`<fleet>-net`): those go last.
-fn is_network(r: &Reaped) -> bool {
-    r.found.env.ends_with("-net")
+/// Whether the row is named as a fleet's shared environment (`<fleet>-shared`): those go last.
+fn is_shared(r: &Reaped) -> bool {
+    r.found
+        .env
+        .strip_suffix(crate::ops::fleet::SHARED_SUFFIX)
+        .is_some_and(|f| f.ends_with('-'))
 }
 
-/// A fleet's shared network that would go while a member of its fleet stays (in `staying`
-/// outcomes) is held back instead: its VPC cannot be deleted under a cluster, and the member
-/// would lose its network. The member's own expiry takes both, members first.
-fn hold_networks(rows: &mut [Reaped], staying: &[&str]) {
+/// A fleet's shared environment that would go while a member of its fleet stays (in `staying`
+/// outcomes) is held back instead: its VPC cannot be deleted under a cluster, and the member's
+/// pods would lose their images' registry. The member's own expiry takes both, members first.
+fn hold_shared(rows: &mut [Reaped], staying: &[&str]) {
     let users: Vec<Vec<String>> = rows
         .iter()
         .map(|net| {
             rows.iter()
                 .filter(|m| staying.contains(&m.outcome))
-                .filter(|m| crate::ops::fleet::uses_network(&m.found.env, &net.found.env))
+                .filter(|m| crate::ops::fleet::uses_shared(&m.found.env, &net.found.env))
                 .map(|m| m.found.env.clone())
                 .collect()
         })
@@ -235,7 +238,7 @@ fn print_table(rows: &[Reaped], dry_run: bool, provider: kat_provider::ProviderN
             .unwrap_or_else(|| "?".into());
         let action = match (&r.reason, dry_run) {
             (Some(why), _) if r.outcome == "held" => format!(
-                "keep for now ({why}; {} still in its network)",
+                "keep for now ({why}; {} still use it)",
                 r.held_for.join(", ")
             ),
             (Some(why), true) => format!("would reap ({why})"),
@@ -311,25 +314,25 @@ mod tests {
     }
 
     #[test]
-    fn a_fleets_network_is_held_while_a_member_stays_and_goes_with_them() {
+    fn a_fleets_shared_environment_is_held_while_a_member_stays_and_goes_with_them() {
         let mut rows = vec![
-            row("ws-net", "reaped"),
+            row("ws-shared", "reaped"),
             row("ws-01", "reaped"),
             row("ws-02", "kept"),
-            row("other-net", "reaped"),
+            row("other-shared", "reaped"),
             row("wsx-01", "kept"),
         ];
-        hold_networks(&mut rows, &["kept"]);
+        hold_shared(&mut rows, &["kept"]);
         let outcome: Vec<&str> = rows.iter().map(|r| r.outcome).collect();
         assert_eq!(outcome, ["held", "reaped", "kept", "reaped", "kept"]);
         assert_eq!(rows[0].held_for, ["ws-02"]);
 
         // When every member goes, so does the network; a member whose teardown failed holds it.
-        let mut rows = vec![row("ws-net", "reaped"), row("ws-01", "failed")];
-        hold_networks(&mut rows, &["kept"]);
+        let mut rows = vec![row("ws-shared", "reaped"), row("ws-01", "failed")];
+        hold_shared(&mut rows, &["kept"]);
         assert_eq!(rows[0].outcome, "reaped");
-        hold_networks(&mut rows, &["kept", "failed"]);
+        hold_shared(&mut rows, &["kept", "failed"]);
         assert_eq!(rows[0].outcome, "held");
-        assert!(is_network(&rows[0]) && !is_network(&rows[1]));
+        assert!(is_shared(&rows[0]) && !is_shared(&rows[1]));
     }
 }

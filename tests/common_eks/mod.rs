@@ -46,6 +46,7 @@ pub fn region_of(env: &str) -> &'static str {
         "ecraddon" => "me-central-1",
         // A fleet: its members and their shared network share one region, as a real fleet does.
         "fleetnet" => "eu-central-2",
+        "fleetreg" => "me-south-1",
         _ => "eu-north-1",
     }
 }

@@ -64,11 +64,15 @@ fn confirm(env: &Environment) -> bool {
     matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
-/// A fleet's `down` names how many environments go, and the shared network when it goes too.
+/// A fleet's `down` names how many environments go, and the shared environment when it goes too.
 fn confirm_fleet(s: &ops::Settings, members: &[ops::fleet::Member], whole: bool) -> bool {
     let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
-    let network = match ops::fleet::network_known(s) {
-        Ok(Some(n)) if whole => format!(", then their shared network `{}`", n.name),
+    let network = match ops::fleet::shared_known(s) {
+        Ok(Some(sh)) if whole => format!(
+            ", then their shared {} `{}`",
+            sh.parts.join(" and "),
+            sh.env.name
+        ),
         _ => String::new(),
     };
     eprint!(

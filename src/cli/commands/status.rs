@@ -6,13 +6,13 @@ pub async fn run(g: &GlobalArgs, member: Option<&str>) -> Result<Exit, KatError>
     let settings = ops::resolve(&g.overrides())?;
     if let Some(members) = ops::fleet::members_known(&settings)? {
         let members = ops::fleet::only(&settings, members, member)?;
-        let network = ops::fleet::network_known(&settings)?;
-        // `--member` asks about one member, not the network they share.
+        let shared = ops::fleet::shared_known(&settings)?;
+        // `--member` asks about one member, not what they share.
         let shown = ops::fleet::Shown {
-            network: member.is_none(),
+            shared: member.is_none(),
             document: document(g.output),
         };
-        return ops::fleet::status(members, network, shown, g.verbosity()).await;
+        return ops::fleet::status(members, shared, shown, g.verbosity()).await;
     }
     if member.is_some() {
         return Err(KatError::Usage(format!(

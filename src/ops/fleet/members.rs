@@ -46,6 +46,9 @@ pub fn expand(settings: &Settings, count: Option<u8>) -> Result<Option<Vec<Membe
     if fleet.is_some_and(|f| f.share_network) {
         check_shared_network(settings)?;
     }
+    if fleet.is_some_and(|f| f.share_registry) {
+        check_shared_registry(settings)?;
+    }
     if !hosts.is_empty() {
         let key = "provider.microk8s.hosts";
         if settings.provider != ProviderName::Microk8s {
@@ -143,6 +146,40 @@ fn check_shared_network(settings: &Settings) -> Result<(), ConfigError> {
     Err(settings.source.error_at(key, why))
 }
 
+/// `fleet.share_registry` where it can be done: a registry kat makes, on a provider whose members
+/// can push to and pull from another environment's (one account's ECR).
+fn check_shared_registry(settings: &Settings) -> Result<(), ConfigError> {
+    let cfg = &settings.config;
+    let able = crate::ops::providers::with_shared_registry();
+    let why = if !able.contains(&settings.provider) {
+        format!(
+            "the {} provider cannot give a fleet's members one registry: each makes its own. Providers that can: {}; remove `share_registry` (or set it to false) to go on",
+            settings.provider,
+            able.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+        )
+    } else if cfg
+        .fleet
+        .as_ref()
+        .is_some_and(|f| f.shape == FleetShape::Namespaces)
+    {
+        "the `namespaces` shape is one cluster with one registry already; remove `share_registry`"
+            .to_string()
+    } else if !cfg.registry.enabled {
+        format!(
+            "there is no registry to share: `registry.enabled` is false{}; remove `share_registry`, or enable the registry",
+            line_of(settings, "registry.enabled")
+        )
+    } else if let Some(url) = &cfg.registry.url {
+        format!(
+            "every member already uses your registry `{url}` (`registry.url`{}); remove `share_registry`",
+            line_of(settings, "registry.url")
+        )
+    } else {
+        return Ok(());
+    };
+    Err(settings.source.error_at("fleet.share_registry", why))
+}
+
 fn check_size(settings: &Settings, n: usize, key: &str) -> Result<(), ConfigError> {
     if (1..=MAX_MEMBERS).contains(&n) {
         return Ok(());
@@ -190,30 +227,45 @@ fn member(settings: &Settings, index: usize, host: Option<String>) -> Member {
     }
 }
 
-/// The environment that holds a fleet's shared network (`fleet.share_network`): `<env>-net`,
-/// an ordinary environment of its own (journal, lock, tags) built only up to its network stage,
-/// before any member, and taken down after the last one.
-pub fn network(settings: &Settings) -> Member {
+/// The environment that holds what a fleet's members share (`fleet.share_network`,
+/// `fleet.share_registry`): `<env>-shared` (or `name`, as `fleet.json` recorded it), an ordinary
+/// environment of its own (journal, lock, tags) built only as far as the shared stages, before
+/// any member, and taken down after the last one.
+pub fn shared(settings: &Settings, name: Option<&str>) -> Member {
     let mut m = member(settings, 0, None);
-    let name = network_name(&settings.env);
+    let name = name.map_or_else(|| shared_name(&settings.env), str::to_string);
     m.settings.state_dir = m.settings.state_dir.with_file_name(&name);
     m.settings.env = name.clone();
     m.settings.config.environment = Some(name.clone());
-    // Nothing of the application belongs to the network's environment.
-    m.settings.config.blueprint = None;
+    // The blueprint names the registry's repositories and the images to mirror; without a
+    // shared registry nothing of the application belongs here.
+    if !settings
+        .config
+        .fleet
+        .as_ref()
+        .is_some_and(|f| f.share_registry)
+    {
+        m.settings.config.blueprint = None;
+    }
     m.name = name;
     m
 }
 
-pub fn network_name(env: &str) -> String {
-    format!("{env}-net")
+pub fn shared_name(env: &str) -> String {
+    format!("{env}-{SHARED_SUFFIX}")
 }
 
-/// Whether `member` is named as one of the members of the fleet whose shared network environment
-/// is `network` (`ws-07` of `ws-net`): what `kat reap`, which knows names and tags but no
-/// `fleet.json`, holds a network back for.
-pub fn uses_network(member: &str, network: &str) -> bool {
-    let Some(fleet) = network.strip_suffix("-net") else {
+/// What a fleet's shared environment's name ends with, after `-`.
+pub const SHARED_SUFFIX: &str = "shared";
+
+/// Whether `member` is named as one of the members of the fleet whose shared environment is
+/// `shared` (`ws-07` of `ws-shared`): what `kat reap`, which knows names and tags but no
+/// `fleet.json`, holds a shared environment back for.
+pub fn uses_shared(member: &str, shared: &str) -> bool {
+    let Some(fleet) = shared
+        .strip_suffix(SHARED_SUFFIX)
+        .and_then(|f| f.strip_suffix('-'))
+    else {
         return false;
     };
     member
@@ -326,10 +378,11 @@ mod tests {
             "environment: ws\nprovider:\n  name: eks\nfleet:\n  count: 2\n  share_network: true\n";
         let s = settings(eks).unwrap();
         assert_eq!(expand(&s, None).unwrap().unwrap().len(), 2);
-        let net = network(&s);
-        assert_eq!(net.name, "ws-net");
-        assert!(net.settings.state_dir.ends_with("ws-net"));
+        let net = shared(&s, None);
+        assert_eq!(net.name, "ws-shared");
+        assert!(net.settings.state_dir.ends_with("ws-shared"));
         assert!(net.settings.config.blueprint.is_none());
+        assert_eq!(shared(&s, Some("ws-net")).name, "ws-net", "as recorded");
 
         let refused = |yaml: &str| {
             let e = expand(&settings(yaml).unwrap(), None).unwrap_err();
@@ -351,6 +404,36 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_registry_is_taken_where_the_members_can_share_one() {
+        let eks = "environment: ws\nprovider:\n  name: eks\nblueprint:\n  name: nanomon\nfleet:\n  count: 2\n  share_registry: true\n";
+        let s = settings(eks).unwrap();
+        assert_eq!(expand(&s, None).unwrap().unwrap().len(), 2);
+        // The shared environment keeps the blueprint: it names the repositories and images.
+        assert!(shared(&s, None).settings.config.blueprint.is_some());
+
+        let refused = |yaml: &str| {
+            let e = expand(&settings(yaml).unwrap(), None).unwrap_err();
+            format!("{e:?} {e}")
+        };
+        let e = refused(&format!("{eks}registry:\n  enabled: false\n"));
+        assert!(
+            e.contains("fleet.share_registry")
+                && e.contains("no registry to share")
+                && e.contains("line 10"),
+            "{e}"
+        );
+        let e = refused(&format!("{eks}registry:\n  url: r.example/team\n"));
+        assert!(e.contains("your registry `r.example/team`"), "{e}");
+        let e = refused(&format!("{eks}  shape: namespaces\n"));
+        assert!(e.contains("one cluster with one registry"), "{e}");
+        let e = refused(&eks.replace("name: eks", "name: microk8s"));
+        assert!(
+            e.contains("the microk8s provider") && e.contains("Providers that can: eks"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn the_namespaces_shape_is_one_environment_and_count_names_members() {
         let s = settings(
             "environment: ws\nprovider:\n  name: sim\nfleet:\n  count: 4\n  shape: namespaces\n",
@@ -367,13 +450,14 @@ mod tests {
     }
 
     #[test]
-    fn a_network_is_used_by_its_fleets_numbered_members_only() {
-        assert!(uses_network("ws-07", "ws-net"));
-        assert!(uses_network("ws-120", "ws-net"));
-        assert!(!uses_network("ws-7", "ws-net"));
-        assert!(!uses_network("wsx-07", "ws-net"));
-        assert!(!uses_network("ws-net", "ws-net"));
-        assert!(!uses_network("ws-07", "ws"));
-        assert!(!uses_network("ws-ab", "ws-net"));
+    fn a_shared_environment_is_used_by_its_fleets_numbered_members_only() {
+        assert!(uses_shared("ws-07", "ws-shared"));
+        assert!(uses_shared("ws-120", "ws-shared"));
+        assert!(!uses_shared("ws-7", "ws-shared"));
+        assert!(!uses_shared("wsx-07", "ws-shared"));
+        assert!(!uses_shared("ws-shared", "ws-shared"));
+        assert!(!uses_shared("ws-07", "ws"));
+        assert!(!uses_shared("ws-07", "wsshared"));
+        assert!(!uses_shared("ws-ab", "ws-shared"));
     }
 }

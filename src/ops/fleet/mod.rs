@@ -3,12 +3,12 @@
 //! does not come here.
 
 mod members;
-mod network;
 mod record;
 mod run;
+mod shared;
 mod view;
 
-pub use members::{expand, member_name, uses_network, Member};
-pub use network::known as network_known;
+pub use members::{expand, member_name, uses_shared, Member, SHARED_SUFFIX};
 pub use record::{load as load_record, FleetRecord};
 pub use run::{down, members_for_up, members_known, only, status, up, FleetArgs, Shown};
+pub use shared::known as shared_known;

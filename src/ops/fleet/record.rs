@@ -18,9 +18,12 @@ pub struct FleetRecord {
     /// Digest of the configuration the members were last built from.
     pub config_digest: String,
     pub members: Vec<RecordedMember>,
-    /// The environment holding the members' shared network (`<env>-net`), while it exists.
+    /// The environment holding what the members share (`<env>-shared`), while it exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<String>,
+    pub shared: Option<String>,
+    /// What it holds for them: `network`, `registry`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shares: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

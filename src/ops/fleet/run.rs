@@ -8,8 +8,8 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::members::{self, Member};
-use super::network;
 use super::record::{self, FleetRecord, RecordedMember};
+use super::shared::{self, Shared};
 use super::view::{first_line, FleetView};
 use crate::engine::{digest, EnvOutputs, FleetMemberResult, FleetSummaryLine};
 use crate::handout::{self, HandoutEntry, KubeconfigSource};
@@ -74,12 +74,12 @@ pub async fn up(
     members: Vec<Member>,
     args: &FleetArgs,
 ) -> Result<Exit, KatError> {
-    let network = network::planned(settings);
-    network::check_switch(settings, network.as_ref())?;
+    let shared = shared::planned(settings);
+    shared::check_switch(settings)?;
     if !args.run.dry_run {
-        remember(settings, &members, network.as_ref())?;
+        remember(settings, &members, shared.as_ref())?;
     }
-    run(settings, members, network, args, Dir::Up).await
+    run(settings, members, shared, args, Dir::Up).await
 }
 
 pub async fn down(
@@ -87,17 +87,17 @@ pub async fn down(
     members: Vec<Member>,
     args: &FleetArgs,
 ) -> Result<Exit, KatError> {
-    let network = network::known(settings)?;
-    run(settings, members, network, args, Dir::Down).await
+    let shared = shared::known(settings)?;
+    run(settings, members, shared, args, Dir::Down).await
 }
 
 /// Records the members before any is touched, keeping members an earlier `up` made that the
-/// configuration no longer names (only `down` forgets a member), and the shared network's
-/// environment before it is made.
+/// configuration no longer names (only `down` forgets a member), and the shared environment
+/// before it is made.
 fn remember(
     settings: &Settings,
     members: &[Member],
-    network: Option<&Member>,
+    shared: Option<&Shared>,
 ) -> Result<(), KatError> {
     let dir = &settings.state_dir;
     let mut listed: Vec<RecordedMember> = members
@@ -108,10 +108,12 @@ fn remember(
         })
         .collect();
     let old = record::load(dir).map_err(KatError::Failure)?;
-    // A network an earlier `up` made stays recorded until `down` removes it.
-    let network = network
-        .map(|n| n.name.clone())
-        .or_else(|| old.as_ref().and_then(|o| o.network.clone()));
+    // A shared environment an earlier `up` made stays recorded until `down` removes it.
+    let (shared, shares) = match (shared, &old) {
+        (Some(s), _) => (Some(s.env.name.clone()), s.parts.clone()),
+        (None, Some(o)) => (o.shared.clone(), o.shares.clone()),
+        (None, None) => (None, Vec::new()),
+    };
     if let Some(old) = old {
         for m in old.members {
             if !listed.iter().any(|l| l.name == m.name) {
@@ -129,7 +131,8 @@ fn remember(
         shape: "clusters".into(),
         config_digest: digest(&serde_json::to_value(&settings.config).expect("config serializes")),
         members: listed,
-        network,
+        shared,
+        shares,
     };
     record::save(dir, &rec).map_err(KatError::Failure)
 }
@@ -137,14 +140,14 @@ fn remember(
 async fn run(
     settings: &Settings,
     mut members: Vec<Member>,
-    network: Option<Member>,
+    shared: Option<Shared>,
     args: &FleetArgs,
     dir: Dir,
 ) -> Result<Exit, KatError> {
     let started = Instant::now();
     let mut names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
-    if let Some(n) = &network {
-        names.insert(0, n.name.clone());
+    if let Some(sh) = &shared {
+        names.insert(0, sh.env.name.clone());
     }
     let view = FleetView::new(args.output, args.verbosity, &names);
     let mut margs = args.run.clone();
@@ -154,30 +157,37 @@ async fn run(
         margs.jobs = 0;
     }
     let fleet_dir = settings.state_dir.clone();
-    // How the shared network's own run ended, when it ran.
-    let mut net_exit: Option<Exit> = None;
+    // How the shared environment's own run ended, when it ran.
+    let mut shared_exit: Option<Exit> = None;
     let mut refused = Vec::new();
     let mut dry_note = None;
-    if let Some(n) = &network {
+    if let Some(sh) = &shared {
+        let name = &sh.env.name;
         if dir == Dir::Up && !args.run.dry_run {
-            net_exit =
-                Some(run_member(n, &network::args_for(&margs, true), &view, dir, &fleet_dir).await);
+            let a = shared::args_for(&margs);
+            shared_exit = Some(run_member(&sh.env, &a, Some(sh), &view, dir, &fleet_dir).await);
         }
-        match net_exit {
+        match shared_exit {
             Some(e) if e != Exit::Ok => {
-                let why = format!("not started: the fleet's network {} is not up", n.name);
+                let why = format!(
+                    "not started: the fleet's shared {} ({name}) is not up",
+                    sh.parts.join(" and ")
+                );
                 refused = members.drain(..).map(|m| (m, why.clone())).collect();
             }
-            _ => match network::recorded(n, view.member(&n.name))? {
-                Some(r) => refused = network::adopt(&r, &mut members),
+            _ => {
+                let r = shared::recorded(sh, view.member(name))?;
                 // Not made yet (a dry run), or its state is gone: members keep their own
-                // configuration, and a `down` finds what each made by its tags.
-                None if dir == Dir::Up && args.run.dry_run => dry_note = Some(format!(
-                    "the members' plans show a network each: with `share_network` they build in {}'s, made first by `kat up`",
-                    n.name
-                )),
-                None => {}
-            },
+                // configuration for what is missing, and a `down` finds what each made by its
+                // tags.
+                if dir == Dir::Up && args.run.dry_run && !r.complete(sh) {
+                    dry_note = Some(format!(
+                        "the members' plans show a {} each: they will use {name}'s, made first by `kat up`",
+                        sh.parts.join(" and ")
+                    ));
+                }
+                refused = shared::adopt(&r, &mut members);
+            }
         }
     }
     for (m, why) in &refused {
@@ -185,7 +195,7 @@ async fn run(
     }
     let runs = members
         .iter()
-        .map(|m| run_member(m, &margs, &view, dir, &fleet_dir));
+        .map(|m| run_member(m, &margs, None, &view, dir, &fleet_dir));
     let mut exits: Vec<Exit> = futures::future::join_all(runs).await;
     for (m, _) in refused {
         members.push(m);
@@ -211,21 +221,20 @@ async fn run(
         Dir::Down if !args.run.selection.is_partial() => {
             remaining = forget_members(settings, &members, &exits, &mut notes)?;
             let left = remaining.len();
-            match &network {
-                // The network goes only once no member is left in it.
-                Some(n) if left == 0 => {
-                    net_exit = Some(
-                        run_member(n, &network::args_for(&margs, false), &view, dir, &fleet_dir)
-                            .await,
-                    );
+            match &shared {
+                // What they share goes only once no member is left to use it.
+                Some(sh) if left == 0 => {
+                    let a = shared::args_for(&margs);
+                    shared_exit = Some(run_member(&sh.env, &a, None, &view, dir, &fleet_dir).await);
                 }
-                Some(n) => notes.push(format!(
-                    "the shared network {} stays: {left} member(s) still use it",
-                    n.name
+                Some(sh) => notes.push(format!(
+                    "the shared {} ({}) stays: {left} member(s) still use it",
+                    sh.parts.join(" and "),
+                    sh.env.name
                 )),
                 None => {}
             }
-            if left == 0 && net_exit.is_none_or(|e| e == Exit::Ok) {
+            if left == 0 && shared_exit.is_none_or(|e| e == Exit::Ok) {
                 handout::remove(&fleet_dir, None).map_err(KatError::Failure)?;
                 record::remove(&fleet_dir).map_err(KatError::Failure)?;
             }
@@ -234,22 +243,24 @@ async fn run(
         Dir::Down => remaining = members.iter().map(|m| m.name.clone()).collect(),
     }
     view.finish();
-    let network = network.zip(net_exit);
+    let shared = shared.zip(shared_exit);
     let tally = Tally {
         members: &members,
         exits: &exits,
-        network: network.as_ref(),
+        shared: shared.as_ref(),
         remaining: &remaining,
     };
     summarise(settings, &tally, &view, dir, started, &notes);
     let mut all = exits.clone();
-    all.extend(network.map(|(_, e)| e));
+    all.extend(shared.map(|(_, e)| e));
     Ok(worst(&all))
 }
 
+/// One member's run; `narrow`: the shared environment's `up`, only its shared stages.
 async fn run_member(
     m: &Member,
     args: &RunArgs,
+    narrow: Option<&Shared>,
     view: &Arc<FleetView>,
     dir: Dir,
     fleet_dir: &Path,
@@ -262,6 +273,15 @@ async fn run_member(
             view.fail(&m.name, &e.to_string());
             return e.exit();
         }
+    };
+    let mut narrowed;
+    let args = match narrow {
+        Some(sh) if dir == Dir::Up => {
+            narrowed = args.clone();
+            narrowed.selection.only = shared::stages(sh, &env.engine.graph.ids());
+            &narrowed
+        }
+        _ => args,
     };
     let result = match dir {
         Dir::Up => crate::ops::up(&env, args).await,
@@ -311,7 +331,7 @@ fn entry(m: &Member, env: &Environment) -> HandoutEntry {
 
 /// After `down`: each member that is gone leaves the record and the handout. Returns the members
 /// the record still holds; the caller removes the record and the whole handout when none is (and
-/// nothing else, such as a shared network, is left).
+/// nothing else, such as a shared environment, is left).
 fn forget_members(
     settings: &Settings,
     members: &[Member],
@@ -358,8 +378,8 @@ fn worst(exits: &[Exit]) -> Exit {
 struct Tally<'a> {
     members: &'a [Member],
     exits: &'a [Exit],
-    /// The shared network's environment, when its own run was part of this one.
-    network: Option<&'a (Member, Exit)>,
+    /// The shared environment, when its own run was part of this one.
+    shared: Option<&'a (Shared, Exit)>,
     /// After a `down`: the members the fleet still has (those not asked for, or not removed).
     remaining: &'a [String],
 }
@@ -397,16 +417,16 @@ fn summarise(
         .zip(tally.exits)
         .map(|(m, e)| result_of(&m.name, *e))
         .collect();
-    let network = tally.network.map(|(n, e)| result_of(&n.name, *e));
+    let shared = tally.shared.map(|(sh, e)| result_of(&sh.env.name, *e));
     let ok: Vec<&str> = members
         .iter()
         .filter(|m| m.error.is_none())
         .map(|m| m.member.as_str())
         .collect();
     let failed: Vec<&FleetMemberResult> = members.iter().filter(|m| m.error.is_some()).collect();
-    let network_failed = network.as_ref().is_some_and(|n| n.error.is_some());
+    let shared_failed = shared.as_ref().is_some_and(|n| n.error.is_some());
     let elapsed = started.elapsed().as_millis() as u64;
-    let result = if failed.is_empty() && !network_failed {
+    let result = if failed.is_empty() && !shared_failed {
         "ok"
     } else {
         "failed"
@@ -420,7 +440,7 @@ fn summarise(
         result: result.to_string(),
         duration_ms: elapsed,
         members: members.clone(),
-        network: network.clone(),
+        shared: shared.clone(),
     };
     if view.json(&line) {
         return;
@@ -434,10 +454,11 @@ fn summarise(
         failed.len(),
         format_duration(elapsed)
     );
-    if let Some(n) = &network {
+    if let (Some(n), Some((sh, _))) = (&shared, tally.shared) {
+        let what = format!("shared {} {}", sh.parts.join(" and "), n.member);
         match &n.error {
-            None => out.push_str(&format!("  shared network {}: {done_word}\n", n.member)),
-            Some(e) => out.push_str(&format!("  FAILED shared network {}: {e}\n", n.member)),
+            None => out.push_str(&format!("  {what}: {done_word}\n")),
+            Some(e) => out.push_str(&format!("  FAILED {what}: {e}\n")),
         }
     }
     if !ok.is_empty() {
@@ -462,7 +483,7 @@ fn summarise(
         ),
         (Dir::Up, false) => format!(
             "fix the cause and run `kat up{flag}` again: what is up is verified and skipped, only {} have work",
-            network
+            shared
                 .iter()
                 .filter(|n| n.error.is_some())
                 .chain(failed.iter().copied())
@@ -489,28 +510,32 @@ fn summarise(
 /// last run and stages (json/yaml).
 /// What a fleet's `status` shows.
 pub struct Shown {
-    /// The shared network's environment too (not for `--member`).
-    pub network: bool,
+    /// The shared environment too (not for `--member`).
+    pub shared: bool,
     pub document: crate::ops::Document,
 }
 
 pub async fn status(
     mut members: Vec<Member>,
-    network: Option<Member>,
+    shared: Option<Shared>,
     shown: Shown,
     verbosity: Verbosity,
 ) -> Result<Exit, KatError> {
     let format = shown.document;
-    if let Some(n) = &network {
+    if let Some(sh) = &shared {
         let side = crate::ui::reporter(OutputMode::Text, verbosity);
-        network::adopt_for_status(n, &mut members, side)?;
+        shared::adopt_for_status(sh, &mut members, side)?;
     }
-    let network = network.filter(|_| shown.network);
+    let shared = shared.filter(|_| shown.shared);
     if matches!(format, crate::ops::Document::Text) {
         let mut exits = Vec::new();
-        for m in network.iter().chain(&members) {
-            if network.as_ref().is_some_and(|n| n.name == m.name) {
-                println!("== {} (the members' shared network) ==", m.name);
+        for m in shared.iter().map(|sh| &sh.env).chain(&members) {
+            if let Some(sh) = shared.as_ref().filter(|sh| sh.env.name == m.name) {
+                println!(
+                    "== {} (the members' shared {}) ==",
+                    m.name,
+                    sh.parts.join(" and ")
+                );
             } else {
                 println!("== {} ==", m.name);
             }
@@ -543,8 +568,9 @@ pub async fn status(
         })
     };
     let mut doc = serde_json::json!({ "members": members.iter().map(doc_of).collect::<Vec<_>>() });
-    if let Some(n) = &network {
-        doc["network"] = doc_of(n);
+    if let Some(sh) = &shared {
+        doc["shared"] = doc_of(&sh.env);
+        doc["shared"]["shares"] = serde_json::json!(sh.parts);
     }
     match format {
         crate::ops::Document::Yaml => print!(
