@@ -119,23 +119,10 @@ pub fn expand(settings: &Settings, count: Option<u8>) -> Result<Option<Vec<Membe
 /// `fleet.share_network` where it can be done; refused before anything is touched where it
 /// cannot, rather than each member making its own network after all.
 fn check_shared_network(settings: &Settings) -> Result<(), ConfigError> {
-    let key = "fleet.share_network";
-    let cfg = &settings.config;
     let able = crate::ops::providers::with_shared_network();
-    let why = if !able.contains(&settings.provider) {
-        format!(
-            "the {} provider cannot build a fleet's members in one network: each makes its own. Providers that can: {}; remove `share_network` (or set it to false) to go on",
-            settings.provider,
-            able.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
-        )
-    } else if cfg
-        .fleet
-        .as_ref()
-        .is_some_and(|f| f.shape == FleetShape::Namespaces)
-    {
-        "the `namespaces` shape is one cluster in one network already; remove `share_network`"
-            .to_string()
-    } else if let Some(vpc) = &cfg.provider.eks.vpc_id {
+    let why = if let Some(why) = unshareable(settings, "network", &able) {
+        why
+    } else if let Some(vpc) = &settings.config.provider.eks.vpc_id {
         format!(
             "every member already builds in your VPC `{vpc}` (`provider.eks.vpc_id`{}); remove `share_network`, or remove `vpc_id` for a VPC kat makes for the fleet",
             line_of(settings, "provider.eks.vpc_id")
@@ -143,7 +130,7 @@ fn check_shared_network(settings: &Settings) -> Result<(), ConfigError> {
     } else {
         return Ok(());
     };
-    Err(settings.source.error_at(key, why))
+    Err(settings.source.error_at("fleet.share_network", why))
 }
 
 /// `fleet.share_registry` where it can be done: a registry kat makes, on a provider whose members
@@ -151,19 +138,8 @@ fn check_shared_network(settings: &Settings) -> Result<(), ConfigError> {
 fn check_shared_registry(settings: &Settings) -> Result<(), ConfigError> {
     let cfg = &settings.config;
     let able = crate::ops::providers::with_shared_registry();
-    let why = if !able.contains(&settings.provider) {
-        format!(
-            "the {} provider cannot give a fleet's members one registry: each makes its own. Providers that can: {}; remove `share_registry` (or set it to false) to go on",
-            settings.provider,
-            able.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
-        )
-    } else if cfg
-        .fleet
-        .as_ref()
-        .is_some_and(|f| f.shape == FleetShape::Namespaces)
-    {
-        "the `namespaces` shape is one cluster with one registry already; remove `share_registry`"
-            .to_string()
+    let why = if let Some(why) = unshareable(settings, "registry", &able) {
+        why
     } else if !cfg.registry.enabled {
         format!(
             "there is no registry to share: `registry.enabled` is false{}; remove `share_registry`, or enable the registry",
@@ -178,6 +154,28 @@ fn check_shared_registry(settings: &Settings) -> Result<(), ConfigError> {
         return Ok(());
     };
     Err(settings.source.error_at("fleet.share_registry", why))
+}
+
+/// Why `fleet.share_<part>` cannot be: a provider not among `able`, or the `namespaces` shape,
+/// whose one cluster has one of each already.
+fn unshareable(settings: &Settings, part: &str, able: &[ProviderName]) -> Option<String> {
+    if !able.contains(&settings.provider) {
+        return Some(format!(
+            "the {} provider cannot give a fleet's members one {part}: each makes its own. Providers that can: {}; remove `share_{part}` (or set it to false) to go on",
+            settings.provider,
+            able.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let namespaces = settings
+        .config
+        .fleet
+        .as_ref()
+        .is_some_and(|f| f.shape == FleetShape::Namespaces);
+    namespaces.then(|| {
+        format!(
+            "the `namespaces` shape is one cluster with one {part} already; remove `share_{part}`"
+        )
+    })
 }
 
 fn check_size(settings: &Settings, n: usize, key: &str) -> Result<(), ConfigError> {
@@ -395,7 +393,7 @@ mod tests {
             "{e}"
         );
         let e = refused(&format!("{eks}  shape: namespaces\n"));
-        assert!(e.contains("one cluster in one network"), "{e}");
+        assert!(e.contains("one cluster with one network"), "{e}");
         let e = refused(&eks.replace("name: eks", "name: aks"));
         assert!(
             e.contains("the aks provider") && e.contains("Providers that can: eks"),
