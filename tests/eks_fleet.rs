@@ -47,6 +47,14 @@ fn subnets_of_vpc(t: &Eks, vpc: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `stage_finished` events of stages that changed something.
+fn changed_stages(events: &[Value]) -> Vec<&Value> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "stage_finished" && e["result"] == "changed")
+        .collect()
+}
+
 fn record(t: &Eks) -> Option<Value> {
     record_of(t, "fleetnet")
 }
@@ -88,10 +96,7 @@ fn a_fleet_sharing_one_network_builds_in_it_and_removes_it_after_the_last_member
     // Nothing to do the second time, for the network or a member.
     let (code, events, stderr, _) = t.run(&["up"]);
     assert_eq!(code, 0, "{stderr}");
-    let changed: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["event"] == "stage_finished" && e["result"] == "changed")
-        .collect();
+    let changed = changed_stages(&events);
     assert!(changed.is_empty(), "a second up changed {changed:#?}");
 
     // Switching sharing off under members built in the shared network is refused: their
@@ -247,10 +252,7 @@ fn a_fleet_sharing_one_registry_copies_each_image_into_it_once() {
     let puts = stand_in.blob_puts();
     let (code, events, stderr) = ecr::run(&t, &stand_in, &dirs, &up);
     assert_eq!(code, 0, "{stderr}");
-    let changed: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["event"] == "stage_finished" && e["result"] == "changed")
-        .collect();
+    let changed = changed_stages(&events);
     assert!(changed.is_empty(), "a second up changed {changed:#?}");
     assert_eq!(stand_in.blob_puts(), puts);
 

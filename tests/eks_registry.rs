@@ -116,13 +116,7 @@ fn mirrored_addon_images_get_their_own_ecr_repositories() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let path = fake_helm_path();
     let kat = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["-o", "json"]);
-        let out = t
-            .cmd(&all)
-            .env("KAT_EKS_REGISTRY_ENDPOINT", &stand_in.host)
-            .env("DOCKER_CONFIG", dirs[0].path())
-            .env("KAT_CACHE_DIR", dirs[1].path())
+        let out = ecr::cmd(&t, &stand_in, [&dirs[0], &dirs[1]], args)
             .env("PATH", &path)
             .env("FAKE_HELM_REPO", charts.path())
             .output()

@@ -8,13 +8,8 @@ mod common;
 mod kube_support;
 
 use common::charts::{fake_helm_path, metrics_server_deployment, package_chart};
-use common::registry::{docker_config, push_index, Registry};
+use common::registry::{docker_config, push_index, write_web_blueprint, Registry};
 use common::*;
-
-const BLUEPRINT: &str = "name: bundletest\ndescription: one Deployment whose image comes from a registry of the test\nsource: https://example.invalid/bundletest\nnamespace: NS\ncomponents:\n  - name: web\n    description: a web server\n    image: web\n    port: 8080\nimages:\n  web: { ref: \"SOURCE/team/web:2.0\" }\n";
-const NAMESPACE: &str =
-    "{% import \"kat/k8s.j2\" as k -%}\n{{ k.namespace(blueprint.name, namespace) }}\n";
-const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {{ namespace }}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: {{ images.web }}\n";
 
 #[test]
 fn the_bundle_carries_the_images_and_up_offline_needs_no_source_registry() {
@@ -26,15 +21,7 @@ fn the_bundle_carries_the_images_and_up_offline_needs_no_source_registry() {
     let env_name = "img-bundle";
     let ns = "img-bundle-web";
     let sb = Sandbox::new("");
-    let bp = sb.path().join("bp");
-    std::fs::create_dir_all(bp.join("templates")).unwrap();
-    std::fs::write(
-        bp.join("blueprint.yaml"),
-        BLUEPRINT.replace("SOURCE", &source.host).replace("NS", ns),
-    )
-    .unwrap();
-    std::fs::write(bp.join("templates/00-namespace.yaml"), NAMESPACE).unwrap();
-    std::fs::write(bp.join("templates/web.yaml"), DEPLOYMENT).unwrap();
+    write_web_blueprint(&sb.path().join("bp"), "bundletest", &source, "2.0", ns);
     sb.write_config(&format!(
         "environment: {env_name}\nprovider:\n  name: kubeconfig\n  kubeconfig:\n    path: {}\nregistry:\n  url: {}\n  mirror: true\nblueprint:\n  name: ./bp\n",
         kube_support::kubeconfig().display(),

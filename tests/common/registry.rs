@@ -4,7 +4,7 @@
 //! pseudo-random bytes (the registry never looks inside a layer), pushed with plain HTTP.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,7 +43,7 @@ impl Registry {
     /// On a given address (`127.0.0.2:32000`: a workshop host's microk8s registry).
     pub fn start_at(addr: &str, login: Option<(&str, &str)>) -> Registry {
         assert!(
-            std::path::Path::new(BINARY).exists(),
+            Path::new(BINARY).exists(),
             "{BINARY} is missing: apt-get install docker-registry (see .ci/run)"
         );
         let dir = tempfile::tempdir().unwrap();
@@ -321,4 +321,23 @@ pub fn docker_config(host: &str, user: &str, password: &str) -> tempfile::TempDi
     )
     .expect("write config.json");
     dir
+}
+
+const WEB_BLUEPRINT: &str = "name: NAME\ndescription: one Deployment whose image comes from a registry of the test\nsource: https://example.invalid/NAME\nnamespace: NS\ncomponents:\n  - name: web\n    description: a web server\n    image: web\n    port: 8080\nimages:\n  web: { ref: \"SOURCE/team/web:TAG\" }\n";
+const WEB_NAMESPACE: &str =
+    "{% import \"kat/k8s.j2\" as k -%}\n{{ k.namespace(blueprint.name, namespace) }}\n";
+const WEB_DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {{ namespace }}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: {{ images.web }}\n";
+
+/// Writes to `dir` a blueprint `name` of one Deployment, `web`, deployed into namespace `ns`,
+/// whose image is `<source>/team/web:<tag>` (kat.yaml then names it `./<dir's name>`).
+pub fn write_web_blueprint(dir: &Path, name: &str, source: &Registry, tag: &str, ns: &str) {
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    let blueprint = WEB_BLUEPRINT
+        .replace("NAME", name)
+        .replace("SOURCE", &source.host)
+        .replace("TAG", tag)
+        .replace("NS", ns);
+    std::fs::write(dir.join("blueprint.yaml"), blueprint).unwrap();
+    std::fs::write(dir.join("templates/00-namespace.yaml"), WEB_NAMESPACE).unwrap();
+    std::fs::write(dir.join("templates/web.yaml"), WEB_DEPLOYMENT).unwrap();
 }

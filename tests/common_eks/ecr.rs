@@ -3,28 +3,17 @@
 //! so a local docker-registry behind htpasswd stands in for ECR (`KAT_EKS_REGISTRY_ENDPOINT`),
 //! accepting exactly `AWS:<the token moto answers>`.
 
+use std::process::Command;
+
 use base64::Engine;
 
 use super::Eks;
-use crate::common::registry::Registry;
-
-const BLUEPRINT: &str = "name: ecrtest\ndescription: one Deployment whose image comes from a registry of the test\nsource: https://example.invalid/ecrtest\nnamespace: NS\ncomponents:\n  - name: web\n    description: a web server\n    image: web\n    port: 8080\nimages:\n  web: { ref: \"SOURCE/team/web:1.0\" }\n";
-const NAMESPACE: &str =
-    "{% import \"kat/k8s.j2\" as k -%}\n{{ k.namespace(blueprint.name, namespace) }}\n";
-const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {{ namespace }}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: {{ images.web }}\n";
+use crate::common::registry::{write_web_blueprint, Registry};
 
 /// Writes the blueprint to `<sandbox>/bp` (`blueprint: {name: ./bp}`): its image `team/web:1.0`
 /// from `source`, deployed into namespace `ns`.
 pub fn write_blueprint(t: &Eks, source: &Registry, ns: &str) {
-    let bp = t.sb.path().join("bp");
-    std::fs::create_dir_all(bp.join("templates")).unwrap();
-    std::fs::write(
-        bp.join("blueprint.yaml"),
-        BLUEPRINT.replace("SOURCE", &source.host).replace("NS", ns),
-    )
-    .unwrap();
-    std::fs::write(bp.join("templates/00-namespace.yaml"), NAMESPACE).unwrap();
-    std::fs::write(bp.join("templates/web.yaml"), DEPLOYMENT).unwrap();
+    write_web_blueprint(&t.sb.path().join("bp"), "ecrtest", source, "1.0", ns);
 }
 
 /// What ECR (moto) answers this account as (user, password): the stand-in accepts exactly that.
@@ -56,21 +45,23 @@ pub fn repositories(t: &Eks) -> Vec<String> {
 }
 
 /// `kat <args> -o json` pushing to `stand_in` for ECR, with no Docker login (the only
-/// credentials are the provider's) and an image cache of the test's: exit code, events, stderr.
+/// credentials are the provider's) and an image cache of the test's (`dirs`).
+pub fn cmd(t: &Eks, stand_in: &Registry, dirs: [&tempfile::TempDir; 2], args: &[&str]) -> Command {
+    let mut all = args.to_vec();
+    all.extend(["-o", "json"]);
+    let mut cmd = t.cmd(&all);
+    cmd.env("KAT_EKS_REGISTRY_ENDPOINT", &stand_in.host)
+        .env("DOCKER_CONFIG", dirs[0].path())
+        .env("KAT_CACHE_DIR", dirs[1].path());
+    cmd
+}
+
+/// [`cmd`] run: exit code, events, stderr.
 pub fn run(
     t: &Eks,
     stand_in: &Registry,
     dirs: &[&tempfile::TempDir; 2],
     args: &[&str],
 ) -> (i32, Vec<serde_json::Value>, String) {
-    let mut all = args.to_vec();
-    all.extend(["-o", "json"]);
-    let out = t
-        .cmd(&all)
-        .env("KAT_EKS_REGISTRY_ENDPOINT", &stand_in.host)
-        .env("DOCKER_CONFIG", dirs[0].path())
-        .env("KAT_CACHE_DIR", dirs[1].path())
-        .output()
-        .expect("run kat");
-    crate::common::events_of(&out)
+    crate::common::events_of(&cmd(t, stand_in, *dirs, args).output().expect("run kat"))
 }
