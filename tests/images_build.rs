@@ -40,7 +40,7 @@ enum Node {
     Watch,
 }
 
-/// Watches the environment's build pods, records them and their Secret, and plays `node`.
+/// Watches the environments' build pods, records them and their Secrets, and plays `node`.
 struct Player {
     pods: Arc<Mutex<Vec<Value>>>,
     secrets: Arc<Mutex<Vec<Value>>>,
@@ -50,10 +50,17 @@ struct Player {
 
 impl Player {
     fn start(env: &str, node: Node) -> Player {
+        Player::start_for(&[env], node)
+    }
+
+    /// [`Player::start`] for the build pods of several environments (a fleet's members).
+    fn start_for(envs: &[&str], node: Node) -> Player {
         let pods: Arc<Mutex<Vec<Value>>> = Arc::default();
         let secrets: Arc<Mutex<Vec<Value>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let (p, s, st, env) = (pods.clone(), secrets.clone(), stop.clone(), env.to_string());
+        let selector = format!("kat.dev/environment in ({})", envs.join(","));
+        let env = envs[0].to_string();
+        let (p, s, st) = (pods.clone(), secrets.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().unwrap();
             rt.block_on(async move {
@@ -61,14 +68,12 @@ impl Player {
                 let client = w.client().clone();
                 let pod_api: Api<Pod> = Api::namespaced(client.clone(), "kat-build");
                 let secret_api: Api<Secret> = Api::namespaced(client, "kat-build");
-                let lp = ListParams::default().labels(&format!("kat.dev/environment={env}"));
+                let lp = ListParams::default().labels(&selector);
                 let mut done: Vec<String> = Vec::new();
                 // A watch, not a poll: the simulated kubelet completes a pod within half a
                 // second, and the test's node must act first.
                 while !st.load(Ordering::SeqCst) {
-                    let wp = WatchParams::default()
-                        .labels(&format!("kat.dev/environment={env}"))
-                        .timeout(1);
+                    let wp = WatchParams::default().labels(&selector).timeout(1);
                     let Ok(stream) = pod_api.watch(&wp, "0").await else {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
@@ -399,4 +404,49 @@ fn a_build_past_the_stage_timeout_fails_naming_the_job_and_is_cleaned_up() {
     );
     assert_eq!(player.pods().len(), 1);
     wait_gone(&e);
+}
+
+/// Members of a fleet building into the registry they share take turns: the first builds and
+/// pins the source, the other finds it pinned and pushed and builds nothing.
+#[test]
+fn a_fleets_members_build_each_source_once_into_the_registry_they_share() {
+    let registry = Registry::start(Some(("kat", "pw-build")));
+    let image = push_image(&registry, "team/api", "1.0", &[(8, 40_000)]);
+    let e = Env::new(
+        &kube_support::unique("bld-fleet"),
+        &registry,
+        "fleet:\n  count: 2\n",
+    );
+    let members = [format!("{}-01", e.name), format!("{}-02", e.name)];
+    let meta = json!({"containerimage.digest": image.digest, "image.name": "x"}).to_string();
+    let player = Player::start_for(&[&members[0], &members[1]], Node::Complete(meta));
+
+    // As far as the build: both members would deploy the blueprint into one namespace.
+    let (code, events, stderr) = e.json(&["up", "--until", "build"]);
+    assert_eq!(code, 0, "{stderr}\n{events:#?}");
+    assert_eq!(player.pods().len(), 1, "one build for the two members");
+    assert_eq!(e.lock()["builds"][KEY], image.digest.as_str());
+    let pinned = format!("{}/team/api@{}", registry.host, image.digest);
+    for m in &members {
+        let state =
+            std::fs::read_to_string(e.sb.path().join(".kat").join(m).join("state.json")).unwrap();
+        assert!(state.contains(&pinned), "{m} runs {pinned}: {state}");
+    }
+    let skipped: Vec<&Value> = events
+        .iter()
+        .filter(|ev| ev["event"] == "stage_progress")
+        .filter(|ev| {
+            ev["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("unchanged, already built as"))
+        })
+        .collect();
+    assert_eq!(
+        skipped.len(),
+        1,
+        "the other member built nothing: {events:#?}"
+    );
+    drop(player);
+    let (code, _, stderr) = e.json(&["down"]);
+    assert_eq!(code, 0, "{stderr}");
 }

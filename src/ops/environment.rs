@@ -434,6 +434,11 @@ fn build_stage(
         resources: settings.config.images.build_resources.clone(),
         cache_dir: super::settings::image_cache_dir(),
         provider: provider.clone(),
+        // Only members pushing where their fleet's other members push too take turns.
+        turns: settings
+            .build_turns
+            .clone()
+            .filter(|_| settings.config.registry.url.is_some()),
     })))
 }
 

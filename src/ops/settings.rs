@@ -56,6 +56,9 @@ pub struct Settings {
     /// Who the credential is (`kat:owner` of a new environment), when the command asked the
     /// provider ([`super::environment::whoami`]); the journal's, once recorded, wins.
     pub owner: Option<String>,
+    /// A fleet member's: where the fleet's members take turns at building images from source
+    /// into a registry they share (`<fleet's directory>/builds.lock`).
+    pub build_turns: Option<PathBuf>,
 }
 
 pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
@@ -139,6 +142,7 @@ pub fn resolve(o: &Overrides) -> Result<Settings, ConfigError> {
         force_foreign: o.force_foreign,
         purge: o.purge,
         owner: None,
+        build_turns: None,
         fetch,
         config,
         source,

@@ -21,6 +21,7 @@ use crate::engine::Stage;
 use crate::images::build::{self, BuildError, BuildJob, BuildSource, Security};
 use crate::images::{self, reference, Cache, Credentials, Mirror};
 use crate::kube::{ApplyOptions, KubeWorkloads};
+use crate::state::Turn;
 
 pub const BUILD_STAGE: &str = "build";
 
@@ -43,6 +44,9 @@ pub struct BuildStage {
     pub resources: Option<crate::config::BuildResources>,
     pub cache_dir: PathBuf,
     pub provider: Arc<dyn kat_provider::Provider>,
+    /// A fleet member building into a registry the members share: where they take turns, so
+    /// each source is built once and the others find it pinned and pushed.
+    pub turns: Option<PathBuf>,
 }
 
 fn failed(e: impl std::fmt::Display) -> ProviderError {
@@ -269,6 +273,25 @@ impl Stage for BuildStage {
                 "no registry to push built images to: the registry stage recorded no URL and kat.yaml names no `registry.url`".into(),
             )
         })?;
+        // What is left to build is asked once it is this member's turn: the one before may
+        // have built it.
+        let _turn = match &self.turns {
+            Some(path) => {
+                let waiting = || {
+                    cx.step(
+                        "waiting for another member of the fleet building into the same registry",
+                    )
+                };
+                let turn = Turn::take(path, waiting, || cx.cancel.is_cancelled())
+                    .await
+                    .map_err(failed)?;
+                if turn.is_none() {
+                    cx.check("waiting for the fleet's build turn")?;
+                }
+                turn
+            }
+            None => None,
+        };
         let todo = self.todo(cx, &regs).await?;
         let mut changes = Vec::new();
         if !todo.is_empty() {

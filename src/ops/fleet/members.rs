@@ -213,6 +213,7 @@ fn member(settings: &Settings, index: usize, host: Option<String>) -> Member {
     s.env = name.clone();
     s.config.environment = Some(name.clone());
     s.config.fleet = None;
+    s.build_turns = Some(settings.state_dir.join("builds.lock"));
     if let Some(h) = &host {
         s.config.provider.microk8s.host = Some(h.clone());
         s.config.provider.microk8s.hosts.clear();
