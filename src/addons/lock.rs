@@ -68,20 +68,32 @@ impl LockFile {
         }
     }
 
-    /// Writes the artifacts this lock holds, keeping the image pins on disk (the mirror stage
-    /// writes those, perhaps since this lock was loaded).
+    /// Adds the artifacts this lock holds to those on disk, keeping everything else there: the
+    /// mirror and build stages (and other members of a fleet) may have written since this lock
+    /// was loaded.
     pub fn save(&self) -> Result<(), AddonError> {
-        let mut merged = self.clone();
-        let on_disk = LockFile::load(&self.path)?;
-        merged.images = on_disk.images;
-        merged.builds = on_disk.builds;
+        let mut merged = LockFile::load(&self.path)?;
+        merged
+            .artifacts
+            .extend(self.artifacts.iter().map(|(k, v)| (k.clone(), v.clone())));
         merged.write()
     }
 
-    /// Writes `images` as the image pins, keeping the artifacts on disk.
+    /// Writes `images` as the image pins, replacing those on disk and keeping the rest: what
+    /// `kat lock --update-images` and `kat fetch` decide for every image at once.
     pub fn save_images(path: &Path, images: &BTreeMap<String, String>) -> Result<(), AddonError> {
         let mut merged = LockFile::load(path)?;
         merged.images = images.clone();
+        merged.write()
+    }
+
+    /// Adds `pins` to the image pins on disk, keeping every other: the images stage pins what it
+    /// found unpinned, while other members of a fleet may be pinning theirs.
+    pub fn pin_images(path: &Path, pins: &BTreeMap<String, String>) -> Result<(), AddonError> {
+        let mut merged = LockFile::load(path)?;
+        merged
+            .images
+            .extend(pins.iter().map(|(k, v)| (k.clone(), v.clone())));
         merged.write()
     }
 
@@ -133,5 +145,24 @@ mod tests {
         let both = LockFile::load(&path).unwrap();
         assert_eq!(both.images, images);
         assert_eq!(both.artifacts["https://e.test/x.yaml"], "sha256:bb");
+    }
+
+    #[test]
+    fn writers_that_loaded_the_lock_at_once_keep_each_others_pins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kat.lock");
+        // Two fleet members' fetchers and images stages, all loaded before any wrote.
+        let mut a = LockFile::load(&path).unwrap();
+        let mut b = LockFile::load(&path).unwrap();
+        a.check("x", "https://e.test/a.yaml", "sha256:a1").unwrap();
+        b.check("y", "https://e.test/b.yaml", "sha256:b1").unwrap();
+        a.save().unwrap();
+        b.save().unwrap();
+        let pin = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+        LockFile::pin_images(&path, &pin("mongo:6", "sha256:m")).unwrap();
+        LockFile::pin_images(&path, &pin("redis:7", "sha256:r")).unwrap();
+        let all = LockFile::load(&path).unwrap();
+        assert_eq!(all.artifacts.len(), 2, "{all:?}");
+        assert_eq!(all.images.len(), 2, "{all:?}");
     }
 }

@@ -144,8 +144,9 @@ impl Stage for ImagesStage {
         })?;
         let (push, plain) = self.push_target(cx, &registry);
         let mirror = self.mirror(&push, plain)?;
-        let mut locked = self.locked()?;
-        let mut lock_changed = false;
+        let locked = self.locked()?;
+        // Only what this run pins is written: other members of a fleet may pin theirs meanwhile.
+        let mut new_pins = BTreeMap::new();
         let mut changes = Vec::new();
         let mut mirrored = BTreeMap::new();
         for (_, source) in &self.images {
@@ -156,8 +157,7 @@ impl Stage for ImagesStage {
                 cx.warn(w);
             }
             if let Pin::New(d) = &pin {
-                locked.insert(source.clone(), d.clone());
-                lock_changed = true;
+                new_pins.insert(source.clone(), d.clone());
             }
             let target = reference::target_of(&src, &push);
             let copied = mirror
@@ -183,8 +183,8 @@ impl Stage for ImagesStage {
             }
             mirrored.insert(source.clone(), pinned);
         }
-        if lock_changed {
-            LockFile::save_images(&self.lock_file, &locked)
+        if !new_pins.is_empty() {
+            LockFile::pin_images(&self.lock_file, &new_pins)
                 .map_err(|e| ProviderError::Other(e.to_string()))?;
         }
         let mut outputs = Outputs::new();
