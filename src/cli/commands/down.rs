@@ -68,11 +68,7 @@ fn confirm(env: &Environment) -> bool {
 fn confirm_fleet(s: &ops::Settings, members: &[ops::fleet::Member], whole: bool) -> bool {
     let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
     let network = match ops::fleet::shared_known(s) {
-        Ok(Some(sh)) if whole => format!(
-            ", then their shared {} `{}`",
-            sh.parts.join(" and "),
-            sh.env.name
-        ),
+        Ok(Some(sh)) if whole => format!(", then their shared {} `{}`", sh.what(), sh.env.name),
         _ => String::new(),
     };
     eprint!(

@@ -371,6 +371,12 @@ mod tests {
         assert!(full.contains("hosts"), "{full}");
     }
 
+    /// Why `expand` refused the configuration, with the key and line its error carries.
+    fn refused(yaml: &str) -> String {
+        let e = expand(&settings(yaml).unwrap(), None).unwrap_err();
+        format!("{e:?} {e}")
+    }
+
     #[test]
     fn a_shared_network_is_taken_where_the_members_can_share_one() {
         let eks =
@@ -383,10 +389,6 @@ mod tests {
         assert!(net.settings.config.blueprint.is_none());
         assert_eq!(shared(&s, Some("ws-net")).name, "ws-net", "as recorded");
 
-        let refused = |yaml: &str| {
-            let e = expand(&settings(yaml).unwrap(), None).unwrap_err();
-            format!("{e:?} {e}")
-        };
         let own_vpc = eks.replace("  name: eks\n", "  name: eks\n  eks:\n    vpc_id: vpc-1\n");
         let e = refused(&own_vpc);
         assert!(
@@ -410,10 +412,6 @@ mod tests {
         // The shared environment keeps the blueprint: it names the repositories and images.
         assert!(shared(&s, None).settings.config.blueprint.is_some());
 
-        let refused = |yaml: &str| {
-            let e = expand(&settings(yaml).unwrap(), None).unwrap_err();
-            format!("{e:?} {e}")
-        };
         let e = refused(&format!("{eks}registry:\n  enabled: false\n"));
         assert!(
             e.contains("fleet.share_registry")

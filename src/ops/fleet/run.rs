@@ -171,7 +171,7 @@ async fn run(
             Some(e) if e != Exit::Ok => {
                 let why = format!(
                     "not started: the fleet's shared {} ({name}) is not up",
-                    sh.parts.join(" and ")
+                    sh.what()
                 );
                 refused = members.drain(..).map(|m| (m, why.clone())).collect();
             }
@@ -183,7 +183,7 @@ async fn run(
                 if dir == Dir::Up && args.run.dry_run && !r.complete(sh) {
                     dry_note = Some(format!(
                         "the members' plans show a {} each: they will use {name}'s, made first by `kat up`",
-                        sh.parts.join(" and ")
+                        sh.what()
                     ));
                 }
                 refused = shared::adopt(&r, &mut members);
@@ -229,7 +229,7 @@ async fn run(
                 }
                 Some(sh) => notes.push(format!(
                     "the shared {} ({}) stays: {left} member(s) still use it",
-                    sh.parts.join(" and "),
+                    sh.what(),
                     sh.env.name
                 )),
                 None => {}
@@ -455,7 +455,7 @@ fn summarise(
         format_duration(elapsed)
     );
     if let (Some(n), Some((sh, _))) = (&shared, tally.shared) {
-        let what = format!("shared {} {}", sh.parts.join(" and "), n.member);
+        let what = format!("shared {} {}", sh.what(), n.member);
         match &n.error {
             None => out.push_str(&format!("  {what}: {done_word}\n")),
             Some(e) => out.push_str(&format!("  FAILED {what}: {e}\n")),
@@ -531,11 +531,7 @@ pub async fn status(
         let mut exits = Vec::new();
         for m in shared.iter().map(|sh| &sh.env).chain(&members) {
             if let Some(sh) = shared.as_ref().filter(|sh| sh.env.name == m.name) {
-                println!(
-                    "== {} (the members' shared {}) ==",
-                    m.name,
-                    sh.parts.join(" and ")
-                );
+                println!("== {} (the members' shared {}) ==", m.name, sh.what());
             } else {
                 println!("== {} ==", m.name);
             }

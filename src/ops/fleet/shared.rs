@@ -41,6 +41,13 @@ pub struct Shared {
     pub parts: Vec<String>,
 }
 
+impl Shared {
+    /// What it holds, for a sentence: `network`, `registry`, `network and registry`.
+    pub fn what(&self) -> String {
+        self.parts.join(" and ")
+    }
+}
+
 /// The shared environment an `up` of this configuration builds first, if it shares anything.
 pub fn planned(settings: &Settings) -> Option<Shared> {
     let parts = parts(settings);
